@@ -1,0 +1,34 @@
+"""Exceptions of symbackprop.
+
+Every error a user can cause is a :class:`SymbackpropError` whose message names
+the line, the symbol or the shapes at fault. The command line prints that
+message on one line and exits with status 2.
+"""
+from __future__ import annotations
+
+
+class SymbackpropError(Exception):
+    """Base class: a problem with the user's input, reported in one line."""
+
+
+class SpecError(SymbackpropError):
+    """A spec (TOML or builder call) that does not describe a valid network."""
+
+
+class LatexSyntaxError(SymbackpropError):
+    """LaTeX that cannot be read; the message points at the position.
+
+    >>> str(LatexSyntaxError("unbalanced '{'", "a_{1", 2))
+    "unbalanced '{' at column 3 in 'a_{1'"
+    """
+
+    def __init__(self, message: str, text: str = "", position: int | None = None):
+        self.text = text
+        self.position = position
+        if position is not None:
+            message = f"{message} at column {position + 1} in '{text}'"
+        super().__init__(message)
+
+
+class ShapeError(SymbackpropError):
+    """Matrix shapes that do not conform; the message names both shapes."""

@@ -1,0 +1,214 @@
+"""Activation functions as SymPy ``Function`` subclasses.
+
+Each class knows three things, so the rest of the program never special-cases
+an activation:
+
+* its derivative, looked up in :mod:`symbackprop.rules` (the one registry);
+* its LaTeX form (``\\sigma``, ``\\operatorname{ReLU}``, …);
+* its numeric value (``evalf``) and a numerically stable NumPy spelling.
+
+>>> import sympy as sp
+>>> z = sp.Symbol("z")
+>>> sp.diff(sigmoid(z), z)
+(1 - sigmoid(z))*sigmoid(z)
+>>> float(sigmoid(sp.Float(0)))
+0.5
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+
+class Activation(sp.Function):
+    """Common machinery: derivative from the registry, evalf via ``closed_form``."""
+
+    nargs = 1
+    #: LaTeX spelling of the function name
+    latex_name = r"\operatorname{f}"
+    #: plain-text spelling
+    text_name = "f"
+
+    def fdiff(self, argindex: int = 1):
+        from .rules import activation_derivative
+
+        if argindex != 1:
+            raise sp.ArgumentIndexError(self, argindex)
+        return activation_derivative(self)
+
+    @classmethod
+    def closed_form(cls, x: sp.Expr) -> sp.Expr:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number:
+            return None  # keep unevaluated; evalf gives the number
+        return None
+
+    def _eval_evalf(self, prec):
+        return self.closed_form(self.args[0])._eval_evalf(prec)
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return self.closed_form(x)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _latex(self, printer, exp=None):
+        arg = printer._print(self.args[0])
+        base = rf"{self.latex_name}\left({arg}\right)"
+        return base if exp is None else rf"{base}^{{{exp}}}"
+
+    def _sympystr(self, printer):
+        return f"{self.text_name}({printer._print(self.args[0])})"
+
+
+class sigmoid(Activation):
+    r"""The logistic sigmoid :math:`\sigma(z) = 1/(1+e^{-z})`."""
+
+    latex_name = r"\sigma"
+    text_name = "σ"
+
+    @classmethod
+    def closed_form(cls, x):
+        return 1 / (1 + sp.exp(-x))
+
+    def _numpycode(self, printer):
+        x = printer._print(self.args[0])
+        # exp of a non-positive number only: no overflow for |z| = 1000
+        return f"(0.5 * (1 + numpy.tanh(0.5 * ({x}))))"
+
+
+class relu(Activation):
+    r"""Rectified linear unit :math:`\max(0, z)`; derivative :math:`\mathbb{1}[z>0]`."""
+
+    latex_name = r"\operatorname{ReLU}"
+    text_name = "ReLU"
+
+    @classmethod
+    def closed_form(cls, x):
+        return sp.Max(0, x)
+
+    def _numpycode(self, printer):
+        x = printer._print(self.args[0])
+        return f"numpy.maximum({x}, 0.0)"
+
+
+class softplus(Activation):
+    r"""Softplus :math:`\ln(1 + e^{z})`, whose derivative is :math:`\sigma(z)`."""
+
+    latex_name = r"\operatorname{softplus}"
+    text_name = "softplus"
+
+    @classmethod
+    def closed_form(cls, x):
+        return sp.log(1 + sp.exp(x))
+
+    def _numpycode(self, printer):
+        x = printer._print(self.args[0])
+        return f"numpy.logaddexp(0.0, {x})"
+
+
+class gelu(Activation):
+    r"""Gaussian error linear unit :math:`z\,\Phi(z)` (exact, erf form)."""
+
+    latex_name = r"\operatorname{GELU}"
+    text_name = "GELU"
+
+    @classmethod
+    def closed_form(cls, x):
+        return x * (1 + sp.erf(x / sp.sqrt(2))) / 2
+
+    def _numpycode(self, printer):
+        x = printer._print(self.args[0])
+        return f"(0.5 * ({x}) * (1 + scipy.special.erf(({x}) / numpy.sqrt(2))))"
+
+
+class ParametrisedActivation(Activation):
+    """An activation with a slope parameter as its second argument."""
+
+    nargs = (1, 2)
+    default_alpha = sp.Rational(1, 100)
+
+    @classmethod
+    def eval(cls, x, alpha=None):
+        return None
+
+    def __new__(cls, x, alpha=None, **kwargs):
+        if alpha is None:
+            alpha = cls.default_alpha
+        return super().__new__(cls, x, sp.sympify(alpha), **kwargs)
+
+    @property
+    def alpha(self) -> sp.Expr:
+        return self.args[1]
+
+    def fdiff(self, argindex: int = 1):
+        from .rules import activation_derivative
+
+        if argindex != 1:
+            raise sp.ArgumentIndexError(self, argindex)
+        return activation_derivative(self)
+
+    def _eval_evalf(self, prec):
+        return self.closed_form(self.args[0], self.alpha)._eval_evalf(prec)
+
+    def _eval_rewrite_as_exp(self, x, alpha, **kwargs):
+        return self.closed_form(x, alpha)
+
+    def _latex(self, printer, exp=None):
+        arg = printer._print(self.args[0])
+        if self.alpha != self.default_alpha:
+            arg = f"{arg};\\ {printer._print(self.alpha)}"
+        base = rf"{self.latex_name}\left({arg}\right)"
+        return base if exp is None else rf"{base}^{{{exp}}}"
+
+
+class leaky_relu(ParametrisedActivation):
+    r"""Leaky ReLU: :math:`z` for :math:`z > 0`, else :math:`\alpha z` (default 0.01)."""
+
+    latex_name = r"\operatorname{LeakyReLU}"
+    text_name = "LeakyReLU"
+
+    @classmethod
+    def closed_form(cls, x, alpha=None):
+        alpha = cls.default_alpha if alpha is None else alpha
+        return sp.Piecewise((x, x > 0), (alpha * x, True))
+
+    def _numpycode(self, printer):
+        x = printer._print(self.args[0])
+        a = printer._print(self.alpha)
+        return f"numpy.where(({x}) > 0, {x}, {a} * ({x}))"
+
+
+class elu(ParametrisedActivation):
+    r"""ELU: :math:`z` for :math:`z > 0`, else :math:`\alpha(e^{z}-1)` (default 1)."""
+
+    latex_name = r"\operatorname{ELU}"
+    text_name = "ELU"
+    default_alpha = sp.Integer(1)
+
+    @classmethod
+    def closed_form(cls, x, alpha=None):
+        alpha = cls.default_alpha if alpha is None else alpha
+        return sp.Piecewise((x, x > 0), (alpha * (sp.exp(x) - 1), True))
+
+    def _numpycode(self, printer):
+        x = printer._print(self.args[0])
+        a = printer._print(self.alpha)
+        return f"numpy.where(({x}) > 0, {x}, {a} * numpy.expm1(numpy.minimum({x}, 0.0)))"
+
+
+#: Activations by the names the LaTeX reader accepts (``\mathrm{…}``/``\operatorname{…}``).
+ACTIVATIONS: dict[str, type[sp.Function]] = {
+    "sigma": sigmoid,
+    "sigmoid": sigmoid,
+    "relu": relu,
+    "leakyrelu": leaky_relu,
+    "leaky_relu": leaky_relu,
+    "lrelu": leaky_relu,
+    "elu": elu,
+    "gelu": gelu,
+    "softplus": softplus,
+    "tanh": sp.tanh,
+}

@@ -1,0 +1,1 @@
+"""Rendering a :class:`~symbackprop.derivation.Derivation`: LaTeX, Markdown, text, JSON."""

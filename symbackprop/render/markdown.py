@@ -1,0 +1,30 @@
+"""Markdown writer: prose with ``$…$`` inline math and ``$$`` display blocks."""
+from __future__ import annotations
+
+from .solution import Equations, Heading, Para, Table, build_solution
+
+
+def render_markdown(d, *, lang: str | None = None, closed_forms: bool = False) -> str:
+    """Markdown of the worked solution (KaTeX/MathJax compatible math)."""
+    sol = build_solution(d, lang=lang, closed_forms=closed_forms)
+    ctx = sol.ctx
+    out = [f"# {sol.title}"]
+    for b in sol.blocks:
+        if isinstance(b, Heading):
+            out.append("#" * b.level + " " + b.text)
+        elif isinstance(b, Para):
+            out.append(b.text)
+        elif isinstance(b, Equations):
+            for eq in b.rows:
+                parts = [eq.lhs.latex(ctx)] + [r.latex(ctx) for r in eq.rhs]
+                if len(parts) <= 3:
+                    out.append("$$\n" + " = ".join(parts) + "\n$$")
+                else:
+                    body = f"{parts[0]} &= {parts[1]} \\\\\n" + " \\\\\n".join(
+                        f"&= {p}" for p in parts[2:])
+                    out.append("$$\n\\begin{aligned}\n" + body + "\n\\end{aligned}\n$$")
+        elif isinstance(b, Table):
+            lines = ["| " + " | ".join(b.header) + " |", "|" + "---|" * len(b.header)]
+            lines += ["| " + " | ".join(r) + " |" for r in b.rows]
+            out.append("\n".join(lines))
+    return "\n\n".join(out) + "\n"

@@ -1,0 +1,37 @@
+"""Numbers as a worked solution shows them.
+
+>>> fmt(-1.35, 3), fmt(0.0, 3), fmt(-0.0001, 3), fmt(3.2e-6, 3)
+('-1.350', '0.000', '-1.000 \\\\times 10^{-4}', '3.200 \\\\times 10^{-6}')
+"""
+from __future__ import annotations
+
+import math
+
+
+def fmt(value: float, digits: int = 3, *, latex: bool = True) -> str:
+    """``value`` to ``digits`` decimals; tiny or huge magnitudes in scientific form."""
+    if value is None:
+        return "?"
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    magnitude = abs(value)
+    if value != 0 and (magnitude < 10 ** -digits or magnitude >= 1e6):
+        mantissa, exponent = f"{value:.{digits}e}".split("e")
+        exponent = int(exponent)
+        return rf"{mantissa} \times 10^{{{exponent}}}" if latex else f"{mantissa}e{exponent:+03d}"
+    text = f"{value:.{digits}f}"
+    if float(text) == 0:
+        text = text.lstrip("-")
+    return text
+
+
+def hand_round(value: float, digits: int) -> float:
+    """What a person calculating by hand carries forward: ``digits`` significant decimals.
+
+    Tiny values keep ``digits`` significant figures instead of collapsing to zero.
+    """
+    if value == 0 or not math.isfinite(value):
+        return value
+    if abs(value) < 10 ** -digits:
+        return float(f"{value:.{digits}e}")
+    return round(value, digits)

@@ -1,0 +1,136 @@
+"""The one LaTeX printer: SymPy's dispatch with symbackprop's names and numbers.
+
+Node symbols print with their LaTeX spelling; adjoints as
+:math:`\\frac{\\partial L}{\\partial v}`; with ``values`` every symbol prints as
+its number instead (the "numbers substituted" line of a worked step).
+
+>>> import sympy as sp
+>>> from symbackprop.derivation import Adjoint
+>>> a = sp.Symbol("a_2", real=True)
+>>> to_latex(a * (1 - a))
+'a_{2} \\\\left(1 - a_{2}\\\\right)'
+>>> to_latex(a * (1 - a), values={"a_2": 0.325})
+'0.325 \\\\times \\\\left(1 - 0.325\\\\right)'
+>>> to_latex(Adjoint("z_2"))
+'\\\\frac{\\\\partial L}{\\\\partial z_{2}}'
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
+
+from ..names import latex_name
+from .numbers import fmt
+
+
+class Printer(LatexPrinter):
+    """LaTeX for symbackprop expressions (settings: ``values``, ``digits``, ``loss``, ``names``)."""
+
+    _default_settings = {
+        **LatexPrinter._default_settings,
+        "values": None,
+        "digits": 3,
+        "loss": "L",
+        "names": None,
+    }
+
+    def _name(self, name: str) -> str:
+        names = self._settings["names"] or {}
+        return names.get(name) or latex_name(name)
+
+    def _print_Symbol(self, expr, style="plain"):
+        values = self._settings["values"]
+        if values is not None and expr.name in values:
+            return self._number(values[expr.name])
+        return self._name(expr.name)
+
+    def _number(self, value) -> str:
+        text = value if isinstance(value, str) else fmt(value, self._settings["digits"])
+        return rf"\left({text}\right)" if text.startswith("-") else text
+
+    def _print_Adjoint(self, expr):
+        values = self._settings["values"]
+        key = expr.key
+        if values is not None and key in values:
+            return self._number(values[key])
+        return partial_latex(self._settings["loss"], expr.node, self._settings["names"])
+
+    def _print_Heaviside(self, expr, exp=None):
+        arg = self._print(expr.args[0])
+        return rf"\mathbb{{1}}\left[{arg} > 0\right]"
+
+    def _print_Float(self, expr):
+        # decimals as written in the spec ("0.5"), not SymPy's 15 digits
+        return fmt(float(expr), self._settings["digits"]) if self._settings["values"] is not None \
+            else _short_float(float(expr))
+
+
+def _short_float(value: float) -> str:
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def partial_latex(of: str, wrt: str, names: Mapping[str, str] | None = None) -> str:
+    r"""``\frac{\partial of}{\partial wrt}`` with LaTeX names."""
+    names = names or {}
+    a = names.get(of) or latex_name(of)
+    b = names.get(wrt) or latex_name(wrt)
+    return rf"\frac{{\partial {a}}}{{\partial {b}}}"
+
+
+def to_latex(expr: sp.Expr, *, values: Mapping[str, float] | None = None, digits: int = 3,
+             loss: str = "L", names: Mapping[str, str] | None = None, order: str | None = None) -> str:
+    """Print ``expr``; with ``values`` the symbols become numbers joined by ``\\times``."""
+    settings = {"values": values, "digits": digits, "loss": loss, "names": names}
+    if values is not None:
+        settings["mul_symbol"] = "times"
+    if order is not None:
+        settings["order"] = order
+    return Printer(settings).doprint(expr)
+
+
+class TextPrinter(StrPrinter):
+    """Plain-text twin of :class:`Printer` for terminals (``∂L/∂z_2``, ``σ(z)``, ``×``)."""
+
+    _default_settings = {**StrPrinter._default_settings, "values": None, "digits": 3, "loss": "L"}
+
+    def _number(self, value) -> str:
+        text = value if isinstance(value, str) else fmt(value, self._settings["digits"], latex=False)
+        return f"({text})" if text.startswith("-") else text
+
+    def _print_Symbol(self, expr):
+        values = self._settings["values"]
+        if values is not None and expr.name in values:
+            return self._number(values[expr.name])
+        return expr.name
+
+    def _print_Adjoint(self, expr):
+        values = self._settings["values"]
+        if values is not None and expr.key in values:
+            return self._number(values[expr.key])
+        return f"∂{self._settings['loss']}/∂{expr.node}"
+
+    def _print_Heaviside(self, expr):
+        return f"1[{self._print(expr.args[0])} > 0]"
+
+    def _print_Float(self, expr):
+        return _short_float(float(expr))
+
+    def _print_Mul(self, expr):
+        text = super()._print_Mul(expr)
+        return text.replace("*", " × " if self._settings["values"] is not None else "·")
+
+    def _print_Pow(self, expr, rational=False):
+        return super()._print_Pow(expr, rational).replace("**", "^")
+
+
+def to_text(expr: sp.Expr, *, values: Mapping[str, float] | None = None, digits: int = 3,
+            loss: str = "L", order: str | None = None) -> str:
+    """Plain-text form of ``expr`` (same options as :func:`to_latex`)."""
+    settings = {"values": values, "digits": digits, "loss": loss}
+    if order is not None:
+        settings["order"] = order
+    return TextPrinter(settings).doprint(expr)

@@ -1,0 +1,306 @@
+"""A worked solution as a list of blocks, shared by the LaTeX, Markdown and text writers.
+
+The blocks are built once from a :class:`~symbackprop.derivation.Derivation`;
+each writer only decides how a heading, a paragraph, an aligned equation or a
+table looks. Math is held as *segments* that print themselves in LaTeX or in
+plain text, so the two never disagree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import sympy as sp
+
+from ..derivation import Adjoint, Derivation
+from .numbers import fmt
+from .phrases import phrase
+from .printer import _short_float, partial_latex, to_latex, to_text
+
+
+# ---- math segments --------------------------------------------------------
+@dataclass
+class Ctx:
+    """What printing needs: names, precision, the loss's name."""
+
+    names: Mapping[str, str]
+    digits: int
+    loss: str
+
+
+@dataclass
+class Expr:
+    """A SymPy expression, optionally with numbers substituted for its symbols."""
+
+    expr: sp.Expr
+    values: Mapping[str, float | str] | None = None
+    order: str | None = None
+
+    def latex(self, ctx: Ctx) -> str:
+        return to_latex(self.expr, values=self.values, digits=ctx.digits, loss=ctx.loss,
+                        names=ctx.names, order=self.order)
+
+    def text(self, ctx: Ctx) -> str:
+        return to_text(self.expr, values=self.values, digits=ctx.digits, loss=ctx.loss,
+                       order=self.order)
+
+
+@dataclass
+class Partial:
+    """``∂of/∂wrt``."""
+
+    of: str
+    wrt: str
+
+    def latex(self, ctx: Ctx) -> str:
+        return partial_latex(self.of, self.wrt, ctx.names)
+
+    def text(self, ctx: Ctx) -> str:
+        return f"∂{self.of}/∂{self.wrt}"
+
+
+@dataclass
+class DerivativeOf:
+    """``∂/∂wrt (expr)``: the operator applied to a definition."""
+
+    wrt: str
+    expr: sp.Expr
+
+    def latex(self, ctx: Ctx) -> str:
+        name = ctx.names.get(self.wrt, self.wrt)
+        return rf"\frac{{\partial}}{{\partial {name}}}\left({Expr(self.expr, order='none').latex(ctx)}\right)"
+
+    def text(self, ctx: Ctx) -> str:
+        return f"∂/∂{self.wrt} [{Expr(self.expr, order='none').text(ctx)}]"
+
+
+@dataclass
+class Number:
+    value: float
+    bold: bool = False
+    parens: bool = False  #: wrap a negative number (it follows an operator)
+
+    def latex(self, ctx: Ctx) -> str:
+        text = fmt(self.value, ctx.digits)
+        if self.bold:
+            text = rf"\mathbf{{{text}}}"
+        return rf"\left({text}\right)" if self.parens and self.value < 0 else text
+
+    def text(self, ctx: Ctx) -> str:
+        text = fmt(self.value, ctx.digits, latex=False)
+        return f"({text})" if self.parens and self.value < 0 else text
+
+
+@dataclass
+class Joined:
+    """Segments joined by an operator: a product (``·``/``×``) or a sum (``+``)."""
+
+    parts: Sequence
+    op: str  #: "dot", "times" or "plus"
+
+    _LATEX = {"dot": r" \cdot ", "times": r" \times ", "plus": " + "}
+    _TEXT = {"dot": " · ", "times": " × ", "plus": " + "}
+
+    def latex(self, ctx: Ctx) -> str:
+        return self._LATEX[self.op].join(p.latex(ctx) for p in self.parts)
+
+    def text(self, ctx: Ctx) -> str:
+        return self._TEXT[self.op].join(p.text(ctx) for p in self.parts)
+
+
+# ---- blocks ---------------------------------------------------------------
+@dataclass
+class Heading:
+    text: str
+    level: int = 2
+
+
+@dataclass
+class Para:
+    text: str  #: prose with inline ``$…$`` math
+
+
+@dataclass
+class Equation:
+    """One display equation: ``lhs = rhs_1 = rhs_2 = …`` (aligned at the ``=``)."""
+
+    lhs: object
+    rhs: list
+
+
+@dataclass
+class Equations:
+    rows: list[Equation]
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]  #: cells are prose with inline ``$…$`` math
+
+
+@dataclass
+class Solution:
+    title: str
+    blocks: list = field(default_factory=list)
+    ctx: Ctx | None = None
+
+
+# ---- building --------------------------------------------------------------
+def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool = False,
+                   title: str | None = None) -> Solution:
+    """The worked solution of ``d`` as blocks."""
+    lang = lang or d.lang
+    net = d.network
+    names = {n: net.node(n).latex for n in net.order}
+    ctx = Ctx(names, d.digits, d.loss)
+    sol = Solution(title or net.title or phrase("title", lang), ctx=ctx)
+    add = sol.blocks.append
+
+    def m(name: str) -> str:
+        return f"${names[name]}$"
+
+    sep = phrase("and", lang)
+    leaf_shown = _leaf_display(d)
+
+    # The network
+    add(Heading(phrase("network", lang)))
+    add(Para(phrase("network_intro", lang)))
+    add(Equations([Equation(Expr(net.node(f.node).symbol), [Expr(f.definition, order="none")])
+                   for f in d.forward]))
+    params = [p for p in net.params]
+    inputs = [n for n in net.order if net.node(n).is_leaf and n not in params]
+    add(Para(phrase("params", lang, names=sep.join(m(p) for p in params))))
+    if inputs:
+        add(Para(phrase("inputs", lang, names=sep.join(m(i) for i in inputs))))
+    if d.values is not None:
+        given = sep.join(f"${names[n]} = {leaf_shown[n]}$" for n in net.order
+                         if net.node(n).is_leaf)
+        add(Para(phrase("given", lang, values=given) + " " +
+                 phrase(f"precision_{d.mode}", lang, digits=d.digits)))
+
+    # Forward pass
+    if d.values is not None:
+        add(Heading(phrase("forward", lang)))
+        add(Para(phrase("forward_intro", lang)))
+        shown = {**{n: d.values[n] for n in net.order}, **leaf_shown}
+        rows = []
+        for f in d.forward:
+            rhs = [Expr(f.definition, order="none")]
+            if not f.definition.is_Atom:
+                rhs.append(Expr(f.definition, values=shown, order="none"))
+            rhs.append(Number(f.value))
+            rows.append(Equation(Expr(net.node(f.node).symbol), rhs))
+        add(Equations(rows))
+        add(Para(phrase("loss_is", lang, L=names[d.loss], value=fmt(d.loss_value, d.digits))))
+
+    # Backward pass
+    add(Heading(phrase("backward", lang)))
+    add(Para(phrase("backward_intro", lang)))
+    for step in d.backward:
+        add(Heading(phrase("step", lang, n=step.number, v=names[step.node]), level=3))
+        sol.blocks.extend(_step_blocks(d, step, lang, names, sep))
+
+    # Gradients
+    add(Heading(phrase("gradients", lang)))
+    header = [phrase("h_param", lang), phrase("h_formula", lang)]
+    if d.values is not None:
+        header.append(phrase("h_gradient", lang))
+    rows = []
+    for p in params:
+        row = [m(p), f"${Expr(d.gradient(p)).latex(ctx)}$"]
+        if d.values is not None:
+            row.append(f"${fmt(d.gradient_value(p), d.digits)}$")
+        rows.append(row)
+    add(Table(header, rows))
+
+    if closed_forms:
+        add(Heading(phrase("closed_forms", lang)))
+        add(Para(phrase("closed_intro", lang)))
+        add(Equations([Equation(Partial(d.loss, p), [Expr(d.expand(p))]) for p in params]))
+
+    if d.updates:
+        add(Heading(phrase("update", lang)))
+        add(Para(phrase("update_intro", lang, lr=_short_float(d.learning_rate), L=names[d.loss])))
+        add(Table(
+            [phrase("h_param", lang), phrase("h_current", lang), phrase("h_gradient", lang),
+             phrase("h_updated", lang)],
+            [[m(p), f"${fmt(u.current, d.digits)}$", f"${fmt(u.gradient, d.digits)}$",
+              f"${fmt(u.updated, d.digits)}$"] for p, u in d.updates.items()],
+        ))
+        add(Para(phrase("loss_after", lang, before=f"${fmt(d.loss_value, d.digits)}$",
+                        after=f"${fmt(d.loss_after, d.digits)}$")))
+    return sol
+
+
+def _leaf_display(d: Derivation) -> dict[str, str]:
+    """Leaf values as given (``0.5``, ``2.0``), not padded to the display precision."""
+    if d.values is None:
+        return {}
+    out = {}
+    for n in d.network.order:
+        if d.network.node(n).is_leaf:
+            v = d.values[n]
+            short = _short_float(v)
+            decimals = len(short.split(".")[1]) if "." in short and "e" not in short else 0
+            out[n] = short if decimals <= d.digits and "e" not in short else fmt(v, d.digits)
+    return out
+
+
+def _step_blocks(d: Derivation, step, lang: str, names: Mapping[str, str], sep: str) -> list:
+    """Prose and equations of one backward step."""
+    net = d.network
+    numeric = d.values is not None
+    blocks: list = []
+    consumers = [t.of for t in step.terms]
+    if len(step.terms) > 1:
+        blocks.append(Para(phrase("sum", lang, v=names[step.node], k=len(step.terms),
+                                  consumers=sep.join(f"${names[c]}$" for c in consumers))))
+    # the local derivatives, each introduced by its consumer's definition
+    for t in step.terms:
+        if t.of == d.loss:
+            continue
+        definition = Expr(net.node(t.of).display, order="none")
+        blocks.append(Para(phrase("since", lang, c=names[t.of],
+                                  definition=definition.latex(_ctx(d, names)))))
+        rhs = [Expr(t.expr)]
+        if numeric and not t.is_trivial:
+            rhs += [Expr(t.expr, values=d.values), Number(t.value)]
+        blocks.append(Equations([Equation(Partial(t.of, t.wrt), rhs)]))
+
+    # the chain rule for this node
+    v = step.node
+    if len(step.terms) == 1 and step.terms[0].of == d.loss:
+        t = step.terms[0]
+        rhs = [DerivativeOf(v, net.node(d.loss).display), Expr(t.expr)]
+        if numeric:
+            rhs += [Expr(t.expr, values=d.values), Number(step.value, bold=True)]
+        blocks.insert(0, Para(phrase("since_loss", lang, c=names[d.loss],
+                                     definition=Expr(net.node(d.loss).display, order="none")
+                                     .latex(_ctx(d, names)))))
+        blocks.append(Equations([Equation(Partial(d.loss, v), rhs)]))
+        return blocks
+
+    chain, with_locals, numbers = [], [], []
+    for i, t in enumerate(step.terms):
+        if t.of == d.loss:
+            chain.append(Partial(d.loss, v))
+            with_locals.append(Expr(t.expr))
+            if numeric:
+                numbers.append(Number(t.value, parens=i > 0))
+            continue
+        chain.append(Joined([Partial(d.loss, t.of), Partial(t.of, v)], "dot"))
+        with_locals.append(Joined([Partial(d.loss, t.of), Expr(t.expr)], "dot"))
+        if numeric:
+            numbers.append(Joined([Number(d.adjoint_value(t.of), parens=i > 0),
+                                   Number(t.value, parens=True)], "times"))
+    rhs = [Joined(chain, "plus"), Joined(with_locals, "plus")]
+    if numeric:
+        rhs += [Joined(numbers, "plus"), Number(step.value, bold=True)]
+    blocks.append(Para(phrase("chain", lang)))
+    blocks.append(Equations([Equation(Partial(d.loss, v), rhs)]))
+    return blocks
+
+
+def _ctx(d: Derivation, names) -> Ctx:
+    return Ctx(names, d.digits, d.loss)

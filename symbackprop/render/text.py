@@ -1,0 +1,49 @@
+"""Plain-text writer for terminals: the same solution, math in Unicode."""
+from __future__ import annotations
+
+import re
+
+from .solution import Equations, Heading, Para, Table, build_solution
+
+_INLINE = re.compile(r"\$([^$]*)\$")
+_SIMPLE = [(r"\frac{\partial ", "∂"), (r"}{\partial ", "/∂"), (r"\eta", "η"),
+           (r"\leftarrow", "←"), (r"\,", " "), (r"\times", "×"), (r"\cdot", "·")]
+
+
+def _plain(text: str) -> str:
+    """Inline LaTeX of prose made readable: ``$a_{2}$`` → ``a_2``."""
+    def repl(m):
+        s = m.group(1)
+        for a, b in _SIMPLE:
+            s = s.replace(a, b)
+        s = re.sub(r"\\(?:operatorname|mathrm|mathbf)\{([^{}]*)\}", r"\1", s)
+        s = re.sub(r"_\{([^{}]*)\}", r"_\1", s)
+        s = s.replace(r"\left", "").replace(r"\right", "").replace(r"\sigma", "σ")
+        return s.replace("{", "").replace("}", "")
+    return _INLINE.sub(repl, text)
+
+
+def render_text(d, *, lang: str | None = None, closed_forms: bool = False) -> str:
+    """The worked solution as plain text."""
+    sol = build_solution(d, lang=lang, closed_forms=closed_forms)
+    ctx = sol.ctx
+    out = [sol.title, "=" * len(sol.title)]
+    for b in sol.blocks:
+        if isinstance(b, Heading):
+            t = _plain(b.text)
+            out += ["", t, ("-" if b.level == 2 else "·") * len(t)]
+        elif isinstance(b, Para):
+            out.append(_plain(b.text))
+        elif isinstance(b, Equations):
+            for eq in b.rows:
+                lhs = eq.lhs.text(ctx)
+                out.append(f"  {lhs} = {eq.rhs[0].text(ctx)}")
+                out += [f"  {' ' * len(lhs)} = {r.text(ctx)}" for r in eq.rhs[1:]]
+        elif isinstance(b, Table):
+            rows = [b.header] + [[_plain(c) for c in r] for r in b.rows]
+            widths = [max(len(r[i]) for r in rows) for i in range(len(b.header))]
+            for k, r in enumerate(rows):
+                out.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+                if k == 0:
+                    out.append("  " + "  ".join("-" * w for w in widths))
+    return "\n".join(out) + "\n"
