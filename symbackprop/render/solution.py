@@ -152,8 +152,8 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
     """The worked solution of ``d`` as blocks."""
     lang = lang or d.lang
     net = d.network
-    names = {n: net.node(n).latex for n in net.order}
-    ctx = Ctx(names, d.digits, d.loss)
+    ctx = solution_ctx(d)
+    names = ctx.names
     sol = Solution(title or net.title or phrase("title", lang), ctx=ctx)
     add = sol.blocks.append
 
@@ -199,7 +199,7 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
     add(Para(phrase("backward_intro", lang)))
     for step in d.backward:
         add(Heading(phrase("step", lang, n=step.number, v=names[step.node]), level=3))
-        sol.blocks.extend(_step_blocks(d, step, lang, names, sep))
+        sol.blocks.extend(step_blocks(d, step, lang))
 
     # Gradients
     add(Heading(phrase("gradients", lang)))
@@ -247,9 +247,17 @@ def _leaf_display(d: Derivation) -> dict[str, str]:
     return out
 
 
-def _step_blocks(d: Derivation, step, lang: str, names: Mapping[str, str], sep: str) -> list:
+def solution_ctx(d: Derivation) -> Ctx:
+    """Printing context of ``d``: its nodes' LaTeX names, precision and loss."""
+    net = d.network
+    return Ctx({n: net.node(n).latex for n in net.order}, d.digits, d.loss)
+
+
+def step_blocks(d: Derivation, step, lang: str) -> list:
     """Prose and equations of one backward step."""
     net = d.network
+    ctx = solution_ctx(d)
+    names, sep = ctx.names, phrase("and", lang)
     numeric = d.values is not None
     blocks: list = []
     consumers = [t.of for t in step.terms]
@@ -262,7 +270,7 @@ def _step_blocks(d: Derivation, step, lang: str, names: Mapping[str, str], sep: 
             continue
         definition = Expr(net.node(t.of).display, order="none")
         blocks.append(Para(phrase("since", lang, c=names[t.of],
-                                  definition=definition.latex(_ctx(d, names)))))
+                                  definition=definition.latex(ctx))))
         rhs = [Expr(t.expr)]
         if numeric and not t.is_trivial:
             rhs += [Expr(t.expr, values=d.values), Number(t.value)]
@@ -277,7 +285,7 @@ def _step_blocks(d: Derivation, step, lang: str, names: Mapping[str, str], sep: 
             rhs += [Expr(t.expr, values=d.values), Number(step.value, bold=True)]
         blocks.insert(0, Para(phrase("since_loss", lang, c=names[d.loss],
                                      definition=Expr(net.node(d.loss).display, order="none")
-                                     .latex(_ctx(d, names)))))
+                                     .latex(ctx))))
         blocks.append(Equations([Equation(Partial(d.loss, v), rhs)]))
         return blocks
 
@@ -301,6 +309,3 @@ def _step_blocks(d: Derivation, step, lang: str, names: Mapping[str, str], sep: 
     blocks.append(Equations([Equation(Partial(d.loss, v), rhs)]))
     return blocks
 
-
-def _ctx(d: Derivation, names) -> Ctx:
-    return Ctx(names, d.digits, d.loss)

@@ -1,0 +1,98 @@
+"""The ``symbackprop`` command line.
+
+Every user mistake is reported as one line on stderr with exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .backprop import backprop
+from .errors import SymbackpropError
+from .spec import load_spec
+
+FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".json": "json",
+           ".txt": "text", ".pdf": "pdf"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, as for every other input error
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _derive(args) -> int:
+    spec = load_spec(args.spec)
+    d = backprop(spec.network, spec.values, digits=spec.digits if args.digits is None else args.digits,
+                 mode=args.mode or spec.mode, learning_rate=spec.learning_rate,
+                 lang=args.lang or spec.lang)
+    fmt = args.format
+    if fmt is None and args.output:
+        fmt = FORMATS.get(Path(args.output).suffix.lower())
+        if fmt is None:
+            raise SymbackpropError(f"cannot tell the format from '{args.output}'; use --format")
+    fmt = fmt or "text"
+    options = {"lang": args.lang or spec.lang, "closed_forms": args.expand}
+    if fmt == "pdf":
+        from .render.pdf import write_pdf
+
+        if not args.output:
+            raise SymbackpropError("--format pdf needs -o FILE.pdf")
+        write_pdf(d, Path(args.output), **options)
+        return 0
+    if fmt == "json":
+        text = json.dumps(d.to_json(**options), ensure_ascii=False, indent=2) + "\n"
+    elif fmt == "latex":
+        standalone = args.standalone if args.standalone is not None else bool(args.output)
+        text = d.to_latex(standalone=standalone, **options)
+    elif fmt == "markdown":
+        text = d.to_markdown(**options)
+    else:
+        text = d.to_text(**options)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise SymbackpropError(f"cannot write {args.output}: {e.strerror}") from None
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="symbackprop", description="Symbolic backpropagation, step by step.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("derive", help="write the worked solution of a spec")
+    p.add_argument("spec", help="TOML spec file")
+    p.add_argument("--format", choices=["text", "markdown", "latex", "json", "pdf"])
+    p.add_argument("-o", "--output", help="output file (format from its extension)")
+    p.add_argument("--lang", choices=["en", "zh"])
+    p.add_argument("--digits", type=int, help="decimals shown (default 3)")
+    p.add_argument("--mode", choices=["exact", "hand"],
+                   help="carry full precision (exact) or rounded values (hand)")
+    p.add_argument("--expand", action="store_true", help="add closed forms of the gradients")
+    p.add_argument("--standalone", action=argparse.BooleanOptionalAction, default=None,
+                   help="LaTeX: a complete document (default when writing a .tex file)")
+    p.set_defaults(run=_derive)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except SymbackpropError as e:
+        print(f"symbackprop: error: {e}".replace("\n", " "), file=sys.stderr)
+        return 2
+    except RecursionError:
+        print("symbackprop: error: expression nested too deeply", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
