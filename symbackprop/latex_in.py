@@ -1,0 +1,889 @@
+r"""Our own reader for the LaTeX a forward pass is written in.
+
+A small tokenizer and a precedence-climbing parser turn one side of an
+equation into a tree of frozen dataclasses (:class:`Num`, :class:`Name`,
+:class:`Call`, :class:`BinOp`, …); :func:`to_sympy` lowers a scalar tree to
+SymPy. Nothing the user writes is ever passed to ``eval``, ``sympify`` or
+``parse_expr``; text that looks like Python is refused outright.
+
+>>> parse(r"\sigma(z_1)")
+Call(func='sigmoid', args=(Name(canonical='z_1', latex='z_1'),), prime=0)
+>>> parse("w_{2} a_1 + b")
+BinOp(op='+', left=BinOp(op='*', left=Name(canonical='w_2', latex='w_{2}'), right=Name(canonical='a_1', latex='a_1')), right=Name(canonical='b', latex='b'))
+>>> parse_equation("L = (a_2 - y)^2")
+('L', '(a_2 - y)^2', 4)
+>>> import sympy as sp
+>>> names = ("a_2", "y")
+>>> to_sympy(parse("(a_2 - y)^2", names), {n: sp.Symbol(n) for n in names})
+(a_2 - y)**2
+>>> canonical_name(r"\hat{y}_{1}"), latex_name("w_1,2")
+('\\hat{y}_1', 'w_{1,2}')
+>>> parse("e^{-z}")
+Call(func='exp', args=(Neg(x=Name(canonical='z', latex='z')),), prime=0)
+>>> parse("e^{-z}", known={"e"}).base
+Name(canonical='e', latex='e')
+
+Grammar, loosest first: ``+ -``; ``\odot``/``\circ``; products (``\cdot``,
+``\times``, ``/``, juxtaposition); unary minus; powers and postfix (``^``,
+``^\top``). Without parentheses a function takes the next atom with its
+subscript and power (``\tanh z_1``, ``\ln x^2`` = ln(x²)); ``\sum`` takes the
+rest of the product it starts.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Callable, Collection, Mapping, Optional, Union
+
+import sympy as sp
+
+from .errors import LatexSyntaxError
+from .functions import ACTIVATIONS
+
+
+# ---- syntax tree -----------------------------------------------------------
+def _pos():
+    """Source offset of a node: not part of equality or repr."""
+    return field(default=-1, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Num:
+    value: str  # as written: "2", "0.5", "2.5e-3"
+    pos: int = _pos()
+
+
+@dataclass(frozen=True)
+class Name:
+    canonical: str  # "w_1,2", "\\hat{y}_1", "n_in"
+    latex: str = field(compare=False)  # as written in the source; equality is by canonical
+    pos: int = _pos()
+
+
+@dataclass(frozen=True)
+class Const:
+    name: str  # "e" (Euler's number) or "pi"
+    pos: int = _pos()
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str  # "sigmoid", "relu", "tanh", "exp", "log", "sqrt", "max", "abs", …
+    args: tuple
+    prime: int = 0
+    pos: int = _pos()
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # "+", "-", "*", "/", "odot"
+    left: "Node"
+    right: "Node"
+    pos: int = _pos()
+
+
+@dataclass(frozen=True)
+class Neg:
+    x: "Node"
+    pos: int = _pos()
+
+
+@dataclass(frozen=True)
+class Pow:
+    base: "Node"
+    exp: "Node"
+    pos: int = _pos()
+
+
+@dataclass(frozen=True)
+class Transpose:
+    x: "Node"
+    pos: int = _pos()
+
+
+@dataclass(frozen=True)
+class Norm:
+    x: "Node"
+    pos: int = _pos()
+
+
+@dataclass(frozen=True)
+class Sum:
+    x: "Node"
+    index: Optional[str] = None
+    pos: int = _pos()
+
+
+@dataclass(frozen=True)
+class Partial:
+    of: Name
+    wrt: Name
+    pos: int = _pos()
+
+
+Node = Union[Num, Name, Const, Call, BinOp, Neg, Pow, Transpose, Norm, Sum, Partial]
+
+# ---- vocabulary ------------------------------------------------------------
+_GREEK = frozenset(
+    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu "
+    "xi pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega Gamma Delta "
+    "Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega ell".split()
+)
+_DECORATIONS = frozenset("hat bar tilde vec dot ddot check widehat widetilde overline".split())
+_WRAPPERS = frozenset("mathbf boldsymbol bm mathsf mathit mathnormal".split())  # transparent
+_TEXT_CMDS = frozenset("mathrm text textrm textit operatorname".split())  # read {raw} text
+_SPACING = frozenset([",", ";", ":", "!", " ", "quad", "qquad", "displaystyle", "textstyle", "limits",
+                      *"big Big bigg Bigg bigl bigr Bigl Bigr biggl biggr Biggl Biggr".split()])
+_OPS = {"cdot": "*", "times": "*", "odot": "odot", "circ": "odot"}
+_BARS = {"|": "|", "\\|": "||", "\\vert": "|", "\\lvert": "|", "\\rvert": "|",
+         "\\Vert": "||", "\\lVert": "||", "\\rVert": "||"}
+_DELIMS = {"(": "(", ")": ")", "[": "[", "]": "]", **_BARS}  # after \left / \right
+_ELEMENTARY = {"tanh": "tanh", "exp": "exp", "ln": "log", "log": "log", "sqrt": "sqrt",
+               "sin": "sin", "cos": "cos", "tan": "tan", "sinh": "sinh", "cosh": "cosh",
+               "max": "max", "min": "min", "abs": "abs"}
+_FUNC_CMDS = {**{k: v for k, v in _ELEMENTARY.items() if k != "abs"}, "sigma": "sigmoid"}
+
+
+def _key(word: str) -> str:
+    return re.sub(r"[\s_\-]", "", word.lower())
+
+
+#: lower-case key, as written inside \operatorname{…}, -> Call.func
+_FUNC_KEYS = {**{_key(k): cls.__name__ for k, cls in ACTIVATIONS.items()}, **_ELEMENTARY}
+_SYMPY_FUNCS: dict[str, Callable[..., sp.Expr]] = {
+    **{cls.__name__: cls for cls in ACTIVATIONS.values()},
+    "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "root": sp.root, "max": sp.Max,
+    "min": sp.Min, "abs": sp.Abs, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan,
+    "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh,
+}
+_KNOWN_FUNCS = (", ".join("\\" + k for k in _FUNC_CMDS)
+                + ", \\operatorname{…} of " + ", ".join(sorted(set(_FUNC_KEYS) - set(_FUNC_CMDS))))
+#: function names that, written without a backslash, would silently become products
+_FUNC_WORDS = frozenset(_FUNC_CMDS) | frozenset(ACTIVATIONS) | {"sigmoid", "relu"}
+
+_PYTHON = [
+    (re.compile(r"(?<![\\\w])(lambda|import|exec|eval)\b"), "keyword"),
+    (re.compile(r"`"), "backtick"),
+    (re.compile(r'"'), "quote"),
+    (re.compile(r"'[\w .]+'"), "quoted string"),
+    (re.compile(r"(?<!\\);"), "';' (did you mean '\\;'?)"),
+    (re.compile(r"(?<!\\):"), "':' (did you mean '\\:'?)"),
+    (re.compile(r"__"), "'__'"),
+    (re.compile(r"\*\*"), "'**' (write ^ for powers)"),
+    (re.compile(r"(?<![\\\d])\.[A-Za-z_]"), "attribute access"),
+]
+
+
+# ---- tokenizer -------------------------------------------------------------
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # num word text cmd eof, or the punctuation itself: _ ^ ' { } ( ) [ ] | || + - / = , * odot
+    text: str
+    pos: int
+    end: int
+
+
+_NUM = re.compile(r"(?:\d+(?:\.\d+)?|\.\d+)(?P<sci>[eE][+-]?\d+)?")
+_CMD = re.compile(r"\\([A-Za-z]+|.)")
+
+
+def _tokenize(text: str, known: frozenset[str]) -> list[_Tok]:
+    for pattern, what in _PYTHON:
+        m = pattern.search(text)
+        if m:
+            raise LatexSyntaxError(f"looks like Python code, not LaTeX: {what} '{m.group()}'", text, m.start())
+    toks: list[_Tok] = []
+    i, n = 0, len(text)
+
+    def add(kind: str, s: str, start: int, end: int) -> None:
+        toks.append(_Tok(kind, s, start, end))
+
+    while i < n:
+        c = text[i]
+        if c.isspace() or c == "~":
+            i += 1
+        elif c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
+            m = _NUM.match(text, i)
+            end = m.start("sci") if m.group("sci") and m.group("sci")[0] in known else m.end()
+            add("num", text[i:end], i, end)
+            i = end
+        elif c.isascii() and c.isalpha():
+            m = re.compile(r"[A-Za-z]+").match(text, i)
+            add("word", m.group(), i, m.end())
+            i = m.end()
+        elif c == "\\":
+            m = _CMD.match(text, i)
+            if not m:
+                raise LatexSyntaxError("dangling '\\'", text, i)
+            name, end = m.group(1), m.end()
+            if name in _SPACING:
+                pass
+            elif name in ("left", "right"):
+                while end < n and text[end].isspace():
+                    end += 1
+                d = _CMD.match(text, end) if text.startswith("\\", end) else None
+                delim = d.group() if d else text[end:end + 1]
+                if delim not in _DELIMS:
+                    raise LatexSyntaxError(f"unsupported delimiter after '\\{name}'", text, i)
+                end += len(delim)
+                add(_DELIMS[delim], text[i:end], i, end)
+            elif name in _OPS:
+                add(_OPS[name], m.group(), i, end)
+            elif m.group() in _BARS:
+                add(_BARS[m.group()], m.group(), i, end)
+            elif name in _TEXT_CMDS:
+                t = re.compile(r"\s*(?:\{([^{}]*)\}|([A-Za-z]))").match(text, end)
+                content = "" if not t else (t.group(2) or t.group(1).replace("\\_", "_")).strip()
+                if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 _\-]*", content):
+                    raise LatexSyntaxError(f"'\\{name}' needs plain text in braces", text, i)
+                add("text", content, i, t.end())
+                end = t.end()
+            else:
+                add("cmd", m.group(), i, end)
+            i = end
+        elif text.startswith("||", i):
+            add("||", "||", i, i + 2)
+            i += 2
+        elif c in "_^'{}()[]|+-/=,*":
+            add(c, c, i, i + 1)
+            i += 1
+        else:
+            raise LatexSyntaxError(f"unexpected character '{c}'", text, i)
+    add("eof", "", n, n)
+    return toks
+
+
+# ---- parser ----------------------------------------------------------------
+_CLOSE = {"(": ")", "[": "]", "{": "}", "|": "|", "||": "||"}
+
+
+class _NoMatch(Exception):
+    """A tentative parse (d-notation, ^{T}) did not apply: backtrack."""
+
+
+def _split_canonical(canonical: str) -> tuple[str, Optional[str]]:
+    depth = 0
+    for i, c in enumerate(canonical):
+        depth += (c == "{") - (c == "}")
+        if c == "_" and depth == 0:
+            return canonical[:i], canonical[i + 1:]
+    return canonical, None
+
+
+class _Parser:
+    def __init__(self, text: str, known: Collection[str], allow_partial: bool):
+        self.text = text
+        self.known = frozenset(known)
+        bases = {_split_canonical(k)[0] for k in self.known}
+        self.long_bases = sorted((b for b in bases if len(b) > 1 and b.isalpha()), key=len, reverse=True)
+        self.allow_partial = allow_partial
+        self.toks = _tokenize(text, self.known)
+        self.i = 0
+        self.prev: Optional[_Tok] = None
+        self.closers: list[Optional[str]] = []  # innermost '|'/'||' group, None inside brackets
+
+    # -- token helpers
+    def peek(self, k: int = 0) -> _Tok:
+        return self.toks[min(self.i + k, len(self.toks) - 1)]
+
+    def at(self, kind: str, text: Optional[str] = None) -> bool:
+        tok = self.peek()
+        return tok.kind == kind and (text is None or tok.text == text)
+
+    def next(self) -> _Tok:
+        tok = self.toks[self.i]
+        if tok.kind != "eof":
+            self.i += 1
+            self.prev = tok
+        return tok
+
+    def take(self, n: int = 1) -> _Tok:
+        """Consume the first ``n`` characters of a word or number token."""
+        tok = self.toks[self.i]
+        if len(tok.text) <= n:
+            return self.next()
+        head = _Tok(tok.kind, tok.text[:n], tok.pos, tok.pos + n)
+        self.toks[self.i] = _Tok(tok.kind, tok.text[n:], tok.pos + n, tok.end)
+        self.prev = head
+        return head
+
+    def show(self, tok: _Tok) -> str:
+        return "end of input" if tok.kind == "eof" else f"'{self.text[tok.pos:tok.end]}'"
+
+    def error(self, message: str, pos: int) -> LatexSyntaxError:
+        return LatexSyntaxError(message, self.text, pos)
+
+    def save(self):
+        return self.i, list(self.toks), self.prev, list(self.closers)
+
+    def restore(self, state) -> None:
+        self.i, toks, self.prev, closers = state
+        self.toks, self.closers = list(toks), list(closers)
+
+    def close(self, opener: _Tok) -> _Tok:
+        want, tok = _CLOSE[opener.kind], self.peek()
+        if tok.kind == want:
+            return self.next()
+        if tok.kind == "eof":
+            raise self.error(f"unbalanced {self.show(opener)}: never closed", opener.pos)
+        want = "\\|" if want == "||" else want
+        raise self.error(f"expected '{want}' to close {self.show(opener)} (column {opener.pos + 1}), "
+                         f"found {self.show(tok)}", tok.pos)
+
+    def greedy_len(self, word: str) -> int:
+        return next((len(b) for b in self.long_bases if word.startswith(b)), 1)
+
+    # -- grammar
+    def expr(self) -> Node:
+        left = self.odot()
+        while self.peek().kind in ("+", "-"):
+            op = self.next()
+            left = BinOp(op.kind, left, self.odot(), pos=op.pos)
+        return left
+
+    def odot(self) -> Node:
+        left = self.product()
+        while self.at("odot"):
+            op = self.next()
+            left = BinOp("odot", left, self.product(), pos=op.pos)
+        return left
+
+    def starts_factor(self) -> bool:
+        kind = self.peek().kind
+        if kind in ("|", "||"):
+            return not (self.closers and self.closers[-1] == kind)
+        return kind in ("num", "word", "text", "cmd", "(", "[", "{")
+
+    def product(self) -> Node:
+        left = self.unary()
+        while True:
+            if self.peek().kind in ("*", "/"):
+                op = self.next()
+                left = BinOp(op.kind, left, self.unary(), pos=op.pos)
+            elif self.starts_factor():
+                pos = self.peek().pos
+                left = BinOp("*", left, self.power(), pos=pos)
+            else:
+                return left
+
+    def unary(self) -> Node:
+        if self.peek().kind in ("-", "+"):
+            op = self.next()
+            x = self.unary()
+            return Neg(x, pos=op.pos) if op.kind == "-" else x
+        return self.power()
+
+    def power(self) -> Node:
+        base, raised = self.atom(), False
+        while True:
+            tok = self.peek()
+            if tok.kind == "^":
+                if raised:
+                    raise self.error("double superscript: use braces, as in {x^2}^3", tok.pos)
+                caret, raised = self.next(), True
+                base = (Transpose(base, pos=caret.pos) if self.transpose_mark()
+                        else Pow(base, self.script_arg(caret), pos=caret.pos))
+            elif tok.kind == "'":
+                raise self.error("a prime (') must follow a function name, as in \\sigma'(z)", tok.pos)
+            elif tok.kind == "_":
+                raise self.error("a subscript '_' must directly follow a name", tok.pos)
+            else:
+                return base
+
+    def transpose_mark(self) -> bool:
+        """After '^': consume ``\\top``, ``T``, ``{T}``, ``{\\mathsf T}``, … if present."""
+        t_free = "T" not in self.known
+        tok = self.peek()
+        if tok.kind == "cmd" and tok.text in ("\\top", "\\intercal"):
+            self.next()
+            return True
+        if tok.kind == "word" and tok.text[0] == "T" and t_free:
+            self.take()
+            return True
+        if tok.kind != "{":
+            return False
+        state = self.save()
+        self.next()
+        tok = self.next()
+        if tok.kind == "cmd" and tok.text == "\\mathsf":  # ^{\mathsf T} or ^{\mathsf{T}}
+            braced = self.at("{")
+            if braced:
+                self.next()
+            tok = self.take() if self.at("word") else self.next()
+            if braced and self.at("}"):
+                self.next()
+        ok = ((tok.kind == "cmd" and tok.text in ("\\top", "\\intercal"))
+              or (tok.kind in ("word", "text") and tok.text == "T" and t_free))
+        if ok and self.at("}"):
+            self.next()
+            return True
+        self.restore(state)
+        return False
+
+    def script_arg(self, op: _Tok, split_digits: bool = False) -> Node:
+        """The argument of ``^``/``_``/``\\frac``/``\\sqrt``: a braced group or one token."""
+        tok = self.peek()
+        if tok.kind == "{":
+            return self.group()
+        if tok.kind == "num":
+            if len(tok.text) > 1 and not split_digits:
+                raise self.error(f"ambiguous '{op.text}{tok.text}': write {op.text}{{{tok.text}}}", op.pos)
+            t = self.take()
+            return Num(t.text, pos=t.pos)
+        if tok.kind in ("word", "text"):
+            t = self.take() if tok.kind == "word" else self.next()
+            return self.letter(t.text, t.pos, subscript=False)
+        if tok.kind == "cmd":
+            return self.atom()
+        if tok.kind == "-":
+            raise self.error(f"write {op.text}{{-…}} with braces", tok.pos)
+        raise self.error(f"dangling {self.show(op)}: nothing after it", op.pos)
+
+    def group(self) -> Node:
+        opener = self.next()
+        self.closers.append(opener.kind if opener.kind in ("|", "||") else None)
+        if self.at(_CLOSE[opener.kind]):
+            raise self.error(f"nothing inside {self.show(opener)}", opener.pos)
+        node = self.expr()
+        self.closers.pop()
+        self.close(opener)
+        return node
+
+    def atom(self) -> Node:
+        tok = self.peek()
+        kind = tok.kind
+        if kind == "num":
+            self.next()
+            return Num(tok.text, pos=tok.pos)
+        if kind == "word":
+            return self.word()
+        if kind == "text":
+            return self.text_name()
+        if kind in ("(", "[", "{"):
+            return self.group()
+        if kind == "|":
+            return Call("abs", (self.group(),), pos=tok.pos)
+        if kind == "||":
+            return Norm(self.group(), pos=tok.pos)
+        if kind == "cmd":
+            return self.command()
+        if kind == "eof":
+            if self.prev is None:
+                raise self.error("empty expression", 0)
+            raise self.error(f"expected an expression after {self.show(self.prev)}", self.prev.pos)
+        after = f" after {self.show(self.prev)}" if self.prev else ""
+        raise self.error(f"expected an expression{after}, found {self.show(tok)}", tok.pos)
+
+    # -- names
+    def word(self) -> Node:
+        tok = self.peek()
+        n = self.greedy_len(tok.text)
+        if n == 1 and tok.text in _FUNC_WORDS:
+            raise self.error(f"'{tok.text}' reads as a product of letters: write \\{tok.text} or "
+                             f"\\operatorname{{{tok.text}}} for the function", tok.pos)
+        if (self.allow_partial and "d" not in self.known and tok.text[0] == "d" and n == 1):
+            state = self.save()
+            try:
+                return self.inline_d()
+            except (LatexSyntaxError, _NoMatch):
+                self.restore(state)
+        piece = self.take(n)
+        return self.letter(piece.text, piece.pos)
+
+    def letter(self, base: str, pos: int, subscript: bool = True) -> Node:
+        """A single letter (or known multi-letter base): e, e^{…}, or a name."""
+        if base == "e" and "e" not in self.known and not self.at("_"):
+            if self.at("^") and subscript:
+                return Call("exp", (self.script_arg(self.next()),), pos=pos)
+            return Const("e", pos=pos)
+        return self.name_from(base, pos, subscript)
+
+    def name_from(self, base: str, start: int, subscript: bool = True) -> Name:
+        canonical = base
+        if subscript and self.at("_"):
+            canonical = f"{base}_{self.subscript()}"
+        return Name(canonical, self.text[start:self.prev.end].strip(), pos=start)
+
+    def subscript(self) -> str:
+        under = self.next()
+        tok = self.peek()
+        if tok.kind == "{":
+            opener, parts = self.next(), []
+            while not self.at("}"):
+                t = self.next()
+                if t.kind in ("num", "word", "text") or t.kind in (",", "+", "-"):
+                    parts.append(t.text.replace(" ", ""))
+                elif t.kind == "cmd" and t.text[1:] in _GREEK:
+                    parts.append(t.text)
+                elif t.kind == "eof":
+                    raise self.error("unbalanced '{': no matching '}'", opener.pos)
+                else:
+                    raise self.error(f"unexpected {self.show(t)} in a subscript", t.pos)
+            self.next()
+            if not parts:
+                raise self.error("empty subscript", opener.pos)
+            return "".join(parts)
+        if tok.kind == "num" and len(tok.text) > 1:
+            raise self.error(f"ambiguous '_{tok.text}': write _{{{tok.text}}}", under.pos)
+        if tok.kind in ("num", "word"):
+            return self.take().text
+        if tok.kind == "text" or (tok.kind == "cmd" and tok.text[1:] in _GREEK):
+            return self.next().text
+        raise self.error("dangling '_': expected a subscript after it", under.pos)
+
+    def single_letter(self, cmd: _Tok) -> str:
+        tok = self.peek()
+        if tok.kind == "word":
+            return self.take().text
+        if tok.kind == "cmd" and tok.text[1:] in _GREEK:
+            return self.next().text
+        raise self.error(f"expected a letter after {self.show(cmd)}", cmd.pos)
+
+    def name_only(self, after: _Tok) -> Name:
+        node = self.atom()
+        if not isinstance(node, Name):
+            raise self.error(f"expected a name after {self.show(after)}", after.pos)
+        return node
+
+    def text_name(self) -> Node:
+        tok = self.next()
+        content = tok.text
+        if _key(content) in _FUNC_KEYS and content not in self.long_bases:
+            return self.function(_FUNC_KEYS[_key(content)], tok)
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", content):
+            raise self.error(f"{self.show(tok)} is not a name (letters and digits only)", tok.pos)
+        if len(content) > 1 and self.peek().kind in ("(", "[") and content not in self.known:
+            raise self.error(f"unknown function {self.show(tok)}; known functions: {_KNOWN_FUNCS}", tok.pos)
+        return self.letter(content, tok.pos) if len(content) == 1 else self.name_from(content, tok.pos)
+
+    # -- commands
+    def command(self) -> Node:
+        tok = self.peek()
+        name = tok.text[1:]
+        if name in _GREEK:
+            self.next()
+            if name == "sigma" and not self.at("_") and (
+                    self.peek().kind in ("(", "[", "'") or "\\sigma" not in self.known):
+                return self.function("sigmoid", tok)
+            if name == "pi" and "\\pi" not in self.known and not self.at("_"):
+                return Const("pi", pos=tok.pos)
+            return self.name_from(tok.text, tok.pos)
+        if name in _DECORATIONS:
+            self.next()
+            braced = self.at("{") and self.next()
+            inner = self.single_letter(tok)
+            if braced and not self.at("}"):
+                raise self.error(f"{self.show(tok)} must decorate a single letter", tok.pos)
+            if braced:
+                self.next()
+            return self.name_from(f"{tok.text}{{{inner}}}", tok.pos)
+        if name in _WRAPPERS:
+            self.next()
+            node = self.group() if self.at("{") else self.atom()
+            if isinstance(node, Name):
+                canonical = node.canonical
+                if self.at("_") and _split_canonical(canonical)[1] is None:
+                    canonical = f"{canonical}_{self.subscript()}"
+                node = Name(canonical, self.text[tok.pos:self.prev.end], pos=tok.pos)
+            return node
+        if name in ("frac", "dfrac", "tfrac"):
+            return self.frac()
+        if name == "sqrt":
+            self.next()
+            index = self.group() if self.at("[") else None
+            x = self.script_arg(tok)
+            return Call("sqrt", (x,), pos=tok.pos) if index is None else Call("root", (x, index), pos=tok.pos)
+        if name == "sum":
+            return self.sum()
+        if name == "partial":
+            return self.inline_partial()
+        if name in _FUNC_CMDS:
+            return self.function(_FUNC_CMDS[name], self.next())
+        if name in ("top", "intercal"):
+            raise self.error(f"{self.show(tok)} must follow '^'", tok.pos)
+        raise self.error(f"unknown command {self.show(tok)}; known functions: {_KNOWN_FUNCS}", tok.pos)
+
+    def function(self, func: str, tok: _Tok) -> Node:
+        written = self.show(tok)
+        log_base = None
+        if func == "log" and self.at("_"):
+            log_base = self.script_arg(self.next())
+        primes = 0
+        while self.at("'"):
+            self.next()
+            primes += 1
+        power = self.script_arg(self.next()) if self.at("^") else None
+        if self.peek().kind in ("(", "["):
+            opener = self.next()
+            self.closers.append(None)
+            if self.at(_CLOSE[opener.kind]):
+                raise self.error(f"{written} has an empty argument list", opener.pos)
+            args = [self.expr()]
+            while self.at(","):
+                self.next()
+                args.append(self.expr())
+            self.closers.pop()
+            self.close(opener)
+        elif func in ("max", "min"):
+            raise self.error(f"{written} needs parentheses, as in \\max(0, z)", tok.pos)
+        elif self.starts_factor():
+            args = [self.power()]
+        else:
+            raise self.error(f"{written} needs an argument", tok.pos)
+        if func in ("max", "min"):
+            if primes:
+                raise self.error(f"{written} cannot take a prime", tok.pos)
+            if len(args) < 2:
+                raise self.error(f"{written} needs at least two arguments", tok.pos)
+            zero = [isinstance(a, Num) and float(a.value) == 0 for a in args]
+            if func == "max" and len(args) == 2 and any(zero):
+                func, args = "relu", [args[1] if zero[0] else args[0]]
+        elif not (len(args) == 1 or (len(args) == 2 and func in ("leaky_relu", "elu"))):
+            raise self.error(f"{written} takes one argument, got {len(args)}", tok.pos)
+        if log_base is not None:
+            args.append(log_base)
+        call = Call(func, tuple(args), primes, pos=tok.pos)
+        return call if power is None else Pow(call, power, pos=tok.pos)
+
+    def frac(self) -> Node:
+        tok = self.next()
+        if self.at("{") and self.peek(1).kind == "cmd" and self.peek(1).text == "\\partial":
+            if not self.allow_partial:
+                raise self.error("∂ notation is not allowed here", self.peek(1).pos)
+            of, wrt = self.partial_group(), self.partial_group()
+            return Partial(of, wrt, pos=tok.pos)
+        if self.allow_partial and "d" not in self.known and self.at("{"):
+            state = self.save()
+            try:
+                of, wrt = self.d_group(), self.d_group()
+                return Partial(of, wrt, pos=tok.pos)
+            except (LatexSyntaxError, _NoMatch):
+                self.restore(state)
+        num = self.script_arg(tok, split_digits=True)
+        return BinOp("/", num, self.script_arg(tok, split_digits=True), pos=tok.pos)
+
+    def partial_group(self) -> Name:
+        opener = self.next()
+        if opener.kind != "{" or not self.at("cmd", "\\partial"):
+            raise self.error("expected {\\partial …} in a \\frac of partials", opener.pos)
+        name = self.name_only(self.next())
+        self.close(opener)
+        return name
+
+    def d_mark(self) -> _Tok:
+        """Consume the 'd' of d-notation (a 'd' letter or \\mathrm{d}) or fail."""
+        tok = self.peek()
+        if tok.kind == "text" and tok.text == "d":
+            return self.next()
+        if tok.kind == "word" and tok.text[0] == "d" and self.greedy_len(tok.text) == 1:
+            return self.take()
+        raise _NoMatch
+
+    def d_group(self) -> Name:
+        opener = self.next()
+        if opener.kind != "{":
+            raise _NoMatch
+        name = self.name_only(self.d_mark())
+        if not self.at("}"):
+            raise _NoMatch
+        self.next()
+        return name
+
+    def inline_d(self) -> Partial:
+        d = self.d_mark()
+        of = self.name_only(d)
+        if not self.at("/"):
+            raise _NoMatch
+        self.next()
+        return Partial(of, self.name_only(self.d_mark()), pos=d.pos)
+
+    def inline_partial(self) -> Partial:
+        tok = self.next()
+        if not self.allow_partial:
+            raise self.error("∂ notation is not allowed here", tok.pos)
+        of = self.name_only(tok)
+        if not self.at("/"):
+            raise self.error("expected '/' after '\\partial …', as in \\partial L / \\partial w", self.peek().pos)
+        self.next()
+        if not self.at("cmd", "\\partial"):
+            raise self.error("expected '\\partial' after '/'", self.peek().pos)
+        return Partial(of, self.name_only(self.next()), pos=tok.pos)
+
+    def sum(self) -> Sum:
+        tok = self.next()
+        index, bounds = None, set()
+        while self.peek().kind in ("_", "^") and self.peek().kind not in bounds:
+            op = self.next()
+            bounds.add(op.kind)
+            if op.kind == "^":
+                self.script_arg(op)  # upper bound: checked, not kept
+            elif self.at("{"):
+                opener = self.next()
+                index = self.single_letter(op) if not self.at("word") else self.next().text
+                if self.at("="):
+                    self.next()
+                    self.expr()  # lower bound: checked, not kept
+                self.close(opener)
+            else:
+                index = self.single_letter(op)
+        if not self.starts_factor() and self.peek().kind not in ("-", "+"):
+            raise self.error("'\\sum' needs a term to sum", tok.pos)
+        return Sum(self.product(), index, pos=tok.pos)
+
+
+# ---- entry points ----------------------------------------------------------
+def parse(text: str, known: Collection[str] = (), *, allow_partial: bool = False) -> Node:
+    """Parse one LaTeX expression; ``known`` canonical names guide letter runs."""
+    p = _Parser(text, known, allow_partial)
+    if p.at("eof"):
+        raise LatexSyntaxError("empty expression", text, 0)
+    node = p.expr()
+    tok = p.peek()
+    if tok.kind in (")", "]", "}", "|", "||"):
+        raise p.error(f"unbalanced {p.show(tok)}", tok.pos)
+    if tok.kind == "=":
+        raise p.error("unexpected '=' (one equation per line, 'name = expression')", tok.pos)
+    if tok.kind != "eof":
+        raise p.error(f"unexpected {p.show(tok)}", tok.pos)
+    return node
+
+
+def parse_equation(text: str) -> tuple[str, str, int]:
+    """Split ``lhs = rhs`` at its one top-level '='; returns (lhs, rhs, offset of rhs)."""
+    depth, eqs = 0, []
+    for i, c in enumerate(text):
+        depth += (c in "{([") - (c in "})]")
+        if c == "=" and depth == 0:
+            eqs.append(i)
+    if not eqs:
+        raise LatexSyntaxError(f"expected 'name = expression', found no '=' in '{text}'")
+    if len(eqs) > 1:
+        raise LatexSyntaxError("more than one '=' in an equation", text, eqs[1])
+    eq = eqs[0]
+    lhs, rhs = text[:eq].strip(), text[eq + 1:]
+    offset = eq + 1 + len(rhs) - len(rhs.lstrip())
+    if not lhs:
+        raise LatexSyntaxError("nothing on the left of '='", text, eq)
+    if not rhs.strip():
+        raise LatexSyntaxError("nothing on the right of '='", text, eq)
+    return lhs, rhs.strip(), offset
+
+
+def parse_name(text: str) -> tuple[str, str]:
+    """Read a left-hand side, which must be exactly one name: (canonical, latex as written).
+
+    A plain letter run is one name here (``dZ_2``, ``loss``).
+    """
+    run = re.match(r"\s*([A-Za-z]+)", text)
+    known = {"e", "E", "T", "d", "\\sigma", "\\pi"} | ({run.group(1)} if run else set())
+    p = _Parser(text, known, False)
+    node = p.atom() if not p.at("eof") else None
+    if not isinstance(node, Name) or not p.at("eof"):
+        where = p.peek().pos if isinstance(node, Name) else 0
+        raise LatexSyntaxError("the left-hand side must be a single name, like z_1 or \\hat{y}", text, where)
+    return node.canonical, node.latex
+
+
+def canonical_name(latex: str) -> str:
+    r"""Canonical spelling of one name: ``w_{1,2}`` → ``w_1,2``, ``\mathbf{W}_{1}`` → ``W_1``."""
+    return parse_name(latex)[0]
+
+
+def latex_name(canonical: str) -> str:
+    r"""LaTeX for a canonical name: ``z_1`` → ``z_{1}``, ``loss`` → ``\mathrm{loss}``."""
+    base, sub = _split_canonical(canonical)
+    if len(base) > 1 and not base.startswith("\\"):
+        base = rf"\mathrm{{{base}}}"
+    return base if sub is None else f"{base}_{{{sub}}}"
+
+
+def free_names(node: Node) -> set[str]:
+    """Canonical names used in a tree (including both sides of a partial)."""
+    out: set[str] = set()
+
+    def walk(n) -> None:
+        if isinstance(n, Name):
+            out.add(n.canonical)
+        elif isinstance(n, tuple):
+            for x in n:
+                walk(x)
+        elif is_dataclass(n):
+            for f in fields(n):
+                walk(getattr(n, f.name))
+
+    walk(node)
+    return out
+
+
+# ---- lowering --------------------------------------------------------------
+_MATRIX = {Transpose: "^\\top", Norm: "\\|…\\|", Sum: "\\sum"}
+
+
+def to_sympy(node: Node, symbols: Mapping[str, sp.Symbol], *, evaluate: bool = True,
+             partial: Optional[Callable[[str, str], sp.Expr]] = None, text: str = "") -> sp.Expr:
+    """Lower a scalar tree to SymPy.
+
+    ``symbols`` maps canonical names to SymPy symbols; ``partial(of, wrt)``
+    (canonical names) gives the value of a :class:`Partial`. With
+    ``evaluate=False`` the author's order is kept for display. Pass the source
+    ``text`` to get columns in error messages.
+    """
+    def err(message: str, n) -> LatexSyntaxError:
+        return LatexSyntaxError(message, text, n.pos) if text and n.pos >= 0 else LatexSyntaxError(message)
+
+    def neg(x: sp.Expr) -> sp.Expr:
+        if evaluate or x.is_Number:
+            return -x
+        if x.is_Mul:
+            return sp.Mul(-1, *x.args, evaluate=False)
+        return sp.Mul(-1, x, evaluate=False)
+
+    def low(n) -> sp.Expr:
+        if isinstance(n, Num):
+            return sp.Integer(n.value) if n.value.isdigit() else sp.Float(n.value)
+        if isinstance(n, Name):
+            if n.canonical not in symbols:
+                raise err(f"unknown symbol '{n.canonical}'; known: {', '.join(sorted(symbols)) or 'none'}", n)
+            return symbols[n.canonical]
+        if isinstance(n, Const):
+            return sp.E if n.name == "e" else sp.pi
+        if isinstance(n, Neg):
+            return neg(low(n.x))
+        if isinstance(n, Pow):
+            return sp.Pow(low(n.base), low(n.exp), evaluate=evaluate)
+        if isinstance(n, BinOp) and n.op in ("+", "-"):
+            terms, left = [], n
+            while isinstance(left, BinOp) and left.op in ("+", "-"):
+                terms.append(low(left.right) if left.op == "+" else neg(low(left.right)))
+                left = left.left
+            terms.append(low(left))
+            return sp.Add(*reversed(terms), evaluate=evaluate)
+        if isinstance(n, BinOp):
+            factors, left = [], n
+            while isinstance(left, BinOp) and left.op in ("*", "/", "odot"):
+                right = low(left.right)
+                factors.append(sp.Pow(right, -1, evaluate=evaluate) if left.op == "/" else right)
+                left = left.left
+            factors.append(low(left))
+            factors.reverse()
+            if len(factors) > 1 and factors[0] == 1:
+                factors.pop(0)  # \frac{1}{x}: print as a fraction, not "1 \frac{1}{x}"
+            return sp.Mul(*factors, evaluate=evaluate) if len(factors) > 1 else factors[0]
+        if isinstance(n, Call):
+            fn = _SYMPY_FUNCS[n.func]
+            args = [low(a) for a in n.args]
+            if n.prime:
+                t = sp.Dummy("t")
+                return sp.diff(fn(t, *args[1:]), t, n.prime).xreplace({t: args[0]})
+            if n.func in ("log", "root"):
+                return fn(*args)
+            return fn(*args, evaluate=evaluate)
+        if isinstance(n, Partial):
+            if partial is None:
+                raise err("∂ notation is not allowed here", n)
+            return partial(n.of.canonical, n.wrt.canonical)
+        if type(n) in _MATRIX:
+            raise err(f"matrix notation '{_MATRIX[type(n)]}' in a scalar expression", n)
+        raise TypeError(f"not a syntax tree node: {n!r}")
+
+    return low(node)
