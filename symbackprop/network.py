@@ -22,7 +22,7 @@ from typing import Iterable, Mapping
 import sympy as sp
 
 from .errors import SpecError
-from .names import latex_name
+from .latex_in import latex_name
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ A spec is data only: nothing in it is ever executed. The keys::
 """
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any, Iterable, Mapping
 
 from . import latex_in
 from .errors import LatexSyntaxError, SpecError, SymbackpropError
-from .names import canonical_name
+from .latex_in import canonical_name
 from .network import Network, node_symbol
 
 if sys.version_info >= (3, 11):
@@ -76,10 +77,24 @@ def spec_from_toml(text: str, path: Path | None = None) -> Spec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{where}: broken TOML: {e}") from None
-    return spec_from_dict(data, path)
+    return spec_from_dict(data, path, first_line=_forward_first_line(text))
 
 
-def spec_from_dict(data: Mapping[str, Any], path: Path | None = None) -> Spec:
+_FORWARD_KEY = re.compile(r"\s*forward\s*=\s*('{3}|\"{3}|'|\")(.*)$")
+
+
+def _forward_first_line(text: str) -> int:
+    """File line on which the ``forward`` string's first line stands (1 if not found)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        m = _FORWARD_KEY.match(line)
+        if m:
+            multi = len(m.group(1)) == 3
+            return number + 1 if multi and not m.group(2).strip() else number
+    return 1
+
+
+def spec_from_dict(data: Mapping[str, Any], path: Path | None = None, *,
+                   first_line: int = 1) -> Spec:
     """Build a :class:`Spec` from already-parsed TOML data."""
     where = f"{path}: " if path else ""
     unknown = sorted(set(data) - KEYS)
@@ -107,6 +122,7 @@ def spec_from_dict(data: Mapping[str, Any], path: Path | None = None) -> Spec:
         network = network_from_latex(
             forward, params=params, loss=canonical_name(loss) if loss else None,
             known=set(values or ()) | set(shapes), title=data.get("title"),
+            first_line=first_line,
         )
     except SymbackpropError as e:
         raise type(e)(f"{where}{e}") from None
@@ -130,9 +146,9 @@ def spec_from_dict(data: Mapping[str, Any], path: Path | None = None) -> Spec:
     return Spec(network, values, lr, digits, mode, lang, data.get("title"), shapes, path)
 
 
-def _forward_lines(forward: str) -> Iterable[tuple[int, str]]:
+def _forward_lines(forward: str, first_line: int = 1) -> Iterable[tuple[int, str]]:
     """(line number, text) of each equation; blank lines, ``%`` comments, ``\\\\`` and ``&`` dropped."""
-    for number, raw in enumerate(forward.splitlines(), start=1):
+    for number, raw in enumerate(forward.splitlines(), start=first_line):
         text = raw.split("%", 1)[0] if "%" in raw and "\\%" not in raw else raw
         text = text.strip()
         if text.endswith(r"\\"):
@@ -143,12 +159,16 @@ def _forward_lines(forward: str) -> Iterable[tuple[int, str]]:
 
 
 def network_from_latex(forward: str, *, params: Iterable[str] = (), loss: str | None = None,
-                       known: Iterable[str] = (), title: str | None = None) -> Network:
-    """The network whose forward pass is ``forward``: one ``name = LaTeX`` per line."""
+                       known: Iterable[str] = (), title: str | None = None,
+                       first_line: int = 1) -> Network:
+    """The network whose forward pass is ``forward``: one ``name = LaTeX`` per line.
+
+    Errors name the line, counted from ``first_line`` (the spec file's line).
+    """
     params = [canonical_name(p) for p in params]
     lines = []
     defined_at: dict[str, int] = {}
-    for number, text in _forward_lines(forward):
+    for number, text in _forward_lines(forward, first_line):
         try:
             lhs, rhs, offset = latex_in.parse_equation(text)
             name, latex = latex_in.parse_name(lhs)

@@ -22,7 +22,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
-from ..names import latex_name
+from ..latex_in import latex_name
 from .numbers import fmt
 
 

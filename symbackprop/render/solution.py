@@ -35,14 +35,37 @@ class Expr:
     expr: sp.Expr
     values: Mapping[str, float | str] | None = None
     order: str | None = None
+    factor: bool = False  #: a factor of a product: parenthesise sums and negatives
+
+    def _wrap(self) -> bool:
+        return self.factor and (self.expr.is_Add or self.expr.could_extract_minus_sign())
 
     def latex(self, ctx: Ctx) -> str:
-        return to_latex(self.expr, values=self.values, digits=ctx.digits, loss=ctx.loss,
+        text = to_latex(self.expr, values=self.values, digits=ctx.digits, loss=ctx.loss,
                         names=ctx.names, order=self.order)
+        return rf"\left({text}\right)" if self._wrap() else text
 
     def text(self, ctx: Ctx) -> str:
-        return to_text(self.expr, values=self.values, digits=ctx.digits, loss=ctx.loss,
+        text = to_text(self.expr, values=self.values, digits=ctx.digits, loss=ctx.loss,
                        order=self.order)
+        return f"({text})" if self._wrap() else text
+
+
+@dataclass
+class Prime:
+    r"""``f'(x)``: the derivative of an activation at its argument (``\sigma'(z_2)``)."""
+
+    application: sp.Function
+
+    def latex(self, ctx: Ctx) -> str:
+        full = to_latex(self.application, names=ctx.names)
+        arg = to_latex(self.application.args[0], names=ctx.names)
+        head = full[: full.rindex(r"\left(")] if r"\left(" in full else full
+        return rf"{head}'\left({arg}\right)"
+
+    def text(self, ctx: Ctx) -> str:
+        full = to_text(self.application)
+        return full.replace("(", "'(", 1)
 
 
 @dataclass
@@ -102,10 +125,16 @@ class Joined:
     _TEXT = {"dot": " · ", "times": " × ", "plus": " + "}
 
     def latex(self, ctx: Ctx) -> str:
-        return self._LATEX[self.op].join(p.latex(ctx) for p in self.parts)
+        return self._join([p.latex(ctx) for p in self.parts], self._LATEX[self.op])
 
     def text(self, ctx: Ctx) -> str:
-        return self._TEXT[self.op].join(p.text(ctx) for p in self.parts)
+        return self._join([p.text(ctx) for p in self.parts], self._TEXT[self.op])
+
+    def _join(self, texts: list[str], sep: str) -> str:
+        out = texts[0]
+        for t in texts[1:]:
+            out += f" - {t[1:].lstrip()}" if self.op == "plus" and t.startswith("-") else sep + t
+        return out
 
 
 # ---- blocks ---------------------------------------------------------------
@@ -272,6 +301,9 @@ def step_blocks(d: Derivation, step, lang: str) -> list:
         blocks.append(Para(phrase("since", lang, c=names[t.of],
                                   definition=definition.latex(ctx))))
         rhs = [Expr(t.expr)]
+        consumer = net.node(t.of).expr
+        if _is_activation_of(consumer, net.node(t.wrt).symbol):
+            rhs.insert(0, Prime(consumer))
         if numeric and not t.is_trivial:
             rhs += [Expr(t.expr, values=d.values), Number(t.value)]
         blocks.append(Equations([Equation(Partial(t.of, t.wrt), rhs)]))
@@ -282,7 +314,9 @@ def step_blocks(d: Derivation, step, lang: str) -> list:
         t = step.terms[0]
         rhs = [DerivativeOf(v, net.node(d.loss).display), Expr(t.expr)]
         if numeric:
-            rhs += [Expr(t.expr, values=d.values), Number(step.value, bold=True)]
+            if not t.is_trivial:
+                rhs.append(Expr(t.expr, values=d.values))
+            rhs.append(Number(step.value, bold=True))
         blocks.insert(0, Para(phrase("since_loss", lang, c=names[d.loss],
                                      definition=Expr(net.node(d.loss).display, order="none")
                                      .latex(ctx))))
@@ -290,17 +324,17 @@ def step_blocks(d: Derivation, step, lang: str) -> list:
         return blocks
 
     chain, with_locals, numbers = [], [], []
-    for i, t in enumerate(step.terms):
-        if t.of == d.loss:
-            chain.append(Partial(d.loss, v))
+    for t in step.terms:
+        if t.of == d.loss:  # the loss's own definition uses v directly
+            chain.append(DerivativeOf(v, net.node(d.loss).display))
             with_locals.append(Expr(t.expr))
             if numeric:
-                numbers.append(Number(t.value, parens=i > 0))
+                numbers.append(Number(t.value))
             continue
         chain.append(Joined([Partial(d.loss, t.of), Partial(t.of, v)], "dot"))
-        with_locals.append(Joined([Partial(d.loss, t.of), Expr(t.expr)], "dot"))
+        with_locals.append(Joined([Partial(d.loss, t.of), Expr(t.expr, factor=True)], "dot"))
         if numeric:
-            numbers.append(Joined([Number(d.adjoint_value(t.of), parens=i > 0),
+            numbers.append(Joined([Number(d.adjoint_value(t.of)),
                                    Number(t.value, parens=True)], "times"))
     rhs = [Joined(chain, "plus"), Joined(with_locals, "plus")]
     if numeric:
@@ -309,3 +343,9 @@ def step_blocks(d: Derivation, step, lang: str) -> list:
     blocks.append(Equations([Equation(Partial(d.loss, v), rhs)]))
     return blocks
 
+
+
+def _is_activation_of(expr: sp.Expr, symbol: sp.Symbol) -> bool:
+    """``expr`` is ``f(symbol)`` for a one-argument function such as σ, tanh or exp."""
+    return isinstance(expr, sp.Function) and len(expr.args) >= 1 and expr.args[0] == symbol \
+        and all(a.is_number for a in expr.args[1:])

@@ -16,7 +16,8 @@ def _plain(text: str) -> str:
         s = m.group(1)
         for a, b in _SIMPLE:
             s = s.replace(a, b)
-        s = re.sub(r"\\(?:operatorname|mathrm|mathbf)\{([^{}]*)\}", r"\1", s)
+        s = re.sub(r"\\(?:operatorname|mathrm|mathbf|mathbb)\{([^{}]*)\}", r"\1", s)
+        s = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"\1/\2", s)
         s = re.sub(r"_\{([^{}]*)\}", r"_\1", s)
         s = s.replace(r"\left", "").replace(r"\right", "").replace(r"\sigma", "σ")
         return s.replace("{", "").replace("}", "")

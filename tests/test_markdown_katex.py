@@ -1,0 +1,87 @@
+"""The Markdown's math parses with KaTeX, as GitHub/VS Code/Jupyter-style renderers need.
+
+Every ``$$…$$`` block and every inline ``$…$`` of the Markdown of every spec in
+``derivations/``, in English and Chinese, goes through KaTeX (``strict`` mode,
+``throwOnError``) in one node process; any parse error fails the test.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from symbackprop import backprop, load_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKER = ROOT / "tests" / "katex_check.js"
+SPECS = sorted((ROOT / "derivations").glob("*.toml"))
+
+_DISPLAY = re.compile(r"^\$\$\n(.*?)\n\$\$$", re.S | re.M)
+_INLINE = re.compile(r"(?<![\\$])\$([^$\n]+?)\$(?!\$)")
+
+
+def _katex_available() -> str | None:
+    """Why KaTeX cannot run here, or None when it can."""
+    if shutil.which("node") is None:
+        return "node is not installed (apt-get install nodejs)"
+    probe = subprocess.run(["node", "-e", "require('katex')"], cwd=ROOT, capture_output=True)
+    if probe.returncode != 0:
+        return "the npm package katex is not installed (run `npm install` in the repository)"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_katex_available() is not None,
+                                reason=str(_katex_available()))
+
+
+def math_blocks(markdown: str) -> list[dict]:
+    """Every math block of ``markdown``: ``{"tex", "display", "line"}``."""
+    blocks = []
+    for m in _DISPLAY.finditer(markdown):
+        blocks.append({"tex": m.group(1), "display": True,
+                       "line": markdown.count("\n", 0, m.start()) + 1})
+    prose = _DISPLAY.sub(lambda m: "\n" * m.group(0).count("\n"), markdown)
+    for number, line in enumerate(prose.splitlines(), start=1):
+        for m in _INLINE.finditer(line):
+            blocks.append({"tex": m.group(1), "display": False, "line": number})
+        left = _INLINE.sub("", line)
+        assert "$" not in left, f"line {number}: unpaired '$' in {line!r}"
+    return blocks
+
+
+def katex_errors(blocks: list[dict]) -> list[str]:
+    run = subprocess.run(["node", str(CHECKER)], cwd=ROOT, capture_output=True, text=True,
+                         input=json.dumps([{"tex": b["tex"], "display": b["display"]}
+                                           for b in blocks]), timeout=120)
+    assert run.returncode == 0, run.stderr
+    return [f"line {blocks[e['index']]['line']}: {e['error']}" for e in json.loads(run.stdout)]
+
+
+def test_checker_catches_an_error():
+    assert katex_errors([{"tex": r"\left( a", "display": True, "line": 1}])
+    assert not katex_errors([{"tex": r"\frac{\partial L}{\partial w_{1}}", "display": False,
+                              "line": 1}])
+
+
+def test_extracts_inline_and_display_math():
+    md = "Since $a = b$, and $c$:\n\n$$\nx = 1\n$$\n\n| $p$ | $q$ |\n"
+    tex = [(b["tex"], b["display"]) for b in math_blocks(md)]
+    assert tex == [("x = 1", True), ("a = b", False), ("c", False), ("p", False), ("q", False)]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])
+def test_markdown_math_parses_with_katex(spec, lang):
+    s = load_spec(spec)
+    d = backprop(s.network, s.values, digits=s.digits, mode=s.mode,
+                 learning_rate=s.learning_rate, lang=lang)
+    for closed_forms in (False, True):
+        md = d.to_markdown(lang=lang, closed_forms=closed_forms)
+        blocks = math_blocks(md)
+        assert blocks
+        errors = katex_errors(blocks)
+        assert not errors, f"{spec.name} ({lang}): KaTeX rejects:\n" + "\n".join(errors)
