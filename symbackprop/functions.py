@@ -59,9 +59,6 @@ class Activation(sp.Function):
         base = rf"{self.latex_name}\left({arg}\right)"
         return base if exp is None else rf"{base}^{{{exp}}}"
 
-    def _sympystr(self, printer):
-        return f"{self.text_name}({printer._print(self.args[0])})"
-
 
 class sigmoid(Activation):
     r"""The logistic sigmoid :math:`\sigma(z) = 1/(1+e^{-z})`."""

@@ -785,8 +785,18 @@ def parse_name(text: str) -> tuple[str, str]:
 
 
 def canonical_name(latex: str) -> str:
-    r"""Canonical spelling of one name: ``w_{1,2}`` → ``w_1,2``, ``\mathbf{W}_{1}`` → ``W_1``."""
-    return parse_name(latex)[0]
+    r"""Canonical spelling of one name: ``w_{1,2}`` → ``w_1,2``, ``\mathbf{W}_{1}`` → ``W_1``.
+
+    A name already in canonical spelling is returned unchanged (``w_10``, ``w_1,2``).
+    """
+    try:
+        return parse_name(latex)[0]
+    except LatexSyntaxError:
+        text = "".join(latex.split())
+        base, sub = _split_canonical(text)
+        if sub and "{" not in text and "}" not in text and parse_name(base)[0] == base:
+            return text
+        raise
 
 
 def latex_name(canonical: str) -> str:

@@ -116,6 +116,11 @@ class TextPrinter(StrPrinter):
     def _print_Heaviside(self, expr):
         return f"1[{self._print(expr.args[0])} > 0]"
 
+    def _print_Function(self, expr):
+        if hasattr(expr, "text_name"):  # activations: σ(z), ReLU(z)
+            return f"{expr.text_name}({self._print(expr.args[0])})"
+        return super()._print_Function(expr)
+
     def _print_Float(self, expr):
         return _short_float(float(expr))
 

@@ -1,0 +1,92 @@
+"""The Python API: builder, derivation queries, Jupyter display, JSON contract."""
+import json
+
+import pytest
+import sympy as sp
+
+import symbackprop as sb
+from symbackprop.derivation import Adjoint
+from symbackprop.functions import sigmoid
+
+
+def article_network() -> sb.Network:
+    net = sb.Network(params=["w_1", "w_2", "b"])
+    w1, x = net.leaf("w_1"), net.leaf("x")
+    a1 = net.define("a_1", sigmoid(net.define("z_1", w1 * x)))
+    w2, b = net.leaf("w_2"), net.leaf("b")
+    a2 = net.define("a_2", sigmoid(net.define("z_2", w2 * a1 + b)))
+    net.define("L", (a2 - net.leaf("y")) ** 2)
+    return net
+
+
+VALUES = {"x": 2.0, "y": 1.0, "w_1": 0.5, "w_2": -1.0, "b": 0.0}
+
+
+def test_builder_matches_spec(derivations):
+    spec = sb.load_spec(derivations / "seed_scalar.toml")
+    built = sb.backprop(article_network(), VALUES)
+    loaded = sb.backprop(spec.network, spec.values)
+    for p in ("w_1", "w_2", "b"):
+        assert built.gradient_value(p) == loaded.gradient_value(p)
+
+
+def test_textbook_local_derivatives_use_node_names():
+    d = sb.backprop(article_network())
+    a2, y = sp.Symbol("a_2", real=True), sp.Symbol("y", real=True)
+    assert str(d.step("a_2").terms[0].expr) == "2*(a_2 - y)"
+    assert sp.expand(d.step("a_2").terms[0].expr - 2 * (a2 - y)) == 0
+    assert d.step("z_2").terms[0].expr == a2 * (1 - a2)
+    assert d.gradient("w_1") == Adjoint("z_1") * sp.Symbol("x", real=True)
+
+
+def test_closed_form_equals_sympy_diff_of_composed_loss():
+    """For a small network the composed loss is an independent check of expand()."""
+    net = article_network()
+    d = sb.backprop(net)
+    composed = net.node("L").expr
+    for name in reversed(net.order[:-1]):
+        node = net.node(name)
+        if not node.is_leaf:
+            composed = composed.xreplace({node.symbol: node.expr})
+    for p in net.params:
+        truth = sp.diff(composed, net.node(p).symbol)
+        mine = d.expand(p, leaves=True)
+        point = {net.node(n).symbol: v for n, v in VALUES.items()}
+        assert float(mine.xreplace(point).evalf()) == pytest.approx(
+            float(truth.xreplace(point).evalf()), rel=1e-12)
+
+
+def test_jupyter_display_and_json_contract(derivations):
+    spec = sb.load_spec(derivations / "seed_scalar.toml")
+    d = sb.backprop(spec.network, spec.values, learning_rate=0.1)
+    assert "$$" in d._repr_markdown_()
+    data = json.loads(json.dumps(d.to_json()))
+    assert data["loss"]["value"] == pytest.approx(0.45567566, abs=1e-8)
+    assert data["nodes"]["a_1"]["value"] == pytest.approx(0.7310585786)
+    assert data["gradients"]["w_1"]["value"] == pytest.approx(0.1164552065)
+    assert data["gradients"]["w_1"]["latex"] == r"\frac{\partial L}{\partial z_1} x"
+    assert data["update"]["b"]["updated"] == pytest.approx(0.0296155)
+    assert [s["node"] for s in data["steps"]] == ["a_2", "z_2", "w_2", "b", "a_1", "z_1", "w_1"]
+    assert all(s["latex"].startswith(r"\begin{align*}") for s in data["steps"])
+
+
+def test_params_and_values_accept_latex_spelling():
+    from symbackprop.spec import spec_from_dict
+    s = spec_from_dict({"forward": "z = w_{1,2} x\nL = z^2", "params": ["w_{1,2}"],
+                        "values": {"w_{1,2}": 0.5, "x": 3}})
+    d = sb.backprop(s.network, s.values)
+    assert d.gradient_value("w_1,2") == pytest.approx(2 * 1.5 * 3)
+
+
+def test_e_is_a_node_when_defined_and_exp_otherwise():
+    from symbackprop.spec import spec_from_dict
+    as_node = spec_from_dict({"forward": "e = w x\nL = e^2", "params": ["w"]}).network
+    assert "e" in as_node
+    as_exp = spec_from_dict({"forward": "L = e^{-w x}", "params": ["w"]}).network
+    assert "e" not in as_exp and as_exp.node("L").expr.has(sp.exp)
+
+
+def test_chinese_prose():
+    d = sb.backprop(article_network(), VALUES, lang="zh")
+    md = d.to_markdown()
+    assert "第 1 步：损失对 $a_{2}$ 的梯度" in md and "前向传播" in md
