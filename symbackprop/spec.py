@@ -171,20 +171,20 @@ def network_from_latex(forward: str, *, params: Iterable[str] = (), loss: str | 
     for number, text in _forward_lines(forward, first_line):
         try:
             lhs, rhs, offset = latex_in.parse_equation(text)
-            name, latex = latex_in.parse_name(lhs)
+            name, _ = latex_in.parse_name(lhs)
         except LatexSyntaxError as e:
             raise SpecError(f"line {number}: {e}") from None
         if name in defined_at:
             raise SpecError(f"line {number}: '{name}' is defined again (first defined on line "
                             f"{defined_at[name]}); every name is defined once")
         defined_at[name] = number
-        lines.append((number, name, latex, rhs))
+        lines.append((number, name, rhs))
     if not lines:
         raise SpecError("the forward pass is empty: write one 'name = expression' per line")
 
     net = Network(params=params, loss_name=loss, title=title)
     names = set(defined_at) | set(params) | set(known)
-    for number, name, latex, rhs in lines:
+    for number, name, rhs in lines:
         try:
             tree = latex_in.parse(rhs, names)
         except LatexSyntaxError as e:
@@ -204,7 +204,7 @@ def network_from_latex(forward: str, *, params: Iterable[str] = (), loss: str | 
             display = latex_in.to_sympy(tree, symbols, evaluate=False)
         except LatexSyntaxError as e:
             raise SpecError(f"line {number}: {e}") from None
-        net.define(name, expr, display=display, line=number, latex=latex)
+        net.define(name, expr, display=display, line=number)
     net.validate()
     return net
 

@@ -64,7 +64,7 @@ def test_jupyter_display_and_json_contract(derivations):
     assert data["loss"]["value"] == pytest.approx(0.45567566, abs=1e-8)
     assert data["nodes"]["a_1"]["value"] == pytest.approx(0.7310585786)
     assert data["gradients"]["w_1"]["value"] == pytest.approx(0.1164552065)
-    assert data["gradients"]["w_1"]["latex"] == r"\frac{\partial L}{\partial z_1} x"
+    assert data["gradients"]["w_1"]["latex"] == r"\frac{\partial L}{\partial z_{1}} x"
     assert data["update"]["b"]["updated"] == pytest.approx(0.0296155)
     assert [s["node"] for s in data["steps"]] == ["a_2", "z_2", "w_2", "b", "a_1", "z_1", "w_1"]
     assert all(s["latex"].startswith(r"\begin{align*}") for s in data["steps"])

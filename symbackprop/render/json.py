@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .latex import solution_latex
 from .printer import to_latex
-from .solution import Solution, solution_ctx, step_blocks
+from .solution import Equations, Solution, solution_ctx, step_blocks
 
 
 def render_json(d, *, lang: str | None = None, closed_forms: bool = False) -> dict:
@@ -40,11 +40,13 @@ def render_json(d, *, lang: str | None = None, closed_forms: bool = False) -> di
         out["loss_after"] = d.loss_after
     # each backward step's equations, from the same blocks the documents show
     for step in d.backward:
-        body = Solution("", step_blocks(d, step, lang or d.lang), ctx=solution_ctx(d))
+        blocks = step_blocks(d, step, lang or d.lang)
+        equations = Solution("", [b for b in blocks if isinstance(b, Equations)], solution_ctx(d))
         out["steps"].append({
             "number": step.number,
             "node": step.node,
-            "latex": solution_latex(body).strip(),
+            "latex": solution_latex(equations).strip(),
+            "fragment": solution_latex(Solution("", blocks, solution_ctx(d))).strip(),
             "adjoint_latex": to_latex(step.adjoint, names=names, loss=d.loss),
             "value": step.value,
         })
