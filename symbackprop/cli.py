@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--digits", type=int, help="decimals shown (default 3)")
     p.add_argument("--mode", choices=["exact", "hand"],
                    help="carry full precision (exact) or rounded values (hand)")
-    p.add_argument("--expand", action="store_true", help="add closed forms of the gradients")
+    p.add_argument("--expand", nargs="?", const="nodes", choices=["nodes", "leaves"],
+                   help="add closed forms of the gradients, in node names (default) or leaves")
     p.add_argument("--standalone", action=argparse.BooleanOptionalAction, default=None,
                    help="LaTeX: a complete document (default when writing a .tex file)")
     p.set_defaults(run=_derive)

@@ -6,8 +6,12 @@ from .printer import to_latex
 from .solution import Equations, Solution, solution_ctx, step_blocks
 
 
-def render_json(d, *, lang: str | None = None, closed_forms: bool = False) -> dict:
-    """A JSON-ready dict: ``loss``, ``nodes``, ``gradients``, ``update``, ``steps``."""
+def render_json(d, *, lang: str | None = None, closed_forms: bool | str = False) -> dict:
+    """A JSON-ready dict: ``loss``, ``nodes``, ``gradients``, ``update``, ``steps``.
+
+    ``closed_forms`` adds each gradient expanded in node names (``True``/``"nodes"``)
+    and also in leaves (``"leaves"``).
+    """
     net = d.network
     names = {n: net.node(n).latex for n in net.order}
     out: dict = {
@@ -32,6 +36,8 @@ def render_json(d, *, lang: str | None = None, closed_forms: bool = False) -> di
              "value": d.gradient_value(p)}
         if closed_forms:
             g["expanded_latex"] = to_latex(d.expand(p), names=names, loss=d.loss)
+        if closed_forms == "leaves":
+            g["leaves_latex"] = to_latex(d.expand(p, leaves=True), names=names, loss=d.loss)
         out["gradients"][p] = g
     if d.updates:
         out["learning_rate"] = d.learning_rate

@@ -124,6 +124,12 @@ class TextPrinter(StrPrinter):
     def _print_Float(self, expr):
         return _short_float(float(expr))
 
+    def _print_Piecewise(self, expr):
+        pieces = [f"{self._print(e)} if {self._print(c)}" for e, c in expr.args[:-1]]
+        last_e, last_c = expr.args[-1]
+        last = self._print(last_e) if last_c == sp.true else f"{self._print(last_e)} if {self._print(last_c)}"
+        return "(" + " else ".join(pieces + [last]) + ")"
+
     def _print_Mul(self, expr):
         text = super()._print_Mul(expr)
         return text.replace("*", " × " if self._settings["values"] is not None else "·")
