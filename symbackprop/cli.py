@@ -60,6 +60,43 @@ def _derive(args) -> int:
     return 0
 
 
+def _graph(args) -> int:
+    from .render.graph import write_graph
+
+    spec = load_spec(args.spec)
+    d = backprop(spec.network, spec.values, digits=spec.digits if args.digits is None else args.digits,
+                 mode=spec.mode, lang=args.lang or spec.lang)
+    write_graph(d, Path(args.output), lang=args.lang or spec.lang)
+    return 0
+
+
+def _export(args) -> int:
+    from .codegen import module_source
+
+    spec = load_spec(args.spec)
+    source = module_source(backprop(spec.network), args.backend, origin=Path(args.spec).name)
+    if not args.output:
+        sys.stdout.write(source)
+        return 0
+    try:
+        Path(args.output).write_text(source, encoding="utf-8")
+    except OSError as e:
+        raise SymbackpropError(f"cannot write {args.output}: {e.strerror}") from None
+    return 0
+
+
+def _check(args) -> int:
+    from .check import gradient_check
+
+    spec = load_spec(args.spec)
+    report = gradient_check(spec.network, spec.values, eps=args.eps, seed=args.seed)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(report.to_text())
+    return 0 if report.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symbackprop", description="Symbolic backpropagation, step by step.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -77,6 +114,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--standalone", action=argparse.BooleanOptionalAction, default=None,
                    help="LaTeX: a complete document (default when writing a .tex file)")
     p.set_defaults(run=_derive)
+
+    p = sub.add_parser("graph", help="draw the computational graph with values and gradients")
+    p.add_argument("spec", help="TOML spec file")
+    p.add_argument("-o", "--output", required=True,
+                   help="picture file: .svg, .png, .pdf (Graphviz), .dot, or .tex (TikZ)")
+    p.add_argument("--lang", choices=["en", "zh"], help="language of the legend")
+    p.add_argument("--digits", type=int, help="decimals shown (default 3)")
+    p.set_defaults(run=_graph)
+
+    p = sub.add_parser("export", help="write the gradient as a standalone NumPy (or JAX) module")
+    p.add_argument("spec", help="TOML spec file")
+    p.add_argument("-o", "--output", help="Python file to write (default: standard output)")
+    p.add_argument("--backend", choices=["numpy", "jax"], default="numpy")
+    p.set_defaults(run=_export)
+
+    p = sub.add_parser("check", help="gradient check: central differences and autograd "
+                                     "(exit 1 unless every error < 1e-5)")
+    p.add_argument("spec", help="TOML spec file")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--eps", type=float, default=1e-5, help="finite-difference step (default 1e-5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of random values for leaves without one")
+    p.set_defaults(run=_check)
     return parser
 
 

@@ -48,6 +48,8 @@ def math_blocks(markdown: str) -> list[dict]:
     for number, line in enumerate(prose.splitlines(), start=1):
         for m in _INLINE.finditer(line):
             blocks.append({"tex": m.group(1), "display": False, "line": number})
+            # a '|' in math would split a table cell on GitHub-style renderers
+            assert not (line.startswith("|") and "|" in m.group(1)), f"line {number}: '|' in a cell"
         left = _INLINE.sub("", line)
         assert "$" not in left, f"line {number}: unpaired '$' in {line!r}"
     return blocks

@@ -17,6 +17,47 @@ PHRASES: dict[str, dict[str, str]] = {
     "params": {"en": "Trainable parameters: {names}.", "zh": "可训练参数：{names}。"},
     "inputs": {"en": "Constant inputs and targets: {names}.", "zh": "常量输入与目标：{names}。"},
     "given": {"en": "Given values: {values}.", "zh": "已知数值：{values}。"},
+    "graph": {"en": "Computational graph", "zh": "计算图"},
+    "graph_intro": {
+        "en": r"Figure~\ref{{fig:graph}} draws the forward pass as a computational graph: the "
+              "leaves (parameters and constants) first, then each operation, drawn as a small "
+              "circle, making the named value in the box beside it; arrows point in the forward "
+              "direction.",
+        "zh": r"图~\ref{{fig:graph}} 把前向传播画成计算图：先是叶子节点（参数与常量），然后每个运算"
+              "（小圆圈）得到旁边方框中有名字的值；箭头指向前向计算的方向。",
+    },
+    "graph_values": {
+        "en": r"Each box shows its value from the forward pass and, in red, its gradient "
+              r"$\partial {L}/\partial v$ from the backward pass below.",
+        "zh": r"每个方框标出前向传播得到的数值，红色数字是下文反向传播求出的梯度 $\partial {L}/\partial v$。",
+    },
+    "graph_caption": {
+        "en": "The computational graph. Blue: trainable parameters; grey: constant inputs; "
+              "circles: operations.",
+        "zh": "计算图。蓝色：可训练参数；灰色：常量输入；圆圈：运算。",
+    },
+    "graph_caption_values": {
+        "en": r"Black: the value of each node; red: the gradient $\partial {L}/\partial v$.",
+        "zh": r"黑色：节点的数值；红色：梯度 $\partial {L}/\partial v$。",
+    },
+    "graph_omitted": {
+        "en": "The network has {n} nodes, too many to draw legibly on a page (at most {max}), so "
+              r"the figure of its computational graph is left out; \texttt{{symbackprop graph}} "
+              "draws it as a picture.",
+        "zh": "该网络有 {n} 个节点，超过一页能清楚画出的数量（至多 {max} 个），因此省略计算图；"
+              r"可用 \texttt{{symbackprop graph}} 单独画出。",
+    },
+    "graph_legend": {
+        "en": r"{param} trainable parameter\quad {input} constant input\quad {op} operation"
+              r"\quad value, \textcolor{{sbpgradient}}{{gradient $\partial {L}/\partial v$}}",
+        "zh": r"{param} 可训练参数\quad {input} 常量输入\quad {op} 运算"
+              r"\quad 数值，\textcolor{{sbpgradient}}{{梯度 $\partial {L}/\partial v$}}",
+    },
+    "graph_legend_text": {
+        "en": "blue: trainable parameter · grey: constant input · circle: operation · "
+              "red: gradient ∂{L}/∂v",
+        "zh": "蓝色：可训练参数 · 灰色：常量输入 · 圆圈：运算 · 红色：梯度 ∂{L}/∂v",
+    },
     "forward": {"en": "Forward pass", "zh": "前向传播"},
     "forward_intro": {
         "en": "Evaluate each step in order, substituting the numbers:",

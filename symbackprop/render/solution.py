@@ -169,6 +169,14 @@ class Table:
 
 
 @dataclass
+class Figure:
+    """The computational graph, annotated with values and gradients (drawn by the LaTeX writer)."""
+
+    graph: object  #: a :class:`~symbackprop.render.graph.AnnotatedGraph`
+    caption: str
+
+
+@dataclass
 class Solution:
     title: str
     blocks: list = field(default_factory=list)
@@ -177,8 +185,8 @@ class Solution:
 
 # ---- building --------------------------------------------------------------
 def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool = False,
-                   title: str | None = None) -> Solution:
-    """The worked solution of ``d`` as blocks."""
+                   title: str | None = None, graph: bool = False) -> Solution:
+    """The worked solution of ``d`` as blocks; ``graph`` adds the computational-graph figure."""
     lang = lang or d.lang
     net = d.network
     ctx = solution_ctx(d)
@@ -190,7 +198,7 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
         return f"${names[name]}$"
 
     sep = phrase("and", lang)
-    leaf_shown = _leaf_display(d)
+    leaf_shown = leaf_display(d)
 
     # The network
     add(Heading(phrase("network", lang)))
@@ -207,6 +215,9 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
                          if net.node(n).is_leaf)
         add(Para(phrase("given", lang, values=given) + " " +
                  phrase(f"precision_{d.mode}", lang, digits=d.digits)))
+
+    if graph:
+        sol.blocks.extend(graph_blocks(d, lang))
 
     # Forward pass
     if d.values is not None:
@@ -262,7 +273,26 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
     return sol
 
 
-def _leaf_display(d: Derivation) -> dict[str, str]:
+def graph_blocks(d: Derivation, lang: str) -> list:
+    """The computational-graph section: a figure, or a sentence when it would be unreadable."""
+    from .graph import MAX_FIGURE_NODES, annotated_graph
+
+    g = annotated_graph(d)
+    blocks: list = [Heading(phrase("graph", lang))]
+    if len(g.nodes) > MAX_FIGURE_NODES:
+        blocks.append(Para(phrase("graph_omitted", lang, n=len(g.nodes), max=MAX_FIGURE_NODES)))
+        return blocks
+    numeric = d.values is not None
+    L = d.network.node(d.loss).latex
+    blocks.append(Para(phrase("graph_intro", lang) + (" " + phrase("graph_values", lang, L=L)
+                                                      if numeric else "")))
+    blocks.append(Figure(g, phrase("graph_caption", lang) + (" " + phrase("graph_caption_values",
+                                                                          lang, L=L)
+                                                             if numeric else "")))
+    return blocks
+
+
+def leaf_display(d: Derivation) -> dict[str, str]:
     """Leaf values as given (``0.5``, ``2.0``), not padded to the display precision."""
     if d.values is None:
         return {}

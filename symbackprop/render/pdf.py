@@ -1,0 +1,88 @@
+"""PDF: the standalone LaTeX document compiled with pdflatex in a temporary directory.
+
+Without TeX the ``.tex`` is written next to the requested PDF and a
+:class:`~symbackprop.errors.SymbackpropError` says how to install TeX Live.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ..errors import SymbackpropError
+from .latex import render_latex
+
+#: the Debian packages a PDF needs (TikZ, adjustbox, CJK with the gbsn font)
+INSTALL_TEX = ("apt-get install texlive-latex-base texlive-latex-recommended "
+               "texlive-latex-extra texlive-pictures latex-cjk-chinese "
+               "latex-cjk-chinese-arphic-gbsn00lp")
+TIMEOUT = 180  #: seconds for one compilation
+
+
+def tex_available() -> bool:
+    """Whether pdflatex is on the PATH."""
+    return shutil.which("pdflatex") is not None
+
+
+def write_pdf(d, path: Path | str, *, lang: str | None = None, closed_forms: bool = False) -> None:
+    """Write the worked solution of ``d`` as a PDF at ``path``."""
+    path = Path(path)
+    tex = render_latex(d, lang=lang, standalone=True, closed_forms=closed_forms)
+    compile_pdf(tex, path)
+
+
+def compile_pdf(tex: str, path: Path | str) -> None:
+    """Compile the LaTeX document ``tex`` to the PDF ``path`` (latexmk when present)."""
+    path = Path(path)
+    if not tex_available():
+        source = path.with_suffix(".tex")
+        _write(source, tex)
+        raise SymbackpropError(f"pdflatex not found, so no PDF; wrote {source} instead. "
+                               f"Install TeX Live: {INSTALL_TEX}")
+    with tempfile.TemporaryDirectory(prefix="symbackprop-") as tmp:
+        work = Path(tmp)
+        (work / "doc.tex").write_text(tex, encoding="utf-8")
+        pdflatex = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"]
+        if shutil.which("latexmk"):
+            runs = [["latexmk", "-pdf", "-quiet", "-interaction=nonstopmode", "-halt-on-error",
+                     "doc.tex"]]
+        else:  # a second run resolves the figure reference
+            runs = [pdflatex, pdflatex]
+        for cmd in runs:
+            try:
+                done = subprocess.run(cmd, cwd=work, stdin=subprocess.DEVNULL,
+                                      capture_output=True, timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                raise SymbackpropError(f"pdflatex took longer than {TIMEOUT} s; "
+                                       f"gave up on {path}") from None
+            if done.returncode != 0 or not (work / "doc.pdf").exists():
+                source = path.with_suffix(".tex")
+                _write(source, tex)
+                raise SymbackpropError(f"pdflatex failed ({_first_error(work / 'doc.log')}); "
+                                       f"the LaTeX is in {source}")
+        try:
+            shutil.copyfile(work / "doc.pdf", path)
+        except OSError as e:
+            raise SymbackpropError(f"cannot write {path}: {e.strerror}") from None
+
+
+def _first_error(log: Path) -> str:
+    """The first ``! …`` line of a TeX log, with its line number when there is one."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "no log"
+    m = re.search(r"^! (.*)$", text, re.M)
+    if not m:
+        return "see the log"
+    line = re.search(r"^l\.(\d+)", text[m.end():], re.M)
+    return m.group(1).strip().rstrip(".") + (f" at line {line.group(1)}" if line else "")
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise SymbackpropError(f"cannot write {path}: {e.strerror}") from None
