@@ -169,5 +169,15 @@ class Derivation:
 
         return render_json(self, **options)
 
+    def compile(self, backend: str = "numpy"):
+        """``loss_and_grad(**arrays) -> (loss, {param: gradient})``: this derivation as NumPy code.
+
+        Straight-line code printed from these very steps (see :mod:`symbackprop.codegen`);
+        every argument may be an array, and all broadcast together.
+        """
+        from .codegen import compile_derivation
+
+        return compile_derivation(self, backend)
+
     def _repr_markdown_(self) -> str:  # Jupyter
         return self.to_markdown()

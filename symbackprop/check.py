@@ -1,0 +1,453 @@
+"""Gradient checking: central differences and an independent autograd.
+
+The article's check: perturb each parameter by ±ε, difference the loss, and
+compare with the analytic gradient by the relative error
+``|a − n| / (|a| + |n| + 1e-8)``:
+
+=================  ===========
+relative error     verdict
+=================  ===========
+< 1e-5             correct
+1e-5 … 1e-3        suspicious
+> 1e-3             bug
+=================  ===========
+
+Besides the finite differences, the gradient is compared with an independent
+numeric autograd (HIPS ``autograd``, and PyTorch when it is installed) run on a
+forward function built from the network's node expressions alone, never from
+the symbolic derivatives; and with the compiled code of :mod:`symbackprop.codegen`.
+
+>>> from symbackprop.spec import network_from_latex
+>>> net = network_from_latex(r'''
+... z = w x
+... a = \\sigma(z)
+... L = (a - y)^2''', params=["w"])
+>>> report = gradient_check(net, {"w": 0.5, "x": 2.0, "y": 1.0})
+>>> report.verdict, report.max_rel_error < 1e-8
+('correct', True)
+"""
+from __future__ import annotations
+
+import math
+import operator
+import warnings
+from dataclasses import dataclass, field
+from functools import reduce
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import sympy as sp
+
+from . import functions as F
+from .errors import SpecError, SymbackpropError
+from .network import Network
+
+#: below: correct; above BUG: a bug; between: suspicious (the article's table)
+CORRECT, BUG = 1e-5, 1e-3
+VERDICTS = ("correct", "suspicious", "bug")
+
+
+def relative_error(analytic: float, numeric: float) -> float:
+    """The article's ``|a − n| / (|a| + |n| + 1e-8)``.
+
+    >>> relative_error(1.0, 1.0), round(relative_error(1.0, 0.99), 6)
+    (0.0, 0.005025)
+    """
+    if not (math.isfinite(analytic) and math.isfinite(numeric)):
+        return math.inf
+    return abs(analytic - numeric) / (abs(analytic) + abs(numeric) + 1e-8)
+
+
+def verdict(error: float) -> str:
+    """``correct`` below 1e-5, ``bug`` above 1e-3, ``suspicious`` between."""
+    return "correct" if error < CORRECT else "bug" if error > BUG or math.isnan(error) else "suspicious"
+
+
+# ---- forward functions from node expressions ----------------------------------
+class Ops:
+    """The array functions of one numeric library (NumPy, autograd, PyTorch)."""
+
+    def __init__(self, xp, erf: Callable | None = None, const: Callable = float, name: str = ""):
+        self.xp, self.erf, self.const, self.name = xp, erf, const, name
+
+    def where(self, cond, a, b):
+        return self.xp.where(cond, a, b)
+
+    def maximum(self, a, b):
+        return self.xp.maximum(a, b)
+
+    def minimum(self, a, b):
+        return self.xp.minimum(a, b)
+
+    def clip(self, x, lo, hi):
+        return self.xp.clip(x, lo, hi)
+
+    def power(self, a, b):
+        return self.xp.power(a, b)
+
+    def zeros_like(self, x):
+        return x * 0.0
+
+
+class TorchOps(Ops):
+    def __init__(self):
+        import torch
+
+        super().__init__(torch, torch.erf, lambda v: torch.tensor(float(v), dtype=torch.float64),
+                         "torch")
+
+    def _t(self, v):
+        return v if self.xp.is_tensor(v) else self.const(v)
+
+    def where(self, cond, a, b):
+        return self.xp.where(cond, self._t(a), self._t(b))
+
+    def maximum(self, a, b):
+        return self.xp.maximum(self._t(a), self._t(b))
+
+    def minimum(self, a, b):
+        return self.xp.minimum(self._t(a), self._t(b))
+
+    def clip(self, x, lo, hi):
+        return self.xp.clamp(self._t(x), lo, hi)
+
+    def power(self, a, b):
+        return self.xp.pow(self._t(a), b)
+
+
+def numpy_ops() -> Ops:
+    try:
+        from scipy.special import erf
+    except ImportError:  # pragma: no cover - scipy comes with autograd's test setup
+        erf = None
+    return Ops(np, erf, name="numpy")
+
+
+def autograd_ops() -> Ops:
+    import autograd.numpy as anp
+    try:
+        from autograd.scipy.special import erf
+    except ImportError:  # pragma: no cover
+        erf = None
+    return Ops(anp, erf, name="autograd")
+
+
+def _sigmoid(o: Ops, x):
+    return 1.0 / (1.0 + o.xp.exp(-o.clip(x, -500.0, 500.0)))
+
+
+def _softplus(o: Ops, x):
+    return o.maximum(x, 0.0) + o.xp.log1p(o.xp.exp(-o.xp.abs(x)))
+
+
+#: SymPy function class -> f(ops, *evaluated args); activations spelled in primitive ops
+FUNCTIONS: dict[type, Callable] = {
+    sp.exp: lambda o, x: o.xp.exp(x),
+    sp.log: lambda o, x: o.xp.log(x),
+    sp.tanh: lambda o, x: o.xp.tanh(x),
+    sp.sinh: lambda o, x: o.xp.sinh(x),
+    sp.cosh: lambda o, x: o.xp.cosh(x),
+    sp.sin: lambda o, x: o.xp.sin(x),
+    sp.cos: lambda o, x: o.xp.cos(x),
+    sp.tan: lambda o, x: o.xp.tan(x),
+    sp.Abs: lambda o, x: o.xp.abs(x),
+    sp.sign: lambda o, x: o.xp.sign(x),
+    sp.erf: lambda o, x: _erf(o)(x),
+    sp.Max: lambda o, *xs: reduce(o.maximum, xs),
+    sp.Min: lambda o, *xs: reduce(o.minimum, xs),
+    sp.Heaviside: lambda o, x, h0=0.5: o.where(x > 0, 1.0, o.where(x < 0, 0.0, float(h0))),
+    F.sigmoid: _sigmoid,
+    F.softplus: _softplus,
+    F.relu: lambda o, x: o.where(x > 0, x, o.zeros_like(x)),
+    F.leaky_relu: lambda o, x, alpha: o.where(x > 0, x, alpha * x),
+    F.elu: lambda o, x, alpha: o.where(x > 0, x, alpha * o.xp.expm1(o.minimum(x, 0.0))),
+    F.gelu: lambda o, x: 0.5 * x * (1.0 + _erf(o)(x / math.sqrt(2.0))),
+}
+
+_RELATIONS = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le}
+
+
+def _erf(o: Ops):
+    if o.erf is None:
+        raise SymbackpropError(f"the gradient check needs erf, which {o.name} lacks here (install scipy)")
+    return o.erf
+
+
+def forward_function(network: Network, ops: Ops) -> Callable[[Mapping[str, Any]], Any]:
+    """``f(leaf values) -> loss``, evaluating each node's expression with ``ops``.
+
+    Built from the forward pass only: no derivative of symbackprop's is involved.
+    """
+    order = [network.node(n) for n in network.order]
+    loss = network.loss
+
+    def f(leaves: Mapping[str, Any]):
+        env = {}
+        for node in order:
+            env[node.name] = leaves[node.name] if node.is_leaf else _evaluate(node.expr, env, ops)
+            if node.name == loss:
+                return env[loss]
+        raise AssertionError("the loss is a node")  # pragma: no cover
+
+    return f
+
+
+def _evaluate(e: sp.Basic, env: Mapping[str, Any], o: Ops):
+    if e.is_Symbol:
+        return env[e.name]
+    if e.is_Number or e.is_NumberSymbol:
+        return o.const(float(e))
+    args = [_evaluate(a, env, o) for a in e.args]
+    if isinstance(e, sp.Add):
+        return reduce(operator.add, args)
+    if isinstance(e, sp.Mul):
+        return reduce(operator.mul, args)
+    if isinstance(e, sp.Pow):
+        exponent = e.exp
+        if exponent.is_Integer:
+            return args[0] ** int(exponent)
+        return o.power(args[0], args[1])  # NaN, not a complex number, for a negative base
+    if isinstance(e, sp.core.relational.Relational) and e.rel_op in _RELATIONS:
+        return _RELATIONS[e.rel_op](args[0], args[1])
+    if isinstance(e, sp.Piecewise):
+        return _piecewise(e, env, o)
+    for cls in type(e).__mro__:
+        if cls in FUNCTIONS:
+            return FUNCTIONS[cls](o, *args)
+    if isinstance(e, F.Activation):  # an activation without an entry: its closed form
+        return _evaluate(type(e).closed_form(*e.args), env, o)
+    raise SymbackpropError(f"the gradient check cannot evaluate '{type(e).__name__}' numerically")
+
+
+def _piecewise(e: sp.Piecewise, env, o: Ops):
+    *branches, (last, cond) = e.args
+    value = _evaluate(last, env, o) if cond == sp.true else o.const(math.nan)
+    for expr, c in reversed(branches):
+        value = o.where(_evaluate(c, env, o), _evaluate(expr, env, o), value)
+    return value
+
+
+# ---- the oracles ----------------------------------------------------------------
+def central_differences(network: Network, point: Mapping[str, float], eps: float = 1e-5,
+                        ops: Ops | None = None) -> dict[str, float]:
+    """``(L(p + ε) − L(p − ε)) / 2ε`` for every parameter ``p``, in float64."""
+    f = forward_function(network, ops or numpy_ops())
+    out = {}
+    with np.errstate(all="ignore"):
+        for p in network.params:
+            plus, minus = dict(point), dict(point)
+            plus[p] += eps
+            minus[p] -= eps
+            out[p] = float((f(plus) - f(minus)) / (2 * eps))
+    return out
+
+
+def autograd_gradient(network: Network, point: Mapping[str, float]) -> dict[str, float]:
+    """The gradient by HIPS autograd, reverse mode over the forward function."""
+    import autograd
+
+    f = forward_function(network, autograd_ops())
+    params = tuple(network.params)
+
+    def loss(theta):
+        env = dict(point)
+        env.update({p: theta[i] for i, p in enumerate(params)})
+        return f(env)
+
+    theta = np.array([point[p] for p in params], dtype=float)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")  # "output seems independent of input"
+        g = autograd.grad(loss)(theta)
+    return {p: float(g[i]) for i, p in enumerate(params)}
+
+
+def torch_gradient(network: Network, point: Mapping[str, float]) -> dict[str, float]:
+    """The gradient by PyTorch eager autograd (float64)."""
+    import torch
+
+    ops = TorchOps()
+    f = forward_function(network, ops)
+    env = {n: torch.tensor(float(v), dtype=torch.float64, requires_grad=n in network.params)
+           for n, v in point.items()}
+    loss = f(env)
+    loss.backward()
+    return {p: float(env[p].grad) if env[p].grad is not None else 0.0 for p in network.params}
+
+
+def available_oracles() -> list[str]:
+    """Autograd libraries importable here, in the order they are consulted."""
+    found = []
+    for name in ("autograd", "torch"):
+        try:
+            __import__(name)
+        except ImportError:
+            continue
+        found.append(name)
+    return found
+
+
+ORACLES: dict[str, Callable[[Network, Mapping[str, float]], dict[str, float]]] = {
+    "autograd": autograd_gradient,
+    "torch": torch_gradient,
+}
+
+
+# ---- the report -------------------------------------------------------------------
+@dataclass
+class ParamCheck:
+    """One parameter: the analytic gradient against every numeric one."""
+
+    analytic: float
+    numeric: dict[str, float]  #: source ("finite_difference", "autograd", …) -> gradient
+    errors: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.errors = {k: relative_error(self.analytic, v) for k, v in self.numeric.items()}
+
+    @property
+    def rel_error(self) -> float:
+        return max(self.errors.values(), default=0.0)
+
+    @property
+    def verdict(self) -> str:
+        return verdict(self.rel_error)
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {"analytic": _num(self.analytic)}
+        out.update({k: _num(v) for k, v in self.numeric.items()})
+        out["rel_error"] = _num(self.rel_error)
+        out["rel_errors"] = {k: _num(v) for k, v in self.errors.items()}
+        out["verdict"] = self.verdict
+        return out
+
+
+def _num(v: float):
+    return v if math.isfinite(v) else str(v)  # JSON has no inf/nan
+
+
+@dataclass
+class CheckReport:
+    """A gradient check of every parameter at one point."""
+
+    title: str | None
+    point: dict[str, float]
+    random: list[str]  #: leaves whose values were drawn at random
+    seed: int | None
+    eps: float
+    loss: float
+    params: dict[str, ParamCheck]
+    sources: list[str]  #: numeric gradients compared
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def max_rel_error(self) -> float:
+        return max((c.rel_error for c in self.params.values()), default=0.0)
+
+    @property
+    def verdict(self) -> str:
+        return verdict(self.max_rel_error)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "correct"
+
+    def to_json(self) -> dict:
+        return {
+            "title": self.title,
+            "verdict": self.verdict,
+            "passed": self.passed,
+            "max_rel_error": _num(self.max_rel_error),
+            "thresholds": {"correct_below": CORRECT, "bug_above": BUG},
+            "eps": self.eps,
+            "seed": self.seed,
+            "random_values": self.random,
+            "point": self.point,
+            "loss": _num(self.loss),
+            "compared": self.sources,
+            "params": {p: c.to_json() for p, c in self.params.items()},
+            "notes": self.notes,
+        }
+
+    def to_text(self) -> str:
+        where = "the spec's values" if not self.random else \
+            f"random values (seed {self.seed})" if len(self.random) == len(self.point) else \
+            f"the spec's values, {', '.join(self.random)} random (seed {self.seed})"
+        lines = [f"Gradient check{': ' + self.title if self.title else ''}",
+                 f"at {where}; central differences with eps = {self.eps:g}; "
+                 f"compared: analytic vs {', '.join(s.replace('_', ' ') for s in self.sources)}", ""]
+        header = ["param", "analytic", *(s.replace("_", " ") for s in self.sources), "rel. error",
+                  "verdict"]
+        rows = [[p, f"{c.analytic:.10g}", *(f"{c.numeric[s]:.10g}" for s in self.sources),
+                 f"{c.rel_error:.1e}", c.verdict] for p, c in self.params.items()]
+        widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+        for k, r in enumerate([header] + rows):
+            lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+            if k == 0:
+                lines.append("  " + "  ".join("-" * w for w in widths))
+        lines += ["", f"max relative error {self.max_rel_error:.1e}: {self.verdict} "
+                  "(below 1e-5 correct, 1e-5 to 1e-3 suspicious, above 1e-3 a bug)"]
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines) + "\n"
+
+
+# ---- the check -------------------------------------------------------------------
+def random_point(network: Network, seed: int = 0, given: Mapping[str, float] | None = None
+                 ) -> tuple[dict[str, float], list[str]]:
+    """Every leaf's value: ``given`` ones kept, others uniform in (−1, 1), seeded.
+
+    When the loss is not finite there (a log of a negative number, say), the
+    missing values are drawn again from (0.1, 1).
+    """
+    given = dict(given or {})
+    leaves = [n for n in network.order if network.node(n).is_leaf]
+    missing = [n for n in leaves if n not in given]
+    rng = np.random.default_rng(seed)
+    f = forward_function(network, numpy_ops())
+    point = dict(given)
+    for low in (-1.0, 0.1):
+        point.update({n: round(float(rng.uniform(low, 1.0)), 6) for n in missing})
+        with np.errstate(all="ignore"):
+            try:
+                if math.isfinite(float(f(point))):
+                    break
+            except (ZeroDivisionError, OverflowError, ValueError, TypeError):
+                continue
+    return {n: float(point[n]) for n in leaves}, missing
+
+
+def gradient_check(network: Network, values: Mapping[str, float] | None = None, *,
+                   eps: float = 1e-5, seed: int = 0, oracles: list[str] | None = None,
+                   compiled: bool = True) -> CheckReport:
+    """Check every gradient of ``network`` at ``values`` (random, seeded, where missing)."""
+    from .backprop import backprop
+
+    if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
+        raise SpecError(f"eps must be a positive number, got {eps!r}")
+    network.validate()
+    for name, v in (values or {}).items():
+        if isinstance(v, list):
+            raise SpecError(f"the scalar gradient check needs numbers; '{name}' is a list")
+    point, drawn = random_point(network, seed, values)
+    d = backprop(network, point)
+    steps = {s.node for s in d.backward}
+    analytic = {p: d.gradient_value(p) if p in steps else 0.0 for p in network.params}
+
+    numeric: dict[str, dict[str, float]] = {"finite_difference": central_differences(network, point, eps)}
+    notes = []
+    for name in oracles if oracles is not None else ["autograd", "torch"]:
+        if name not in ORACLES:
+            raise SymbackpropError(f"unknown oracle '{name}'; use one of {', '.join(ORACLES)}")
+        try:
+            numeric[name] = ORACLES[name](network, point)
+        except ImportError:
+            notes.append(f"{name} is not installed: not compared")
+    if compiled:
+        fn = d.compile()
+        with np.errstate(all="ignore"):
+            _, grads = fn(**point)
+        numeric["compiled"] = {p: float(g) for p, g in grads.items()}
+
+    sources = list(numeric)
+    params = {p: ParamCheck(analytic[p], {s: numeric[s][p] for s in sources}) for p in network.params}
+    return CheckReport(network.title, point, drawn, seed if drawn else None, eps, d.loss_value,
+                       params, sources, notes)

@@ -1,0 +1,589 @@
+"""Compile a Derivation to straight-line NumPy (or JAX) code.
+
+The code is the worked solution, executed: one statement per forward node, then
+one statement per adjoint in the derivation's backward order, each printed from
+the *same* SymPy expression the solution shows (``d_z_2 = d_a_2*a_2*(1 - a_2)``:
+σ' from the stored activation, never σ recomputed). Common subexpressions are
+computed once; nothing of SymPy is needed at run time.
+
+>>> from symbackprop.spec import network_from_latex
+>>> from symbackprop.backprop import backprop
+>>> net = network_from_latex(r'''
+... z = w x
+... a = \\sigma(z)
+... L = (a - y)^2''', params=["w"])
+>>> f = backprop(net).compile()
+>>> loss, grads = f(w=0.5, x=2.0, y=1.0)
+>>> round(float(grads["w"]), 6)
+-0.211508
+
+Every argument may be an array: all of them broadcast together, so one call
+evaluates many points, and the loss and each gradient come back with the
+broadcast shape.
+
+Printing goes through :class:`GradientPrinter`, a subclass of SymPy's
+``NumPyPrinter``: a new kind of expression needs one ``_print_<Class>`` method
+(matrix products, transposes and Hadamard products already have one, for the
+matrix form).
+"""
+from __future__ import annotations
+
+import keyword
+import linecache
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from itertools import count
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+
+import sympy as sp
+from sympy.printing.codeprinter import PrintMethodNotImplementedError
+from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.precedence import PRECEDENCE
+
+from . import functions as F
+from .derivation import Adjoint
+from .errors import SymbackpropError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .derivation import Derivation
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array module the printed code runs on."""
+
+    name: str
+    module: str  #: imported module (``numpy``)
+    alias: str  #: its name in the code (``np``)
+    erf: str  #: where ``erf`` comes from (NumPy has none)
+
+
+BACKENDS = {
+    "numpy": Backend("numpy", "numpy", "np", "scipy.special"),
+    "jax": Backend("jax", "jax.numpy", "jnp", "jax.scipy.special"),
+}
+
+
+# ---- the printer -------------------------------------------------------------
+class GradientPrinter(NumPyPrinter):
+    """NumPy/JAX code for symbackprop expressions.
+
+    Settings: ``backend`` (``"numpy"`` or ``"jax"``), ``identifiers`` (node name →
+    Python identifier) and ``adjoints`` (node name → identifier of its adjoint).
+    After printing, :attr:`helpers` names the module-level helpers the code calls.
+
+    >>> import sympy as sp
+    >>> a = sp.Symbol("a_2", real=True)
+    >>> p = GradientPrinter({"identifiers": {"a_2": "a_2"}, "adjoints": {"a_2": "d_a_2"}})
+    >>> p.doprint(Adjoint("a_2") * a * (1 - a))
+    'd_a_2*a_2*(1 - a_2)'
+    >>> p.doprint(F.sigmoid(a)), sorted(p.helpers)
+    ('_sigmoid(a_2)', ['_sigmoid'])
+    """
+
+    _default_settings = {
+        **NumPyPrinter._default_settings,
+        "backend": "numpy",
+        "identifiers": {},
+        "adjoints": {},
+        "strict": True,  # an unknown function is an error, not a comment in the code
+    }
+
+    def __init__(self, settings=None):
+        super().__init__(settings)
+        try:
+            self.backend = BACKENDS[self._settings["backend"]]
+        except KeyError:
+            raise SymbackpropError(f"unknown backend '{self._settings['backend']}'; "
+                                   f"use one of {', '.join(BACKENDS)}") from None
+        # Dispatch on _print_<Class> only: the activations' `_numpycode` spell
+        # `numpy.` literally, which neither the `np` alias nor JAX can use.
+        self.printmethod = "_symbackprop_code"
+        self.helpers: set[str] = set()
+
+    def doprint(self, expr, assign_to=None):
+        try:
+            return super().doprint(expr, assign_to)
+        except PrintMethodNotImplementedError as e:
+            raise SymbackpropError(f"cannot compile '{expr}' to {self.backend.name} code: {e}") from None
+
+    # -- names ---------------------------------------------------------------
+    def _module_format(self, fqn: str, register: bool = True) -> str:
+        """``numpy.exp`` → ``np.exp`` (or ``jnp.exp``)."""
+        head, _, rest = fqn.partition(".")
+        if head == "numpy" and rest:
+            return f"{self.backend.alias}.{rest}"
+        return super()._module_format(fqn, register)
+
+    def _np(self, function: str) -> str:
+        return f"{self.backend.alias}.{function}"
+
+    def _print_Symbol(self, expr):
+        try:
+            return self._settings["identifiers"][expr.name]
+        except KeyError:
+            raise SymbackpropError(f"no identifier for symbol '{expr.name}'") from None
+
+    def _print_Adjoint(self, expr):
+        return self._settings["adjoints"][expr.node]
+
+    _print_MatrixSymbol = _print_Symbol
+
+    # -- numbers -------------------------------------------------------------
+    def _print_Float(self, expr):
+        return repr(float(expr))  # shortest round-trip spelling of the double
+
+    # -- arithmetic ----------------------------------------------------------
+    def _print_Pow(self, expr, rational=False):
+        base, exp = expr.args
+        if exp.is_Integer and exp.is_negative:  # 1/x**2, not x**(-2.0)
+            return f"1/{self._print(sp.Pow(base, -exp, evaluate=False))}" if exp != -1 else \
+                f"1/{self.parenthesize(base, PRECEDENCE['Pow'])}"
+        if exp == sp.S.Half:
+            return f"{self._np('sqrt')}({self._print(base)})"
+        return super()._print_Pow(expr, rational)
+
+    def _print_Relational(self, expr):
+        lhs = self.parenthesize(expr.lhs, PRECEDENCE["Relational"])
+        rhs = self.parenthesize(expr.rhs, PRECEDENCE["Relational"])
+        return f"({lhs} {expr.rel_op} {rhs})"
+
+    def _print_Piecewise(self, expr):
+        *branches, (last, cond) = expr.args
+        text = self._print(last) if cond == sp.true else \
+            f"{self._np('where')}({self._print(cond)}, {self._print(last)}, {self._np('nan')})"
+        for e, c in reversed(branches):
+            text = f"{self._np('where')}({self._print(c)}, {self._print(e)}, {text})"
+        return text
+
+    def _nested(self, function: str, args) -> str:
+        first, *rest = args
+        text = self._print(first)
+        for a in rest:
+            text = f"{self._np(function)}({text}, {self._print(a)})"
+        return text
+
+    def _print_Max(self, expr):
+        return self._nested("maximum", expr.args)
+
+    def _print_Min(self, expr):
+        return self._nested("minimum", expr.args)
+
+    def _print_Abs(self, expr):
+        return f"{self._np('abs')}({self._print(expr.args[0])})"
+
+    def _print_Heaviside(self, expr):
+        at_zero = expr.args[1] if len(expr.args) > 1 else sp.S.Half
+        return f"{self._np('heaviside')}({self._print(expr.args[0])}, {float(at_zero)!r})"
+
+    def _print_erf(self, expr):
+        self.helpers.add("erf")
+        return f"erf({self._print(expr.args[0])})"
+
+    # -- activations: numerically stable spellings --------------------------
+    def _print_sigmoid(self, expr):
+        self.helpers.add("_sigmoid")
+        return f"_sigmoid({self._print(expr.args[0])})"
+
+    def _print_softplus(self, expr):
+        self.helpers.add("_softplus")
+        return f"_softplus({self._print(expr.args[0])})"
+
+    def _print_relu(self, expr):
+        return f"{self._np('maximum')}({self._print(expr.args[0])}, 0.0)"
+
+    def _print_leaky_relu(self, expr):
+        x, alpha = expr.args
+        xs = self._print(x)
+        return f"{self._np('where')}({xs} > 0, {xs}, {self.parenthesize(alpha, PRECEDENCE['Mul'])}*{xs})"
+
+    def _print_elu(self, expr):
+        x, alpha = expr.args
+        xs = self._print(x)
+        negative = f"{self._np('expm1')}({self._np('minimum')}({xs}, 0.0))"
+        if alpha != 1:
+            negative = f"{self.parenthesize(alpha, PRECEDENCE['Mul'])}*{negative}"
+        return f"{self._np('where')}({xs} > 0, {xs}, {negative})"
+
+    def _print_gelu(self, expr):
+        return self._print(F.gelu.closed_form(expr.args[0]))
+
+    def _print_Activation(self, expr):
+        # any activation without a spelling of its own: its closed form
+        return self._print(type(expr).closed_form(*expr.args))
+
+    # -- matrix form (for symbackprop.matrix) --------------------------------
+    def _print_MatMul(self, expr):
+        coeff, matrices = expr.as_coeff_matrices()
+        text = " @ ".join(self.parenthesize(m, PRECEDENCE["Mul"]) for m in matrices)
+        return text if coeff == 1 else f"{self._print(coeff)}*({text})"
+
+    def _print_Transpose(self, expr):
+        return f"{self.parenthesize(expr.arg, PRECEDENCE['Atom'], strict=True)}.T"
+
+    def _print_HadamardProduct(self, expr):
+        return "*".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
+
+
+# ---- names -------------------------------------------------------------------
+_DECORATED = re.compile(r"\\(hat|bar|tilde|vec|dot|ddot|check|widehat|widetilde|overline)\{([^{}]*)\}")
+_WRAPPED = re.compile(r"\\(?:mathbf|boldsymbol|bm|mathsf|mathit|mathrm|mathnormal|text|operatorname)"
+                      r"\{([^{}]*)\}")
+#: names the generated module uses itself
+RESERVED = frozenset({"np", "jnp", "jax", "erf", "numpy", "scipy"})
+
+
+def python_identifier(name: str) -> str:
+    r"""A readable Python identifier for a node name (not yet made unique).
+
+    >>> python_identifier("w_1"), python_identifier("w_1,2"), python_identifier(r"\hat{y}")
+    ('w_1', 'w_1_2', 'y_hat')
+    >>> python_identifier(r"\lambda"), python_identifier("2x"), python_identifier("_t")
+    ('lambda_', 'v_2x', 'v_t')
+    """
+    if name.isidentifier() and unicodedata.normalize("NFKC", name) == name:
+        text = name
+    else:
+        text = _WRAPPED.sub(r"\1", name)
+        text = _DECORATED.sub(lambda m: f"{m.group(2)}_{m.group(1)}", text)
+        text = re.sub(r"[^0-9A-Za-z_]+", "_", text)
+        text = re.sub(r"_+", "_", text).strip("_") or "v"
+    if text[0].isdigit() or text[0] == "_":  # leading underscores are the module's own
+        text = "v_" + text.lstrip("_")
+    if keyword.iskeyword(text) or text in RESERVED:
+        text += "_"
+    return text
+
+
+class _Namespace:
+    """Unique identifiers; a clash gets trailing underscores (``a`` and ``a_``)."""
+
+    def __init__(self, taken: Iterable[str] = ()):
+        self.taken = set(taken)
+
+    def add(self, text: str) -> str:
+        while text in self.taken:
+            text += "_"
+        self.taken.add(text)
+        return text
+
+
+# ---- the program ---------------------------------------------------------------
+@dataclass
+class Statement:
+    """``target = expr``: a forward node, an adjoint or a common subexpression."""
+
+    target: sp.Symbol
+    expr: sp.Expr
+    kind: str  #: "forward", "backward" or "common"
+
+
+@dataclass
+class GradientProgram:
+    """Straight-line code for a derivation, ready to print."""
+
+    title: str | None
+    loss: str
+    params: tuple[str, ...]
+    inputs: tuple[str, ...]
+    identifiers: dict[str, str]  #: node name → identifier
+    adjoints: dict[str, str]  #: node name → identifier of its adjoint
+    statements: list[Statement]
+    #: param → its adjoint symbol, or None when the loss does not depend on it
+    gradients: dict[str, sp.Symbol | None]
+    #: outputs (loss, gradients) that do not involve every argument: broadcast explicitly
+    partial_outputs: set[sp.Symbol] = field(default_factory=set)
+    formulas: list[str] = field(default_factory=list)
+
+    @property
+    def arguments(self) -> tuple[str, ...]:
+        return self.params + self.inputs
+
+
+def gradient_program(d: "Derivation") -> GradientProgram:
+    """The statements that compute ``d``'s loss and gradients."""
+    net = d.network
+    loss = net.loss
+    leaves = [n for n in net.order if net.node(n).is_leaf]
+    params = tuple(p for p in net.params)
+    inputs = tuple(n for n in leaves if n not in params)
+
+    names = _Namespace(RESERVED)
+    identifiers = {n: names.add(python_identifier(n)) for n in net.order}
+    adjoints = {s.node: names.add("d_" + identifiers[s.node]) for s in d.backward}
+
+    needed = _ancestors(net, loss)
+    defined = [n for n in net.order if n in needed and not net.node(n).is_leaf]
+    sigmoid_of = {net.node(n).symbol: net.node(n).expr.args[0] for n in defined
+                  if isinstance(net.node(n).expr, F.sigmoid)}
+
+    plain = [Statement(net.node(n).symbol, _stable_logs(net.node(n).expr, sigmoid_of), "forward")
+             for n in defined]
+    plain += [Statement(Adjoint(s.node), _stable_logs(s.adjoint, sigmoid_of), "backward")
+              for s in d.backward]
+    statements = _common_subexpressions(plain, names, identifiers)
+
+    gradients = {p: (Adjoint(p) if p in adjoints else None) for p in params}
+    program = GradientProgram(net.title, loss, params, inputs, identifiers, adjoints, statements,
+                              gradients)
+    deps = _dependencies(program, {net.node(n).symbol: frozenset([n]) for n in leaves})
+    everything = frozenset(leaves)
+    outputs = [net.node(loss).symbol] + [g for g in gradients.values() if g is not None]
+    program.partial_outputs = {o for o in outputs if deps[o] != everything}
+    program.formulas = _formulas(d, defined)
+    return program
+
+
+def _ancestors(net, name: str) -> set[str]:
+    seen, todo = {name}, [name]
+    while todo:
+        for i in net.inputs(todo.pop()):
+            if i not in seen:
+                seen.add(i)
+                todo.append(i)
+    return seen
+
+
+def _stable_logs(expr: sp.Expr, sigmoid_of: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
+    """``log σ(z) = −softplus(−z)`` and ``log(1 − σ(z)) = −softplus(z)``, also through a node ``a = σ(z)``.
+
+    Softplus is finite for any ``z``; ``log`` of a sigmoid that has rounded to 0
+    or 1 is not.
+    """
+    def inner(arg):
+        if isinstance(arg, F.sigmoid):
+            return arg.args[0]
+        return sigmoid_of.get(arg)
+
+    def rewrite(log):
+        arg = log.args[0]
+        z = inner(arg)
+        if z is not None:
+            return -F.softplus(-z)
+        z = inner(1 - arg)
+        if z is not None:
+            return -F.softplus(z)
+        return log
+
+    if not expr.has(sp.log):
+        return expr
+    return expr.replace(lambda e: isinstance(e, sp.log), rewrite)
+
+
+def _common_subexpressions(statements: list[Statement], names: _Namespace,
+                           identifiers: dict[str, str]) -> list[Statement]:
+    """CSE over the whole program; each temporary placed right before its first use."""
+    def temporaries():
+        for i in count():
+            name = names.add(f"t{i}")
+            identifiers[name] = name
+            yield sp.Symbol(name)
+
+    replacements, reduced = sp.cse([s.expr for s in statements], symbols=temporaries(),
+                                   order="none")
+    common = dict(replacements)
+    rank = {t: i for i, (t, _) in enumerate(replacements)}  # a valid definition order
+    out, placed = [], set()
+
+    def place(sym):
+        if sym in placed:
+            return
+        for s in common[sym].free_symbols & common.keys():
+            place(s)
+        placed.add(sym)
+        out.append(Statement(sym, common[sym], "common"))
+
+    alias: dict[sp.Symbol, sp.Symbol] = {}
+    for s, expr in zip(statements, reduced):
+        expr = expr.xreplace(alias)
+        if expr in common and expr not in placed:  # the whole statement is a temporary
+            inner = common[expr].xreplace(alias)
+            for t in sorted(inner.free_symbols & common.keys(), key=rank.get):
+                place(t)
+            alias[expr] = s.target
+            placed.add(expr)
+            out.append(Statement(s.target, inner, s.kind))
+            continue
+        for t in sorted(expr.free_symbols & common.keys(), key=rank.get):
+            place(t)
+        out.append(Statement(s.target, expr, s.kind))
+    # temporaries placed before an alias existed may still mention it
+    return [Statement(s.target, s.expr.xreplace(alias), s.kind) for s in out]
+
+
+def _dependencies(program: GradientProgram, deps: dict) -> dict:
+    """Symbol → the arguments its value depends on (so its array shape is theirs broadcast)."""
+    for s in program.statements:
+        deps[s.target] = frozenset().union(*(deps[x] for x in s.expr.free_symbols))
+    return deps
+
+
+def _formulas(d: "Derivation", defined: list[str]) -> list[str]:
+    from .render.printer import to_text
+
+    net, loss = d.network, d.loss
+    lines = ["Forward pass:"]
+    lines += [f"    {n} = {to_text(net.node(n).display, loss=loss)}" for n in defined]
+    lines += ["", f"Backward pass (∂{loss}/∂v = Σ over consumers c of ∂{loss}/∂c · ∂c/∂v):"]
+    lines += [f"    ∂{loss}/∂{s.node} = {to_text(s.adjoint, loss=loss)}" for s in d.backward]
+    return lines
+
+
+# ---- the module ----------------------------------------------------------------
+HELPERS = {
+    "_sigmoid": '''
+def _sigmoid(z):
+    """σ(z) = 1/(1 + e^(-z)), z clipped to ±500 (changes σ by < 1e-217): no overflow or underflow."""
+    return 1.0 / (1.0 + {np}.exp(-{np}.clip(z, -500.0, 500.0)))
+''',
+    "_softplus": '''
+def _softplus(x):
+    """log(1 + e^x) = max(x, 0) + log(1 + e^(-|x|)), |x| clipped at 500 in the small term."""
+    return {np}.maximum(x, 0.0) + {np}.log1p({np}.exp(-{np}.minimum({np}.abs(x), 500.0)))
+''',
+    "_expand": '''
+def _expand(value, shape):
+    """``value`` with the arguments' broadcast ``shape``: an output that not every argument enters."""
+    if {np}.shape(value) == shape:
+        return value
+    return {np}.full(shape, value, dtype={np}.result_type(value, 1.0))
+''',
+    "_by_identifier": '''
+def _by_identifier(arrays):
+    """Keyword arguments by Python identifier; a canonical name (``"w_1,2"``) is accepted too."""
+    named = {{IDENTIFIERS.get(k, k): v for k, v in arrays.items()}}
+    missing = [k for k, i in IDENTIFIERS.items() if i not in named]
+    unknown = [k for k in named if k not in IDENTIFIERS.values()]
+    if missing or unknown:
+        raise TypeError(f"loss_and_grad() missing {{missing}} or unexpected {{unknown}} arguments")
+    return named
+''',
+}
+
+
+def module_source(d: "Derivation", backend: str = "numpy", *, origin: str | None = None) -> str:
+    """Source of a standalone module computing ``d``'s loss and gradients.
+
+    It imports only the backend's array module (plus ``erf`` when a GELU needs it)
+    and defines ``PARAMS``, ``INPUTS``, ``IDENTIFIERS`` and ``loss_and_grad(**arrays)``.
+    """
+    program = gradient_program(d)
+    printer = GradientPrinter({"backend": backend, "identifiers": program.identifiers,
+                               "adjoints": program.adjoints})
+    be = printer.backend
+    ident = program.identifiers
+    body = _body(program, printer)
+    helpers = sorted(printer.helpers - {"erf"})
+
+    arguments = program.arguments
+    needs_mapping = any(ident[a] != a for a in arguments)
+    if needs_mapping:
+        helpers.append("_by_identifier")
+
+    out = [_docstring(program, be, origin, needs_mapping, "erf" in printer.helpers), ""]
+    out.append(f"import {be.module} as {be.alias}" if "." in be.module or be.alias != be.module
+               else f"import {be.module}")
+    if "erf" in printer.helpers:
+        out.append(f"from {be.erf} import erf  # NumPy has no erf (GELU)")
+    out += ["", f"PARAMS = {_tuple(program.params)}", f"INPUTS = {_tuple(program.inputs)}"]
+    out.append("#: canonical name -> Python identifier of every argument")
+    out.append("IDENTIFIERS = {" + ", ".join(f"{a!r}: {ident[a]!r}" for a in arguments) + "}")
+    for h in helpers:
+        out += ["", HELPERS[h].format(np=be.alias).rstrip()]
+    out += ["", ""]
+
+    if needs_mapping:
+        out.append("def loss_and_grad(**arrays):")
+    else:
+        out.append("def loss_and_grad(*, " + ", ".join(ident[a] for a in arguments) + "):")
+    out.append(f'    """Return ``({_safe(program.loss)}, {{param: ∂{_safe(program.loss)}/∂param}})``; '
+               'every value broadcasts over the arguments."""')
+    if needs_mapping:
+        out.append("    arrays = _by_identifier(arrays)")
+        out += [f"    {ident[a]} = arrays[{ident[a]!r}]" for a in arguments]
+    out += body
+    return "\n".join(out) + "\n"
+
+
+def _body(program: GradientProgram, printer: GradientPrinter) -> list[str]:
+    ident, be = program.identifiers, printer.backend
+    lines = []
+    heading = {"forward": "    # forward pass", "backward": "    # backward pass: each adjoint from "
+               "its consumers' adjoints, in reverse order"}
+    current = None
+    for s in program.statements:
+        if s.kind != "common" and s.kind != current:
+            current = s.kind
+            lines.append(heading[s.kind])
+        value = repr(float(s.expr)) if s.expr.is_Number else printer.doprint(s.expr)
+        lines.append(f"    {printer.doprint(s.target)} = {value}")
+
+    loss_symbol = sp.Symbol(program.loss, real=True)
+    needs_shape = bool(program.partial_outputs) or any(g is None for g in program.gradients.values())
+    if needs_shape:
+        printer.helpers.add("_expand")
+        shapes = ", ".join(f"{be.alias}.shape({ident[a]})" for a in program.arguments)
+        lines.append(f"    _shape = {be.alias}.broadcast_shapes({shapes})")
+
+    def output(sym):
+        if sym is None:
+            return "_expand(0.0, _shape)"
+        text = printer.doprint(sym)
+        return f"_expand({text}, _shape)" if sym in program.partial_outputs else text
+
+    grads = ", ".join(f"{p!r}: {output(g)}" for p, g in program.gradients.items())
+    lines.append(f"    return {output(loss_symbol)}, {{{grads}}}")
+    return lines
+
+
+def _docstring(program: GradientProgram, be: Backend, origin: str | None, mapping: bool,
+               erf: bool) -> str:
+    title = program.title or "A symbackprop network"
+    text = [f"{title}: loss and gradients.", ""]
+    made = "Generated by symbackprop" + (f" from {origin}" if origin else "")
+    needs = f"{be.module} and {be.erf}.erf" if erf else f"only {be.module}"
+    text.append(f"{made}; needs {needs}.")
+    text += ["", *program.formulas, ""]
+    text.append("Every argument is a number or an array; all broadcast together, so one call")
+    text.append("evaluates many points, and the loss and each gradient have the broadcast shape.")
+    if mapping:
+        text += ["", "Some names are not Python identifiers: pass them by canonical name,",
+                 "loss_and_grad(**{'w_1,2': ...}), or by the identifier in IDENTIFIERS."]
+    return '"""' + _safe("\n".join(text)) + '\n"""'
+
+
+def _safe(text: str) -> str:
+    """Text that cannot leave a ``\"\"\"`` string: backslashes, quotes and control characters escaped."""
+    out = []
+    for ch in text:
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch != "\n" and not ch.isprintable():
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _tuple(names: Iterable[str]) -> str:
+    names = list(names)
+    return "(" + ", ".join(repr(n) for n in names) + ("," if len(names) == 1 else "") + ")"
+
+
+# ---- compile -------------------------------------------------------------------
+def compile_derivation(d: "Derivation", backend: str = "numpy") -> Callable:
+    """``loss_and_grad(**arrays) -> (loss, {param: gradient})`` for ``d``, as a Python function.
+
+    The function's ``source`` attribute holds the module it was compiled from.
+    """
+    source = module_source(d, backend)
+    filename = f"<symbackprop: {d.network.title or 'network'}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict = {"__name__": "symbackprop_compiled"}
+    exec(compile(source, filename, "exec"), namespace)  # our own generated code, not user text
+    fn = namespace["loss_and_grad"]
+    fn.source = source
+    fn.params = namespace["PARAMS"]
+    fn.inputs = namespace["INPUTS"]
+    return fn
