@@ -90,6 +90,20 @@ def test_every_worked_example_compiles(derivations, tmp_path, name):
 
 
 @needs_tex
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("name", SPECS)
+def test_no_line_runs_into_the_margin(derivations, tmp_path, name, lang):
+    """Long chain-rule sums and closed forms are broken across lines, not left overfull."""
+    tex = render_latex(derive(derivations, name), standalone=True, lang=lang, closed_forms=True)
+    (tmp_path / "doc.tex").write_text(tex, encoding="utf-8")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                         cwd=tmp_path, capture_output=True, timeout=180)
+    assert run.returncode == 0, run.stdout[-2000:]
+    log = (tmp_path / "doc.log").read_text(encoding="utf-8", errors="replace")
+    assert "Overfull \\hbox" not in log, log[log.index("Overfull"):][:300]
+
+
+@needs_tex
 def test_standalone_tex_from_the_cli_compiles(derivations, tmp_path):
     out = tmp_path / "mazur.tex"
     assert main(["derive", str(derivations / "mazur_2_2_2.toml"), "-o", str(out)]) == 0

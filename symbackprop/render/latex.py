@@ -7,13 +7,25 @@ from __future__ import annotations
 
 import re
 
+from .breaking import break_sum, math_width
 from .solution import Equations, Figure, Heading, Para, Solution, Table, build_solution
 from .tikz import TIKZ_PACKAGES, tikz_figure
 
+#: what fits on a line of the standalone document (16 cm at 11 pt, in em), with room for
+#: the error of width estimates
+LINE_EM = 38.0
+
 PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
 \usepackage[margin=2.5cm]{geometry}
-\usepackage{amsmath,amssymb,booktabs}
+\usepackage{amsmath,amssymb,booktabs,array}
+\usepackage{mleftright}\mleftright
+\usepackage[skip=0.6\baselineskip]{parskip}
 \usepackage{adjustbox}
+\allowdisplaybreaks
+\renewcommand{\arraystretch}{1.25}
+%% the indicator \mathbb{1}: AMS blackboard bold has no digits, so a bold 1
+\let\sbpmathbb\mathbb
+\renewcommand{\mathbb}[1]{\ifnum\pdfstrcmp{\detokenize{#1}}{1}=0 \mathbf{1}\else\sbpmathbb{#1}\fi}
 %(tikz)s
 %(cjk_pre)s
 \begin{document}
@@ -26,29 +38,60 @@ def solution_latex(sol: Solution) -> str:
     """The body: sections, paragraphs, ``align*`` blocks and ``booktabs`` tables."""
     out = []
     ctx = sol.ctx
+    prev, glue = None, []
     for b in sol.blocks:
+        # a display continues the paragraph that introduces it: no empty line before it
+        glue.append("\n" if isinstance(b, Equations) and isinstance(prev, Para) else "\n\n")
+        prev = b
         if isinstance(b, Heading):
             out.append(f"\\{_SECTION[b.level]}{{{b.text}}}")
         elif isinstance(b, Para):
             out.append(b.text)
         elif isinstance(b, Equations):
-            rows = []
-            for eq in b.rows:
-                rhs = eq.rhs
-                first = f"{eq.lhs.latex(ctx)} &= {rhs[0].latex(ctx)}"
-                rest = [f"&= {r.latex(ctx)}" for r in rhs[1:]]
-                rows.append(" \\\\\n  ".join([first] + rest))
-            out.append("\\begin{align*}\n  " + " \\\\\n  ".join(rows) + "\n\\end{align*}")
+            rows = [_equation_lines(eq, ctx) for eq in b.rows]
+            gap = "[0.8ex]" if len(rows) > 1 and any(len(r) > 1 for r in rows) else ""
+            body = f" \\\\{gap}\n  ".join(" \\\\\n  ".join(r) for r in rows)
+            out.append("\\begin{align*}\n  " + body + "\n\\end{align*}")
         elif isinstance(b, Table):
-            cols = "l" * len(b.header)
-            lines = [f"\\begin{{tabular}}{{{cols}}}", "\\toprule",
-                     " & ".join(b.header) + " \\\\", "\\midrule"]
-            lines += [" & ".join(r) + " \\\\" for r in b.rows]
-            lines += ["\\bottomrule", "\\end{tabular}"]
-            out.append("\\begin{center}\n" + "\n".join(lines) + "\n\\end{center}")
+            out.append(_table(b))
         elif isinstance(b, Figure):
             out.append(tikz_figure(b.graph, b.caption))
-    return "\n\n".join(out) + "\n"
+    return "".join(g + text for g, text in zip(glue, out)).lstrip("\n") + "\n"
+
+
+_NUMBER = re.compile(r"\$-?[\d.]+(?: \\times 10\^\{-?\d+\})?\$")
+_INLINE = re.compile(r"\$([^$]*)\$")
+
+
+def _table(b: Table) -> str:
+    """A ``booktabs`` table: numbers right-aligned, fractions full size on taller rows."""
+    cols = "".join("r" if b.rows and all(_NUMBER.fullmatch(r[i]) for r in b.rows) else "l"
+                   for i in range(len(b.header)))
+    tall = any(r"\frac" in c for r in b.rows for c in r)
+
+    def cell(c: str) -> str:
+        return _INLINE.sub(lambda m: rf"$\displaystyle {m.group(1)}$" if r"\frac" in m.group(1)
+                           else m.group(0), c)
+
+    lines = [f"\\begin{{tabular}}{{{cols}}}", "\\toprule", " & ".join(b.header) + " \\\\",
+             "\\midrule"]
+    lines += [" & ".join(cell(c) for c in r) + " \\\\" for r in b.rows]
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    stretch = ["\\renewcommand{\\arraystretch}{1.9}"] if tall else []
+    return "\\begin{center}\n" + "\n".join(stretch + lines) + "\n\\end{center}"
+
+
+def _equation_lines(eq, ctx) -> list[str]:
+    """``lhs &= rhs_1``, ``&= rhs_2``, …; a right-hand side too long for a line is broken
+    before a ``+``/``-`` and continues indented."""
+    lhs = eq.lhs.latex(ctx)
+    room = LINE_EM - math_width(lhs) - 1.5
+    lines = []
+    for k, r in enumerate(eq.rhs):
+        first, *rest = break_sum(r.latex(ctx), room - (1.0 if k else 0.0))
+        lines.append((f"{lhs} &= " if k == 0 else "&= ") + first)
+        lines += [rf"&\quad {c}" for c in rest]
+    return lines
 
 
 def render_latex(d, *, lang: str | None = None, standalone: bool = False,
