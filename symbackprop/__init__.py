@@ -17,9 +17,10 @@ from .derivation import Adjoint, Derivation
 from .errors import LatexSyntaxError, ShapeError, SpecError, SymbackpropError
 from .network import Network
 from .spec import Spec, load_spec, network_from_latex
+from .verify import verify  # the function; the package stays importable as symbackprop.verify.<module>
 
 __all__ = [
     "Adjoint", "Derivation", "LatexSyntaxError", "Network", "ShapeError", "Spec",
-    "SpecError", "SymbackpropError", "backprop", "load_spec", "network_from_latex",
+    "SpecError", "SymbackpropError", "backprop", "load_spec", "network_from_latex", "verify",
 ]
 __version__ = "0.1.0"

@@ -97,6 +97,12 @@ def _check(args) -> int:
     return 0 if report.passed else 1
 
 
+def _verify(args) -> int:
+    from .verify.command import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symbackprop", description="Symbolic backpropagation, step by step.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -136,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eps", type=float, default=1e-5, help="finite-difference step (default 1e-5)")
     p.add_argument("--seed", type=int, default=0, help="seed of random values for leaves without one")
     p.set_defaults(run=_check)
+
+    from .verify.command import add_arguments
+
+    p = sub.add_parser("verify", help="check hand-derived gradients written in LaTeX "
+                                      "(exit 0 all correct, 1 some incorrect, 2 error)")
+    add_arguments(p)
+    p.set_defaults(run=_verify)
     return parser
 
 

@@ -121,7 +121,15 @@ class Partial:
     pos: int = _pos()
 
 
-Node = Union[Num, Name, Const, Call, BinOp, Neg, Pow, Transpose, Norm, Sum, Partial]
+@dataclass(frozen=True)
+class Derivative:
+    """The operator form: ``\\frac{\\partial}{\\partial a}(a - y)^2`` differentiates ``x`` by ``wrt``."""
+    x: "Node"
+    wrt: Name
+    pos: int = _pos()
+
+
+Node = Union[Num, Name, Const, Call, BinOp, Neg, Pow, Transpose, Norm, Sum, Partial, Derivative]
 
 # ---- vocabulary ------------------------------------------------------------
 _GREEK = frozenset(
@@ -134,7 +142,8 @@ _WRAPPERS = frozenset("mathbf boldsymbol bm mathsf mathit mathnormal".split())  
 _TEXT_CMDS = frozenset("mathrm text textrm textit operatorname".split())  # read {raw} text
 _SPACING = frozenset([",", ";", ":", "!", " ", "quad", "qquad", "displaystyle", "textstyle", "limits",
                       *"big Big bigg Bigg bigl bigr Bigl Bigr biggl biggr Biggl Biggr".split()])
-_OPS = {"cdot": "*", "times": "*", "odot": "odot", "circ": "odot"}
+_OPS = {"cdot": "*", "times": "*", "odot": "odot", "circ": "odot",
+        "gt": ">", "ge": ">", "geq": ">", "lt": "<", "le": "<", "leq": "<"}  # comparisons: in 𝟙[…] only
 _BARS = {"|": "|", "\\|": "||", "\\vert": "|", "\\lvert": "|", "\\rvert": "|",
          "\\Vert": "||", "\\lVert": "||", "\\rVert": "||"}
 _DELIMS = {"(": "(", ")": ")", "[": "[", "]": "]", **_BARS}  # after \left / \right
@@ -155,6 +164,7 @@ _SYMPY_FUNCS: dict[str, Callable[..., sp.Expr]] = {
     "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "root": sp.root, "max": sp.Max,
     "min": sp.Min, "abs": sp.Abs, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan,
     "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh,
+    "step": lambda x, evaluate=True: sp.Heaviside(x, 0),  # 𝟙[x > 0], as rules.step
 }
 _KNOWN_FUNCS = (", ".join("\\" + k for k in _FUNC_CMDS)
                 + ", \\operatorname{…} of " + ", ".join(sorted(set(_FUNC_KEYS) - set(_FUNC_CMDS))))
@@ -244,7 +254,7 @@ def _tokenize(text: str, known: frozenset[str]) -> list[_Tok]:
         elif text.startswith("||", i):
             add("||", "||", i, i + 2)
             i += 2
-        elif c in "_^'{}()[]|+-/=,*":
+        elif c in "_^'{}()[]|+-/=,*<>":
             add(c, c, i, i + 1)
             i += 1
         else:
@@ -593,6 +603,8 @@ class _Parser:
             index = self.group() if self.at("[") else None
             x = self.script_arg(tok)
             return Call("sqrt", (x,), pos=tok.pos) if index is None else Call("root", (x, index), pos=tok.pos)
+        if name == "mathbb":
+            return self.indicator()
         if name == "sum":
             return self.sum()
         if name == "partial":
@@ -647,6 +659,11 @@ class _Parser:
 
     def frac(self) -> Node:
         tok = self.next()
+        if self.at("{") and self.peek(2).kind == "}" and (
+                (self.peek(1).kind == "cmd" and self.peek(1).text == "\\partial")
+                or (self.allow_partial and "d" not in self.known and self.peek(1).kind in ("word", "text")
+                    and self.peek(1).text == "d")):
+            return self.derivative(tok)
         if self.at("{") and self.peek(1).kind == "cmd" and self.peek(1).text == "\\partial":
             if not self.allow_partial:
                 raise self.error("∂ notation is not allowed here", self.peek(1).pos)
@@ -661,6 +678,49 @@ class _Parser:
                 self.restore(state)
         num = self.script_arg(tok, split_digits=True)
         return BinOp("/", num, self.script_arg(tok, split_digits=True), pos=tok.pos)
+
+    def indicator(self) -> Call:
+        """``\\mathbb{1}[x > 0]`` (ReLU's derivative as printed): a step function of ``x - 0``."""
+        tok = self.next()
+        if not (self.at("{") and self.peek(1).kind == "num" and self.peek(1).text == "1"
+                and self.peek(2).kind == "}"):
+            raise self.error("only \\mathbb{1}[x > 0], the indicator, is understood of \\mathbb", tok.pos)
+        self.next(), self.next(), self.next()
+        opener = self.peek()
+        if opener.kind not in ("[", "("):
+            raise self.error("expected [x > 0] after \\mathbb{1}", opener.pos)
+        self.next()
+        self.closers.append(None)
+        left = self.expr()
+        rel = self.peek()
+        if rel.kind not in (">", "<"):
+            raise self.error(f"expected '>' or '<' in \\mathbb{{1}}[…], found {self.show(rel)}", rel.pos)
+        self.next()
+        right = self.expr()
+        self.closers.pop()
+        self.close(opener)
+        big, small = (left, right) if rel.kind == ">" else (right, left)
+        zero = isinstance(small, Num) and float(small.value) == 0
+        return Call("step", (big if zero else BinOp("-", big, small, pos=rel.pos),), pos=tok.pos)
+
+    def derivative(self, tok: _Tok) -> Derivative:
+        """``\\frac{\\partial}{\\partial v} expr`` or ``\\frac{d}{dv} expr``: the rest of the product."""
+        if not self.allow_partial:
+            raise self.error("∂ notation is not allowed here", tok.pos)
+        partial = self.peek(1).kind == "cmd"
+        self.next(), self.next(), self.next()
+        if partial:
+            wrt = self.partial_group()
+        else:
+            state = self.save()
+            try:
+                wrt = self.d_group()
+            except _NoMatch:
+                self.restore(state)
+                raise self.error("expected {d v} after \\frac{d}", self.peek().pos) from None
+        if not self.starts_factor():
+            raise self.error(f"'{self.text[tok.pos:self.prev.end]}' needs an expression to differentiate", tok.pos)
+        return Derivative(self.product(), wrt, pos=tok.pos)
 
     def partial_group(self) -> Name:
         opener = self.next()
@@ -888,6 +948,10 @@ def to_sympy(node: Node, symbols: Mapping[str, sp.Symbol], *, evaluate: bool = T
             if n.func in ("log", "root"):
                 return fn(*args)
             return fn(*args, evaluate=evaluate)
+        if isinstance(n, Derivative):
+            if n.wrt.canonical not in symbols:
+                raise err(f"unknown symbol '{n.wrt.canonical}'; known: {', '.join(sorted(symbols)) or 'none'}", n.wrt)
+            return sp.diff(low(n.x), symbols[n.wrt.canonical])
         if isinstance(n, Partial):
             if partial is None:
                 raise err("∂ notation is not allowed here", n)

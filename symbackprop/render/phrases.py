@@ -114,6 +114,49 @@ PHRASES: dict[str, dict[str, str]] = {
     "and": {"en": ", ", "zh": "、"},
 }
 
+# ---- verify: verdicts on claims and diagnoses of wrong steps --------------
+PHRASES.update({
+    "v_correct": {"en": "correct", "zh": "正确"},
+    "v_incorrect": {"en": "incorrect", "zh": "错误"},
+    "v_error": {"en": "error", "zh": "无法检查"},
+    "v_line": {"en": "line {n}", "zh": "第 {n} 行"},
+    "v_claim": {"en": "claim {n}", "zh": "第 {n} 个等式"},
+    "v_all_correct": {"en": "All {n} claims are correct.", "zh": "全部 {n} 个等式都正确。"},
+    "v_first_wrong": {"en": "First wrong step: {where} ({target}).", "zh": "第一个错误步骤：{where}（{target}）。"},
+    "ok_symbolic": {"en": "equal to {target}: the difference simplifies to 0",
+                    "zh": "与 {target} 相等：两者之差化简为 0"},
+    "ok_numeric": {"en": "equal to {target} at {n} random points (no symbolic proof within the time limit)",
+                   "zh": "在 {n} 个随机点上与 {target} 相等（时限内未完成符号化简）"},
+    "ok_precision": {"en": "{target} = {exact}; {written} agrees to the precision written (±{tol})",
+                     "zh": "{target} = {exact}；{written} 在所写精度内一致（±{tol}）"},
+    "ok_value": {"en": "{target} = {exact}, as claimed", "zh": "{target} = {exact}，与所写一致"},
+    "ok_hand": {"en": "{target} = {exact}; {written} agrees with the value carried by hand, {hand}",
+                "zh": "{target} = {exact}；{written} 与逐步取整的手算值 {hand} 一致"},
+    "d_sign": {"en": "wrong sign: the claim is −{target}", "zh": "符号错误：所写结果等于 −{target}"},
+    "d_constant": {"en": "off by a constant factor {k}: the claim is {k} × {target}",
+                   "zh": "差一个常数因子 {k}：所写结果是 {target} 的 {k} 倍"},
+    "d_missing": {"en": "missing factor {factor}", "zh": "缺少因子 {factor}"},
+    "d_missing2": {"en": "missing factors {factor} and {factor2}", "zh": "缺少因子 {factor} 和 {factor2}"},
+    "d_extra": {"en": "extra factor {factor}", "zh": "多了因子 {factor}"},
+    "d_extra2": {"en": "extra factors {factor} and {factor2}", "zh": "多了因子 {factor} 和 {factor2}"},
+    "d_wrong_factor": {"en": "wrong local derivative: {got} where {want} belongs",
+                       "zh": "局部导数用错：应为 {want}，却用了 {got}"},
+    "d_and_sign": {"en": ", and the sign is wrong", "zh": "，且符号错误"},
+    "d_and_constant": {"en": ", and off by a constant factor {k}", "zh": "，且差一个常数因子 {k}"},
+    "d_missing_term": {
+        "en": "missing the term through {consumer}: {v} feeds {k} nodes, so {sum} is a sum of {k} terms",
+        "zh": "漏掉了经由 {consumer} 的一项：{v} 流向 {k} 个节点，{sum} 是 {k} 项之和",
+    },
+    "d_rounding": {"en": "rounded wrongly: {target} = {exact}, which rounds to {rounded}, not {written}",
+                   "zh": "舍入错误：{target} = {exact}，应舍入为 {rounded}，而不是 {written}"},
+    "d_wrong_value": {"en": "wrong value: {target} = {exact} ({rounded} to {digits} decimals), not {written}",
+                      "zh": "数值错误：{target} = {exact}（保留 {digits} 位小数为 {rounded}），而不是 {written}"},
+    "d_numbers_off": {"en": "wrong value: the numbers give {claimed}, but {target} = {exact}",
+                      "zh": "数值错误：所写算式得 {claimed}，而 {target} = {exact}"},
+    "d_other": {"en": "not equal: at {point} the claim is {claimed} but {target} = {expected}",
+                "zh": "不相等：在 {point} 处所写式子为 {claimed}，而 {target} = {expected}"},
+})
+
 LANGS = ("en", "zh")
 
 

@@ -1,0 +1,56 @@
+"""How long a verdict takes: the median over rounds, per claim, on the article's network.
+
+    python benchmarks/verify_speed.py [--rounds 20]
+
+Each round checks a claim with a fresh Verifier (nothing cached: the derivation, the
+random points and the proof are all redone), so the figure is what one
+``symbackprop verify`` call costs past start-up. The target is well under a second.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import symbackprop as sb  # noqa: E402
+from symbackprop.verify import Verifier  # noqa: E402
+
+CLAIMS = {
+    "symbolic, right": r"\frac{\partial L}{\partial w_1} = 2(a_2 - y)\,a_2(1-a_2)\,w_2\,a_1(1-a_1)\,x",
+    "symbolic, exp form (no proof: numeric)": r"\frac{\partial a_2}{\partial z_2} = \frac{e^{-z_2}}{(1+e^{-z_2})^2}",
+    "symbolic, missing factor": r"\frac{\partial L}{\partial w_1} = 2(a_2 - y) a_2(1 - a_2) w_2 x",
+    "symbolic, wrong (counterexample)": r"\frac{\partial a_2}{\partial z_2} = a_2(1 + a_2)",
+    "numeric, right": r"\frac{\partial L}{\partial w_1} = 0.058 \times 2.0 = 0.116",
+    "numeric, rounded wrongly": r"\frac{\partial L}{\partial w_1} = 0.117",
+    "worked solution (31 claims)": (ROOT / "derivations" / "seed_scalar.claims").read_text(),
+}
+
+
+def median_seconds(claim: str, spec, rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        Verifier(spec).verify(claim)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    spec = sb.load_spec(ROOT / "derivations" / "seed_scalar.toml")
+    Verifier(spec).verify(CLAIMS["symbolic, right"])  # warm SymPy's caches and imports once
+    print(f"median of {args.rounds} rounds, fresh Verifier each round")
+    for name, claim in CLAIMS.items():
+        t = median_seconds(claim, spec, args.rounds)
+        print(f"  {name:42s} {t * 1000:8.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+r"""Checking hand derivations: LaTeX claims → verdict, with a diagnosis of the first wrong step.
+
+>>> import symbackprop as sb
+>>> spec = sb.load_spec("derivations/seed_scalar.toml")
+>>> r = sb.verify(spec, r"\frac{\partial L}{\partial z_2} = \frac{\partial L}{\partial a_2}")
+>>> r.verdict, r.diagnosis.kind
+('incorrect', 'missing_factor')
+>>> print(r.diagnosis.message)
+missing factor a_2·(1 - a_2) = ∂a_2/∂z_2
+>>> sb.verify(spec, r"dL/dw_1 = 0.116").verdict
+'correct'
+
+A claim names its target on the left: the loss's gradient
+(``\frac{\partial L}{\partial w_1}``, ``\partial L / \partial w_1``,
+``\frac{dL}{dw_1}``, ``dL/dw_1``), a local derivative of a node by one of its
+inputs (``\frac{\partial a_2}{\partial z_2}``), or a node (``z_1``). The right
+side may use node names, other partials (which stand for their true values),
+activations (``\sigma(z_2)``, ``\sigma'(z_2)``, ``\tanh``) and numbers. A
+claims text holds a worked solution: one claim per line or ``align`` rows, a
+chain ``a = b = c`` checking each part against ``a``; see :mod:`.claims`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Union
+
+from ..derivation import Derivation
+from ..errors import SymbackpropError
+from ..network import Network
+from ..render.phrases import LANGS
+from ..spec import Spec, load_spec
+from .claims import Claim, read_claims
+from .judge import Judge
+from .oracle import Oracle, Target
+from .report import KINDS, Diagnosis, Report, Verdict
+
+__all__ = ["Claim", "Diagnosis", "KINDS", "Report", "Target", "Verdict", "Verifier", "read_claims", "verify"]
+
+Checkable = Union[Network, Spec, Derivation, str, Path]
+
+
+class Verifier:
+    """Checks claims against one network; reuse it for many claims (the truth is cached).
+
+    ``values`` (leaf → number) is the point numeric claims are about; by
+    default the spec's ``[values]``. ``seed`` fixes the random comparison
+    points; ``points`` is how many; ``time_budget`` bounds each symbolic proof
+    (seconds).
+    """
+
+    def __init__(self, network_or_spec: Checkable, *, values=None, lang: str | None = None,
+                 seed: int = 0, points: int = 6, time_budget: float = 0.25):
+        network, spec_values, spec_lang = _network(network_or_spec)
+        self.lang = lang or spec_lang or "en"
+        if self.lang not in LANGS:
+            raise SymbackpropError(f"unknown language '{self.lang}'; use one of {', '.join(LANGS)}")
+        self.oracle = Oracle(network, values if values is not None else spec_values, seed=seed)
+        self.judge = Judge(self.oracle, lang=self.lang, points=points, time_budget=time_budget)
+
+    def check(self, claim: Claim) -> Verdict:
+        return self.judge(claim)
+
+    def verify(self, claims: str | Iterable[str]) -> Report:
+        return Report([self.judge(c) for c in read_claims(claims)], self.lang)
+
+
+def verify(network_or_spec: Checkable, claims: str | Iterable[str], *, values=None,
+           lang: str | None = None, seed: int = 0, points: int = 6) -> Report:
+    r"""Check a claim, or a worked solution of claims, against a network.
+
+    ``network_or_spec`` is a :class:`Network`, a loaded :class:`Spec`, a
+    :class:`Derivation` or the path of a spec file; ``claims`` is one claim,
+    a claims text (lines, ``align`` rows, chains) or a list of them. Returns
+    a :class:`Report`: ``.verdict`` ("correct", "incorrect", "error"),
+    ``.first_wrong``, ``.diagnosis`` (of the first wrong step), one
+    :class:`Verdict` per claim, ``.to_json()``, ``.to_text()``. A claim that
+    cannot be read is an ``"error"`` verdict whose message points at the
+    column; it never raises.
+    """
+    return Verifier(network_or_spec, values=values, lang=lang, seed=seed, points=points).verify(claims)
+
+
+def _network(obj: Checkable):
+    if isinstance(obj, (str, Path)):
+        obj = load_spec(obj)
+    if isinstance(obj, Spec):
+        return obj.network, obj.values, obj.lang
+    if isinstance(obj, Derivation):
+        values = None
+        if obj.values is not None:
+            values = {n: obj.values[n] for n in obj.network.order if obj.network.node(n).is_leaf}
+        return obj.network, values, obj.lang
+    if isinstance(obj, Network):
+        return obj, None, None
+    raise TypeError(f"verify() needs a Network, a Spec, a Derivation or a spec path, not {type(obj).__name__}")

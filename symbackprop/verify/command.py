@@ -1,0 +1,56 @@
+"""``symbackprop verify SPEC --claim TEX [--claim …] [--claims FILE]``.
+
+Verdicts go to stdout (text or JSON); in text mode each claim that cannot be
+checked is one line on stderr. Exit 0 all correct, 1 some incorrect, 2 some
+error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import SymbackpropError
+from ..spec import load_spec
+from . import Verifier
+from .claims import read_claims
+from .report import Report
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", help="TOML spec file of the network")
+    p.add_argument("--claim", action="append", default=[], metavar="TEX",
+                   help=r"a claim such as '\frac{\partial L}{\partial w_1} = 0.116' (repeatable)")
+    p.add_argument("--claims", metavar="FILE",
+                   help="a worked solution: one claim per line or align rows, %% comments")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--lang", choices=["en", "zh"])
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.claim and not args.claims:
+        raise SymbackpropError("nothing to check: give --claim TEX or --claims FILE")
+    spec = load_spec(args.spec)
+    verifier = Verifier(spec, lang=args.lang)
+    claims = [c for text in args.claim for c in read_claims(text)]
+    if args.claims:
+        try:
+            text = Path(args.claims).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SymbackpropError(f"claims file not found: {args.claims}") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise SymbackpropError(f"cannot read claims file {args.claims}: {e}") from None
+        claims += read_claims(text, numbered=True)
+    if not claims:
+        raise SymbackpropError(f"no claims found in {args.claims}")
+    report = Report([verifier.check(c) for c in claims], verifier.lang)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(report.to_text(errors=False))
+        for v in report:
+            if v.verdict == "error":
+                where = f"line {v.line}: " if v.line is not None else ""
+                print(f"symbackprop: error: {where}{v.diagnosis.message}".replace("\n", " "), file=sys.stderr)
+    return report.exit_code

@@ -1,0 +1,293 @@
+r"""Where a wrong derivation goes wrong.
+
+A wrong claim ``c`` is compared with the truth ``t`` point by point, under
+hypotheses of the form ``c·A = k·t·B``: ``A = B = 1`` is a wrong sign
+(``k = -1``) or a constant factor; ``A = f`` is a missing factor ``f`` and
+``B = f`` an extra one, where ``f`` ranges over the local derivatives of the
+chain (so the message can say *which* one: "missing a_1·(1 - a_1) =
+∂a_1/∂z_1"); ``A = f, B = g`` is one local derivative used in place of
+another. Written multiplicatively, an indicator such as ReLU's
+:math:`\mathbb{1}[z>0]` is handled too (no division by zero). A sum with a
+term left out, a number rounded wrongly, and otherwise a counterexample
+complete the picture.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from itertools import combinations
+from typing import Sequence
+
+
+from ..derivation import LocalDerivative
+from ..render.phrases import phrase
+from ..render.printer import partial_latex, to_latex, to_text
+from .oracle import Target
+from .report import Diagnosis
+
+#: constants a person plausibly gets wrong by: a lost 2 from a square, a ½, a mean's 1/m, …
+NICE = [Fraction(n, d) for n, d in ((2, 1), (1, 2), (3, 1), (1, 3), (4, 1), (1, 4), (10, 1), (1, 10))]
+REL = 1e-7  # relative agreement of exact evaluations (both at 30 digits)
+
+
+@dataclass
+class Factor:
+    """A local derivative with its values at the comparison points."""
+
+    term: LocalDerivative
+    values: list[float]
+    on_path: bool = True  #: on a path from the target's variable up (part of its chain)
+
+    @property
+    def latex(self) -> str:
+        return to_latex(self.term.expr)
+
+    @property
+    def local(self) -> str:
+        return f"∂{self.term.of}/∂{self.term.wrt}"
+
+
+@dataclass
+class Branch:
+    """One term of a sum over consumers: node ``node`` feeds ``consumer`` (one of ``of`` sums)."""
+
+    node: str
+    consumer: str
+    count: int  #: terms in that sum
+    values: list[float]  #: the term's share of the target at each point
+
+
+@dataclass
+class Evidence:
+    """Claim and truth at the points where they were compared."""
+
+    target: Target
+    points: list[dict[str, float]]
+    claimed: list[float | None]  #: None where the claim is undefined
+    truth: list[float]
+    slack: list[float]  #: absolute uncertainty of each claimed value (numbers as written)
+    numeric: bool = False  #: the claim is made of written numbers, at the spec's values
+    factors: list[Factor] = field(default_factory=list)
+    terms: list[Branch] = field(default_factory=list)  #: terms of the sums on the chain
+    written: str | None = None  #: the claim is this one number, as written
+    decimals: int = 0
+    shown: list[str] = field(default_factory=list)  #: leaves to show in a counterexample
+
+
+def diagnose(e: Evidence, lang: str = "en") -> Diagnosis:
+    """The most specific explanation of why ``claimed`` is not ``truth``."""
+    target = e.target.label
+    if any(c is None for c in e.claimed):
+        return _counterexample(e, lang)
+    checks = _numeric_checks if e.numeric else _symbolic_checks
+    for check in checks:
+        d = check(e, lang, target)
+        if d is not None:
+            return d
+    return _counterexample(e, lang)
+
+
+# ---- hypotheses ------------------------------------------------------------
+def _fits(e: Evidence, A: Sequence[float], B: Sequence[float], k: float) -> bool:
+    """``claimed·A ≈ k·truth·B`` at every point."""
+    for c, t, a, b, s in zip(e.claimed, e.truth, A, B, e.slack):
+        lhs, rhs = c * a, k * t * b
+        if abs(lhs - rhs) > s * abs(a) + REL * max(abs(lhs), abs(rhs)) + 1e-12:
+            return False
+    return True
+
+
+def _ratio(e: Evidence, A: Sequence[float], B: Sequence[float]) -> float | None:
+    """The k of ``claimed·A = k·truth·B`` from the best-determined point, if any."""
+    best = max(range(len(e.truth)), key=lambda i: abs(e.truth[i] * B[i]))
+    denominator = e.truth[best] * B[best]
+    if abs(denominator) < 1e-12:
+        return None
+    return e.claimed[best] * A[best] / denominator
+
+
+def _ones(e: Evidence) -> list[float]:
+    return [1.0] * len(e.truth)
+
+
+def _constants(e: Evidence, A, B) -> list[float]:
+    """Candidate k: any constant the data says (symbolic claims), nice ones only (one point)."""
+    if e.numeric:
+        return [float(q) for n in NICE for q in (n, -n)]
+    k = _ratio(e, A, B)
+    return [] if k is None or abs(k) < 1e-9 else [k]
+
+
+def _k_text(k: float) -> str:
+    q = Fraction(k).limit_denominator(100)
+    if abs(float(q) - k) <= 1e-9 * max(1.0, abs(k)):
+        return str(q)
+    return f"{k:.6g}"
+
+
+def _describe(f: Factor, e: Evidence, label: bool = False) -> str:
+    text = to_text(f.term.expr)
+    if label or f.on_path or not f.term.is_trivial:  # a bare a_1 off the chain: a value, not ∂z_2/∂w_2
+        text += f" = {f.local}"
+    if e.numeric:
+        text += f" = {f.values[0]:.{max(e.decimals, 3)}f}"
+    return text
+
+
+def _details(*factors: Factor, **more) -> dict:
+    out = dict(more)
+    if factors:
+        out["factor"] = " ".join(f.latex for f in factors)
+        out["local_derivative"] = " ".join(partial_latex(f.term.of, f.term.wrt) for f in factors)
+    return out
+
+
+def _suffix(k: float, lang: str) -> str:
+    if abs(k - 1) < 1e-9:
+        return ""
+    if abs(k + 1) < 1e-9:
+        return phrase("d_and_sign", lang)
+    return phrase("d_and_constant", lang, k=_k_text(k))
+
+
+def _sign(e: Evidence, lang: str, target: str) -> Diagnosis | None:
+    ones = _ones(e)
+    if _fits(e, ones, ones, -1.0) and any(abs(t) > 1e-12 for t in e.truth):
+        return Diagnosis("sign", phrase("d_sign", lang, target=target), {"factor": "-1"})
+    return None
+
+
+def _constant(e: Evidence, lang: str, target: str) -> Diagnosis | None:
+    ones = _ones(e)
+    for k in _constants(e, ones, ones):
+        if abs(k - 1) > 1e-9 and abs(k + 1) > 1e-9 and _fits(e, ones, ones, k):
+            return Diagnosis("constant_factor", phrase("d_constant", lang, k=_k_text(k), target=target),
+                             {"factor": _k_text(k)})
+    return None
+
+
+def _single_factor(ks: str, paths: tuple[bool, ...] = (True, False)):
+    """Missing or extra one local derivative; ``ks`` says which constants to allow with it,
+    ``paths`` whether factors on the target's chain (True) or elsewhere (False) are tried."""
+    def check(e: Evidence, lang: str, target: str) -> Diagnosis | None:
+        ones = _ones(e)
+        for f in e.factors:
+            if f.on_path not in paths:
+                continue
+            for kind, A, B in (("missing_factor", f.values, ones), ("extra_factor", ones, f.values)):
+                for k in _ks(e, A, B, ks):
+                    if _fits(e, A, B, k):
+                        key = "d_missing" if kind == "missing_factor" else "d_extra"
+                        msg = phrase(key, lang, factor=_describe(f, e)) + _suffix(k, lang)
+                        return Diagnosis(kind, msg, _details(f, constant=_k_text(k)) if k != 1 else _details(f))
+        return None
+    return check
+
+
+def _ks(e: Evidence, A, B, which: str) -> list[float]:
+    if which == "one":
+        return [1.0]
+    if which == "sign":
+        return [-1.0]
+    return [k for k in _constants(e, A, B) if abs(abs(k) - 1) > 1e-9]
+
+
+def _wrong_factor(e: Evidence, lang: str, target: str) -> Diagnosis | None:
+    """One local derivative written where another belongs (``∂z/∂w`` for ``∂z/∂a``)."""
+    for want in e.factors:
+        for got in e.factors:
+            if got is want or not want.on_path:
+                continue
+            for k in (1.0,) if e.numeric else (1.0, -1.0):
+                if _fits(e, want.values, got.values, k):
+                    msg = phrase("d_wrong_factor", lang, got=_describe(got, e, True), want=_describe(want, e, True))
+                    return Diagnosis("wrong_factor", msg + _suffix(k, lang),
+                                     {"factor": got.latex, "expected_factor": want.latex,
+                                      "local_derivative": partial_latex(got.term.of, got.term.wrt),
+                                      "expected_local_derivative": partial_latex(want.term.of, want.term.wrt)})
+    return None
+
+
+def _two_factors(e: Evidence, lang: str, target: str) -> Diagnosis | None:
+    ones = _ones(e)
+    for f, g in combinations(e.factors, 2):
+        both = [a * b for a, b in zip(f.values, g.values)]
+        for kind, A, B in (("missing_factor", both, ones), ("extra_factor", ones, both)):
+            for k in (1.0, -1.0):
+                if _fits(e, A, B, k):
+                    key = "d_missing2" if kind == "missing_factor" else "d_extra2"
+                    msg = phrase(key, lang, factor=_describe(f, e), factor2=_describe(g, e))
+                    return Diagnosis(kind, msg + _suffix(k, lang), _details(f, g))
+    return None
+
+
+def _missing_term(e: Evidence, lang: str, target: str) -> Diagnosis | None:
+    """A sum over consumers with one term left out, at the target or further up its chain."""
+    for b in e.terms:
+        rest = [t - v for t, v in zip(e.truth, b.values)]
+        if all(abs(c - r) <= s + REL * max(abs(c), abs(r)) + 1e-12
+               for c, r, s in zip(e.claimed, rest, e.slack)):
+            msg = phrase("d_missing_term", lang, consumer=b.consumer, v=b.node, k=b.count,
+                         sum=f"∂{e.target.of}/∂{b.node}")
+            return Diagnosis("missing_term", msg, {"node": b.node, "consumer": b.consumer})
+    return None
+
+
+def _rounding(e: Evidence, lang: str, target: str) -> Diagnosis | None:
+    """A single written number within one unit of its last digit: rounded wrongly."""
+    if e.written is None:
+        return None
+    c, t, d = e.claimed[0], e.truth[0], e.decimals
+    if abs(c - t) < 10.0 ** -d:
+        return Diagnosis("rounding", phrase("d_rounding", lang, target=target, exact=_exact(t, d),
+                                            rounded=_round(t, d), written=e.written),
+                         {"expected": t, "rounded": _round(t, d), "written": e.written})
+    return None
+
+
+_symbolic_checks = [_sign, _constant, _single_factor("one"), _single_factor("sign"),
+                    _single_factor("any"), _wrong_factor, _two_factors, _missing_term]
+# At one point a factor's value can equal a constant by accident (x = 2.0): the chain's own
+# local derivatives first, then constants, then the rest of the network's.
+_numeric_checks = [_sign, _rounding, _single_factor("one", (True,)), _wrong_factor, _constant,
+                   _single_factor("one", (False,)), _missing_term, _single_factor("sign", (True,))]
+
+
+# ---- counterexamples -------------------------------------------------------
+def _exact(value: float, decimals: int) -> str:
+    return f"{value:.{decimals + 2}f}"
+
+
+def _round(value: float, decimals: int) -> str:
+    text = f"{value:.{decimals}f}"
+    return text.lstrip("-") if float(text) == 0 else text
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "undefined"
+    return f"{value:.6g}"
+
+
+def _counterexample(e: Evidence, lang: str) -> Diagnosis:
+    target = e.target.label
+    if e.numeric:
+        c, t = e.claimed[0], e.truth[0]
+        d = max(e.decimals, 3)
+        details = {"expected": t, "claimed": c}
+        if e.written is not None:
+            msg = phrase("d_wrong_value", lang, target=target, exact=_exact(t, e.decimals),
+                         rounded=_round(t, e.decimals), digits=e.decimals, written=e.written)
+        else:
+            msg = phrase("d_numbers_off", lang, target=target, claimed=_num(c) if c is None else f"{c:.{d + 2}f}",
+                         exact=_exact(t, d))
+        return Diagnosis("other", msg, details)
+    i = next((i for i, (c, t, s) in enumerate(zip(e.claimed, e.truth, e.slack))
+              if c is None or abs(c - t) > s + REL * max(abs(c), abs(t)) + 1e-12), 0)
+    point = e.points[i]
+    names = e.shown or list(point)
+    where = ", ".join(f"{n} = {point[n]:.4g}" for n in names)
+    msg = phrase("d_other", lang, point=where, claimed=_num(e.claimed[i]), target=target,
+                 expected=_num(e.truth[i]))
+    return Diagnosis("other", msg, {"point": {n: point[n] for n in names},
+                                    "claimed": e.claimed[i], "expected": e.truth[i]})
