@@ -6,6 +6,7 @@ Every ``$$…$$`` block and every inline ``$…$`` of the Markdown of every spec
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -14,11 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from symbackprop import backprop, load_spec
-
 ROOT = Path(__file__).resolve().parent.parent
 CHECKER = ROOT / "tests" / "katex_check.js"
 SPECS = sorted((ROOT / "derivations").glob("*.toml"))
+
+_tool = importlib.util.spec_from_file_location("regenerate_derivations",
+                                               ROOT / "tools" / "regenerate_derivations.py")
+regen = importlib.util.module_from_spec(_tool)
+_tool.loader.exec_module(regen)
 
 _DISPLAY = re.compile(r"^\$\$\n(.*?)\n\$\$$", re.S | re.M)
 _INLINE = re.compile(r"(?<![\\$])\$([^$\n]+?)\$(?!\$)")
@@ -78,9 +82,7 @@ def test_extracts_inline_and_display_math():
 @pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])
 def test_markdown_math_parses_with_katex(spec, lang):
-    s = load_spec(spec)
-    d = backprop(s.network, s.values, digits=s.digits, mode=s.mode,
-                 learning_rate=s.learning_rate, lang=lang)
+    d = regen.derivation(spec, lang)  # as `symbackprop derive` does
     for closed_forms in (False, True):
         md = d.to_markdown(lang=lang, closed_forms=closed_forms)
         blocks = math_blocks(md)

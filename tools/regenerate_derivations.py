@@ -29,13 +29,20 @@ os.environ.setdefault("SOURCE_DATE_EPOCH", "1767225600")
 os.environ.setdefault("FORCE_SOURCE_DATE", "1")
 
 
-def derivation(spec_path: Path):
-    """The derivation of a spec with the spec's own settings (as ``symbackprop derive`` does)."""
+def derivation(spec_path: Path, lang: str | None = None):
+    """The derivation of a spec with the spec's own settings (as ``symbackprop derive`` does):
+    batched matrix form for a spec with ``[shapes]``, else scalar."""
     from symbackprop import backprop, load_spec
 
+    try:
+        from symbackprop.matrix import MatrixNetwork
+        from symbackprop.matrix import backprop as matrix_backprop
+    except ImportError:  # a checkout without the matrix module
+        MatrixNetwork = ()
     spec = load_spec(spec_path)
-    return backprop(spec.network, spec.values, digits=spec.digits, mode=spec.mode,
-                    learning_rate=spec.learning_rate, lang=spec.lang)
+    derive = matrix_backprop if isinstance(spec.network, MatrixNetwork) else backprop
+    return derive(spec.network, spec.values, digits=spec.digits, mode=spec.mode,
+                  learning_rate=spec.learning_rate, lang=lang or spec.lang)
 
 
 def renderings(spec_path: Path) -> dict[str, str]:
