@@ -370,3 +370,30 @@ def test_verify_accepts_a_network_a_derivation_or_a_path(derivations):
     for obj in (str(path), path, spec, d):
         assert sb.verify(obj, "dL/dw_1 = 0.116").ok
     assert sb.verify(spec.network, r"dL/dw_1 = \frac{\partial L}{\partial z_1} x").ok
+
+
+def test_vanishing_gradients_are_still_compared():
+    """Deep in a tanh chain gradients are ~1e-10 and less: agreement is relative, not absolute."""
+    depth = 12
+    lines = ["a_{0} = x"] + [rf"a_{{{i}}} = \tanh(w_{{{i}}} a_{{{i - 1}}} + b_{{{i}}})" for i in range(1, depth + 1)]
+    net = sb.network_from_latex("\n".join(lines + [rf"L = (a_{{{depth}}} - y)^2"]),
+                                params=[f"w_{i}" for i in range(1, depth + 1)])
+    v = Verifier(net)
+    right = r"\frac{\partial L}{\partial w_1} = \frac{\partial L}{\partial a_2} (1 - a_2^2) w_2 (1 - a_1^2) x"
+    assert one(v, right).correct
+    wrong = one(v, r"\frac{\partial L}{\partial w_1} = \frac{\partial L}{\partial a_1} (1 - a_1^2)")
+    assert wrong.diagnosis.kind == "wrong_factor" and "∂a_1/∂w_1 belongs" in wrong.diagnosis.message
+    assert one(v, r"\frac{\partial L}{\partial w_1} = 0 \cdot x").verdict == "incorrect"
+
+
+def test_without_a_timer_the_points_decide(article):
+    """Off the main thread there is no SIGALRM: no symbolic proof, the same verdicts."""
+    import threading
+
+    out = {}
+    thread = threading.Thread(target=lambda: out.update(r=article.verify(RIGHT[:12] + [WRONG[4][0]])))
+    thread.start()
+    thread.join()
+    assert [v.verdict for v in out["r"]] == ["correct"] * 12 + ["incorrect"]
+    assert {v.method for v in out["r"] if v.correct} == {"numeric"}
+    assert out["r"][-1].diagnosis.kind == "missing_factor"

@@ -28,6 +28,12 @@ from .report import Diagnosis
 #: constants a person plausibly gets wrong by: a lost 2 from a square, a ½, a mean's 1/m, …
 NICE = [Fraction(n, d) for n, d in ((2, 1), (1, 2), (3, 1), (1, 3), (4, 1), (1, 4), (10, 1), (1, 10))]
 REL = 1e-7  # relative agreement of exact evaluations (both at 30 digits)
+TINY = 1e-25  # absolute floor: values are computed to 30 digits, and gradients can vanish (1e-20)
+
+
+def close(a: float, b: float, slack: float = 0.0, rel: float = REL) -> bool:
+    """``a`` and ``b`` agree within ``slack`` (uncertainty of written numbers) and rounding."""
+    return abs(a - b) <= slack + rel * max(abs(a), abs(b)) + TINY
 
 
 @dataclass
@@ -91,8 +97,7 @@ def diagnose(e: Evidence, lang: str = "en") -> Diagnosis:
 def _fits(e: Evidence, A: Sequence[float], B: Sequence[float], k: float) -> bool:
     """``claimed·A ≈ k·truth·B`` at every point."""
     for c, t, a, b, s in zip(e.claimed, e.truth, A, B, e.slack):
-        lhs, rhs = c * a, k * t * b
-        if abs(lhs - rhs) > s * abs(a) + REL * max(abs(lhs), abs(rhs)) + 1e-12:
+        if not close(c * a, k * t * b, s * abs(a)):
             return False
     return True
 
@@ -101,7 +106,7 @@ def _ratio(e: Evidence, A: Sequence[float], B: Sequence[float]) -> float | None:
     """The k of ``claimed·A = k·truth·B`` from the best-determined point, if any."""
     best = max(range(len(e.truth)), key=lambda i: abs(e.truth[i] * B[i]))
     denominator = e.truth[best] * B[best]
-    if abs(denominator) < 1e-12:
+    if abs(denominator) <= TINY:
         return None
     return e.claimed[best] * A[best] / denominator
 
@@ -152,7 +157,7 @@ def _suffix(k: float, lang: str) -> str:
 
 def _sign(e: Evidence, lang: str, target: str) -> Diagnosis | None:
     ones = _ones(e)
-    if _fits(e, ones, ones, -1.0) and any(abs(t) > 1e-12 for t in e.truth):
+    if _fits(e, ones, ones, -1.0) and any(abs(t) > TINY for t in e.truth):
         return Diagnosis("sign", phrase("d_sign", lang, target=target), {"factor": "-1"})
     return None
 
@@ -225,8 +230,7 @@ def _missing_term(e: Evidence, lang: str, target: str) -> Diagnosis | None:
     """A sum over consumers with one term left out, at the target or further up its chain."""
     for b in e.terms:
         rest = [t - v for t, v in zip(e.truth, b.values)]
-        if all(abs(c - r) <= s + REL * max(abs(c), abs(r)) + 1e-12
-               for c, r, s in zip(e.claimed, rest, e.slack)):
+        if all(close(c, r, s) for c, r, s in zip(e.claimed, rest, e.slack)):
             msg = phrase("d_missing_term", lang, consumer=b.consumer, v=b.node, k=b.count,
                          sum=f"∂{e.target.of}/∂{b.node}")
             return Diagnosis("missing_term", msg, {"node": b.node, "consumer": b.consumer})
@@ -283,7 +287,7 @@ def _counterexample(e: Evidence, lang: str) -> Diagnosis:
                          exact=_exact(t, d))
         return Diagnosis("other", msg, details)
     i = next((i for i, (c, t, s) in enumerate(zip(e.claimed, e.truth, e.slack))
-              if c is None or abs(c - t) > s + REL * max(abs(c), abs(t)) + 1e-12), 0)
+              if c is None or not close(c, t, s)), 0)
     point = e.points[i]
     names = e.shown or list(point)
     where = ", ".join(f"{n} = {point[n]:.4g}" for n in names)
