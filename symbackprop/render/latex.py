@@ -21,6 +21,7 @@ PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
 \usepackage{mleftright}\mleftright
 \usepackage[skip=0.6\baselineskip]{parskip}
 \usepackage{adjustbox}
+\usepackage[font=small,labelfont=bf%(caption)s]{caption}
 \allowdisplaybreaks
 \renewcommand{\arraystretch}{1.25}
 %% the indicator \mathbb{1}: AMS blackboard bold has no digits, so a bold 1
@@ -41,7 +42,10 @@ def solution_latex(sol: Solution) -> str:
     prev, glue = None, []
     for b in sol.blocks:
         # a display continues the paragraph that introduces it: no empty line before it
-        glue.append("\n" if isinstance(b, Equations) and isinstance(prev, Para) else "\n\n")
+        # and the text after a display goes on without a paragraph break
+        joined = isinstance(b, Equations) and isinstance(prev, Para) or \
+            isinstance(b, Para) and isinstance(prev, Equations)
+        glue.append("\n" if joined else "\n\n")
         prev = b
         if isinstance(b, Heading):
             out.append(f"\\{_SECTION[b.level]}{{{b.text}}}")
@@ -109,6 +113,7 @@ def render_latex(d, *, lang: str | None = None, standalone: bool = False,
     zh = (lang or d.lang) == "zh"
     head = PREAMBLE % {
         "tikz": TIKZ_PACKAGES,
+        "caption": ",labelsep=quad" if zh else "",  # 图 1 计算图 (no colon in Chinese)
         "cjk_pre": "\\usepackage{CJKutf8}" if zh else "",
         "cjk_begin": "\\begin{CJK}{UTF8}{gbsn}\n\\renewcommand{\\figurename}{图}" if zh else "",
     }
