@@ -121,6 +121,13 @@ def test_broken_latex_reports_the_first_error(tmp_path):
     assert (tmp_path / "x.tex").read_text() == tex
 
 
+@needs_tex
+def test_a_missing_latex_package_says_how_to_install_it(tmp_path):
+    tex = "\\documentclass{article}\n\\usepackage{nosuchpackage}\n\\begin{document}x\\end{document}\n"
+    with pytest.raises(SymbackpropError, match=r"nosuchpackage.sty' not found.*apt-get install"):
+        compile_pdf(tex, tmp_path / "x.pdf")
+
+
 def test_without_tex_the_tex_is_written_and_the_error_says_how_to_install(
         derivations, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(pdf, "tex_available", lambda: False)

@@ -60,8 +60,9 @@ def compile_pdf(tex: str, path: Path | str) -> None:
             if done.returncode != 0 or not (work / "doc.pdf").exists():
                 source = path.with_suffix(".tex")
                 _write(source, tex)
-                raise SymbackpropError(f"pdflatex failed ({_first_error(work / 'doc.log')}); "
-                                       f"the LaTeX is in {source}")
+                error = _first_error(work / "doc.log")
+                hint = f"; install TeX Live: {INSTALL_TEX}" if "not found" in error else ""
+                raise SymbackpropError(f"pdflatex failed ({error}); the LaTeX is in {source}{hint}")
         try:
             shutil.copyfile(work / "doc.pdf", path)
         except OSError as e:
