@@ -54,8 +54,14 @@ class Verifier:
         self.lang = lang or spec_lang or "en"
         if self.lang not in LANGS:
             raise SymbackpropError(f"unknown language '{self.lang}'; use one of {', '.join(LANGS)}")
-        self.oracle = Oracle(network, values if values is not None else spec_values, seed=seed)
-        self.judge = Judge(self.oracle, lang=self.lang, points=points, time_budget=time_budget)
+        values = values if values is not None else spec_values
+        if _is_matrix(network):
+            from .matrix import MatrixJudge
+
+            self.judge = MatrixJudge(network, values, lang=self.lang, seed=seed)
+        else:
+            self.oracle = Oracle(network, values, seed=seed)
+            self.judge = Judge(self.oracle, lang=self.lang, points=points, time_budget=time_budget)
 
     def check(self, claim: Claim) -> Verdict:
         return self.judge(claim)
@@ -78,6 +84,15 @@ def verify(network_or_spec: Checkable, claims: str | Iterable[str], *, values=No
     column; it never raises.
     """
     return Verifier(network_or_spec, values=values, lang=lang, seed=seed, points=points).verify(claims)
+
+
+def _is_matrix(network) -> bool:
+    """A network in batched matrix form (checked by :mod:`.matrix` when symbackprop.matrix exists)."""
+    try:
+        from ..matrix.network import MatrixNetwork
+    except ImportError:  # pragma: no cover - the matrix form is part of symbackprop
+        return False
+    return isinstance(network, MatrixNetwork)
 
 
 def _network(obj: Checkable):

@@ -38,19 +38,24 @@ def close(a: float, b: float, slack: float = 0.0, rel: float = REL) -> bool:
 
 @dataclass
 class Factor:
-    """A local derivative with its values at the comparison points."""
+    """A local derivative ∂of/∂wrt with its values at the comparison points."""
 
-    term: LocalDerivative
+    of: str
+    wrt: str
+    text: str  #: as a worked solution writes it: ``a_1·(1 - a_1)``
+    latex: str
     values: list[float]
     on_path: bool = True  #: on a path from the target's variable up (part of its chain)
+    trivial: bool = False  #: a bare name or number (``a_1``): nothing to work out
 
-    @property
-    def latex(self) -> str:
-        return to_latex(self.term.expr)
+    @classmethod
+    def of_term(cls, term: LocalDerivative, values: list[float], on_path: bool = True) -> "Factor":
+        return cls(term.of, term.wrt, to_text(term.expr), to_latex(term.expr), values, on_path,
+                   term.is_trivial)
 
     @property
     def local(self) -> str:
-        return f"∂{self.term.of}/∂{self.term.wrt}"
+        return f"∂{self.of}/∂{self.wrt}"
 
 
 @dataclass
@@ -131,8 +136,8 @@ def _k_text(k: float) -> str:
 
 
 def _describe(f: Factor, e: Evidence, label: bool = False) -> str:
-    text = to_text(f.term.expr)
-    if label or f.on_path or not f.term.is_trivial:  # a bare a_1 off the chain: a value, not ∂z_2/∂w_2
+    text = f.text
+    if label or f.on_path or not f.trivial:  # a bare a_1 off the chain: a value, not ∂z_2/∂w_2
         text += f" = {f.local}"
     if e.numeric:
         text += f" = {f.values[0]:.{max(e.decimals, 3)}f}"
@@ -143,7 +148,7 @@ def _details(*factors: Factor, **more) -> dict:
     out = dict(more)
     if factors:
         out["factor"] = " ".join(f.latex for f in factors)
-        out["local_derivative"] = " ".join(partial_latex(f.term.of, f.term.wrt) for f in factors)
+        out["local_derivative"] = " ".join(partial_latex(f.of, f.wrt) for f in factors)
     return out
 
 
@@ -208,8 +213,8 @@ def _wrong_factor(e: Evidence, lang: str, target: str) -> Diagnosis | None:
                     msg = phrase("d_wrong_factor", lang, got=_describe(got, e, True), want=_describe(want, e, True))
                     return Diagnosis("wrong_factor", msg + _suffix(k, lang),
                                      {"factor": got.latex, "expected_factor": want.latex,
-                                      "local_derivative": partial_latex(got.term.of, got.term.wrt),
-                                      "expected_local_derivative": partial_latex(want.term.of, want.term.wrt)})
+                                      "local_derivative": partial_latex(got.of, got.wrt),
+                                      "expected_local_derivative": partial_latex(want.of, want.wrt)})
     return None
 
 
@@ -255,6 +260,19 @@ _symbolic_checks = [_sign, _constant, _single_factor("one"), _single_factor("sig
 # local derivatives first, then constants, then the rest of the network's.
 _numeric_checks = [_sign, _rounding, _single_factor("one", (True,)), _wrong_factor, _constant,
                    _single_factor("one", (False,)), _missing_term, _single_factor("sign", (True,))]
+
+
+#: groups of hypotheses, for checkers that word their own counterexample (matrix form)
+CHECKS = {"sign": [_sign], "factors": [_single_factor("one"), _single_factor("sign"), _wrong_factor]}
+
+
+def explain(e: Evidence, lang: str, group: str) -> Diagnosis | None:
+    """The first hypothesis of ``group`` that fits ``e``, or None."""
+    for check in CHECKS[group]:
+        d = check(e, lang, e.target.label)
+        if d is not None:
+            return d
+    return None
 
 
 # ---- counterexamples -------------------------------------------------------

@@ -353,7 +353,7 @@ class Judge:
             if any(all(close(a, b, rel=1e-12) for a, b in zip(values, s)) for s in seen):
                 continue
             seen.append(values)
-            e.factors.append(Factor(term, values, term.wrt in below))
+            e.factors.append(Factor.of_term(term, values, term.wrt in below))
         if target.kind in ("adjoint", "total") and target.wrt != target.of:
             self._add_branches(e, below)
 
