@@ -21,6 +21,21 @@ Every argument may be an array: all of them broadcast together, so one call
 evaluates many points, and the loss and each gradient come back with the
 broadcast shape.
 
+Arguments are the spec's canonical names. A name that is not a Python
+identifier gets one (``w_1,2`` → ``w_1_2``, ``\\hat{y}`` → ``y_hat``, ``\\lambda``
+→ ``lambda_``; the module's ``IDENTIFIERS`` lists them all), and
+``loss_and_grad(**arrays)`` then accepts either spelling as a keyword:
+``loss_and_grad(**{"w_1,2": w})`` or ``loss_and_grad(w_1_2=w)``. The returned
+gradients are keyed by canonical name, in the order of ``PARAMS``.
+
+Stability: σ and softplus are computed so that no ``|z|`` overflows or
+underflows, and ``log σ(z)``, ``log(1 − σ(z))`` — also as ``log a`` of a node
+``a = σ(z)`` — become softplus terms. What cannot be made stable without
+changing the worked solution is an adjoint that divides by ``a`` or ``1 − a``
+(binary cross-entropy on a stored sigmoid: ``∂L/∂a = −y/a + (1−y)/(1−a)``):
+once σ has rounded to exactly 1 (``z`` above ~37) it is infinite. Write such a
+loss on the logit (``\\mathrm{softplus}(z) - y z``) when ``z`` may saturate.
+
 Printing goes through :class:`GradientPrinter`, a subclass of SymPy's
 ``NumPyPrinter``: a new kind of expression needs one ``_print_<Class>`` method
 (matrix products, transposes and Hadamard products already have one, for the
@@ -34,7 +49,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from itertools import count
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import sympy as sp
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
@@ -42,11 +57,8 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from . import functions as F
-from .derivation import Adjoint
+from .derivation import Adjoint, Derivation
 from .errors import SymbackpropError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .derivation import Derivation
 
 
 @dataclass(frozen=True)
@@ -301,8 +313,11 @@ class GradientProgram:
         return self.params + self.inputs
 
 
-def gradient_program(d: "Derivation") -> GradientProgram:
+def gradient_program(d: Derivation) -> GradientProgram:
     """The statements that compute ``d``'s loss and gradients."""
+    if not isinstance(d, Derivation):
+        raise SymbackpropError(f"cannot compile a {type(d).__name__}: only the scalar form "
+                               "compiles so far (the matrix form is to come)")
     net = d.network
     loss = net.loss
     leaves = [n for n in net.order if net.node(n).is_leaf]
@@ -419,7 +434,7 @@ def _dependencies(program: GradientProgram, deps: dict) -> dict:
     return deps
 
 
-def _formulas(d: "Derivation", defined: list[str]) -> list[str]:
+def _formulas(d: Derivation, defined: list[str]) -> list[str]:
     from .render.printer import to_text
 
     net, loss = d.network, d.loss
@@ -435,7 +450,7 @@ HELPERS = {
     "_sigmoid": '''
 def _sigmoid(z):
     """σ(z) = 1/(1 + e^(-z)), z clipped to ±500 (changes σ by < 1e-217): no overflow or underflow."""
-    return 1.0 / (1.0 + {np}.exp(-{np}.clip(z, -500.0, 500.0)))
+    return 1.0 / (1.0 + {np}.exp(-{np}.minimum({np}.maximum(z, -500.0), 500.0)))
 ''',
     "_softplus": '''
 def _softplus(x):
@@ -453,16 +468,19 @@ def _expand(value, shape):
 def _by_identifier(arrays):
     """Keyword arguments by Python identifier; a canonical name (``"w_1,2"``) is accepted too."""
     named = {{IDENTIFIERS.get(k, k): v for k, v in arrays.items()}}
-    missing = [k for k, i in IDENTIFIERS.items() if i not in named]
-    unknown = [k for k in named if k not in IDENTIFIERS.values()]
-    if missing or unknown:
-        raise TypeError(f"loss_and_grad() missing {{missing}} or unexpected {{unknown}} arguments")
+    if named.keys() != _IDENTIFIER_SET:
+        missing = [k for k, i in IDENTIFIERS.items() if i not in named]
+        unknown = sorted(set(named) - _IDENTIFIER_SET)
+        raise TypeError(f"loss_and_grad() missing {{missing}} or got unexpected {{unknown}} arguments")
     return named
+
+
+_IDENTIFIER_SET = frozenset(IDENTIFIERS.values())
 ''',
 }
 
 
-def module_source(d: "Derivation", backend: str = "numpy", *, origin: str | None = None) -> str:
+def module_source(d: Derivation, backend: str = "numpy", *, origin: str | None = None) -> str:
     """Source of a standalone module computing ``d``'s loss and gradients.
 
     It imports only the backend's array module (plus ``erf`` when a GELU needs it)
@@ -572,7 +590,7 @@ def _tuple(names: Iterable[str]) -> str:
 
 
 # ---- compile -------------------------------------------------------------------
-def compile_derivation(d: "Derivation", backend: str = "numpy") -> Callable:
+def compile_derivation(d: Derivation, backend: str = "numpy") -> Callable:
     """``loss_and_grad(**arrays) -> (loss, {param: gradient})`` for ``d``, as a Python function.
 
     The function's ``source`` attribute holds the module it was compiled from.

@@ -1,0 +1,276 @@
+"""Gradient speed: symbackprop's exported code against hand-written NumPy, autograd and PyTorch.
+
+Every candidate computes the loss and the batch gradients of the article's
+two-layer sigmoid MLP (squared error, averaged over the batch). They are timed
+side by side in one process: after a warm-up, each round times a block of calls
+of every candidate in turn (the order rotating between rounds), and a ratio is
+the median over rounds of (candidate time / hand NumPy time in the same round).
+
+* **hand NumPy** — :func:`hand_numpy.hand_loss_and_grad`, the baseline (1.00×).
+* **exported** — the module ``symbackprop export`` writes. For 2-4-1 it is the
+  scalar spec written one line per neuron (:func:`symbackprop.generate.explicit_mlp`)
+  broadcast over the batch axis, then averaged over the batch (the column
+  "per point" leaves out that mean). The 64-256-10 rows need the matrix form
+  (:mod:`symbackprop.matrix`): they are measured once ``compile()`` accepts a
+  matrix derivation, and reported as skipped until then.
+* **autograd** — HIPS autograd on the same forward pass; **torch** — PyTorch
+  eager, float64 on the CPU, when ``import torch`` works.
+
+Everything runs on one thread (``--threads`` to change): on this 2-core machine,
+shared with other work, multi-threaded OpenBLAS was 5-40× slower and erratic.
+
+Run ``python benchmarks/gradients.py`` (``--quick`` for a short run, ``--markdown``
+for the README table).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+
+def _threads_from_argv(default: str = "1") -> str:
+    argv = sys.argv
+    return argv[argv.index("--threads") + 1] if "--threads" in argv[:-1] else default
+
+
+THREADS = _threads_from_argv()
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, THREADS)  # before NumPy or PyTorch load their BLAS
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hand_numpy import autograd_loss_and_grad, hand_loss_and_grad, torch_loss_and_grad  # noqa: E402
+
+SIZES = [(2, 4, 1), (64, 256, 10)]
+BATCHES = [4, 256, 16384]
+
+MATRIX_FORWARD = r"""
+Z_1 = X W_1 + b_1
+A_1 = \sigma(Z_1)
+Z_2 = A_1 W_2 + b_2
+A_2 = \sigma(Z_2)
+L = \frac{1}{m}\|A_2 - Y\|^2
+"""
+
+
+# ---- problems ---------------------------------------------------------------------
+def problem(sizes, batch: int, seed: int = 0) -> dict:
+    n_in, n_hidden, n_out = sizes
+    rng = np.random.default_rng(seed)
+    return {
+        "X": rng.standard_normal((batch, n_in)),
+        "Y": rng.uniform(0, 1, (batch, n_out)),
+        "W1": rng.standard_normal((n_in, n_hidden)) * np.sqrt(2 / n_in),
+        "b1": rng.standard_normal(n_hidden) * 0.1,
+        "W2": rng.standard_normal((n_hidden, n_out)) * np.sqrt(2 / n_hidden),
+        "b2": rng.standard_normal(n_out) * 0.1,
+    }
+
+
+def hand(p) -> Callable[[], object]:
+    args = (p["X"], p["Y"], p["W1"], p["b1"], p["W2"], p["b2"])
+    return lambda: hand_loss_and_grad(*args)
+
+
+def autograd_candidate(p):
+    run = autograd_loss_and_grad()
+    args = (p["X"], p["Y"], p["W1"], p["b1"], p["W2"], p["b2"])
+    return lambda: run(*args)
+
+
+def torch_candidate(p):
+    import torch
+
+    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=k not in ("X", "Y")) for k, v in p.items()}
+    run = torch_loss_and_grad()
+    args = (t["X"], t["Y"], t["W1"], t["b1"], t["W2"], t["b2"])
+    return lambda: run(*args)
+
+
+_EXPORTED: dict = {}
+
+
+def explicit_element_module(sizes):
+    """The exported scalar module of the explicit-element spec (derived once per size)."""
+    if sizes not in _EXPORTED:
+        from symbackprop import backprop
+        from symbackprop.generate import explicit_mlp
+        from symbackprop.spec import spec_from_dict
+
+        spec = spec_from_dict(explicit_mlp(list(sizes)))
+        _EXPORTED[sizes] = backprop(spec.network).compile()
+    return _EXPORTED[sizes]
+
+
+def exported_scalar(p, sizes, mean: bool = True):
+    """Explicit elements: x_i, y_j are batch vectors (contiguous), weights are numbers."""
+    f = explicit_element_module(sizes)
+    n_in, n_hidden, n_out = sizes
+    kwargs = {f"x_{i + 1}": np.ascontiguousarray(p["X"][:, i]) for i in range(n_in)}
+    kwargs.update({f"y_{j + 1}": np.ascontiguousarray(p["Y"][:, j]) for j in range(n_out)})
+    for layer, (W, b) in enumerate([(p["W1"], p["b1"]), (p["W2"], p["b2"])], start=1):
+        for i in range(W.shape[0]):
+            for j in range(W.shape[1]):
+                kwargs[f"w_{layer},{i + 1},{j + 1}"] = float(W[i, j])
+        for j in range(W.shape[1]):
+            kwargs[f"b_{layer},{j + 1}"] = float(b[j])
+    m = p["X"].shape[0]
+
+    if not mean:
+        return lambda: f(**kwargs)
+
+    def run():  # per-point gradients, then their batch mean
+        loss, grads = f(**kwargs)
+        if m <= 4096:  # small batches: one reduction for all (per-call overhead dominates)
+            return loss.sum() / m, dict(zip(grads, np.stack(tuple(grads.values())).sum(axis=1) / m))
+        return loss.sum() / m, {k: g.sum() / m for k, g in grads.items()}
+
+    return run
+
+
+def exported_matrix(p, sizes):
+    """The exported matrix-form module; raises until codegen has the matrix form."""
+    from symbackprop.matrix import backprop as matrix_backprop
+    from symbackprop.matrix import network_from_latex
+
+    shapes = {"X": ["m", "n_0"], "W_1": ["n_0", "n_1"], "b_1": ["n_1"], "W_2": ["n_1", "n_2"],
+              "b_2": ["n_2"], "Y": ["m", "n_2"]}
+    net = network_from_latex(MATRIX_FORWARD, params=["W_1", "b_1", "W_2", "b_2"], shapes=shapes)
+    f = matrix_backprop(net).compile()
+    kwargs = {"X": p["X"], "Y": p["Y"], "W_1": p["W1"], "b_1": p["b1"], "W_2": p["W2"], "b_2": p["b2"]}
+    return lambda: f(**kwargs)
+
+
+def check_agreement(p, sizes, candidate) -> None:
+    """Every candidate must compute the hand-written numbers before it is timed."""
+    loss, grads = hand(p)()
+    other_loss, other = candidate()
+    other_loss = other_loss.item() if hasattr(other_loss, "item") else float(other_loss)
+    assert np.isclose(other_loss, loss, rtol=1e-9), (other_loss, loss)
+    if "w_1,1,1" in other:
+        n_in, n_hidden, n_out = sizes
+        assert np.isclose(float(other["w_1,1,1"]), grads["W1"][0, 0], rtol=1e-9)
+        assert np.isclose(float(other[f"b_2,{n_out}"]), grads["b2"][-1], rtol=1e-9)
+        return
+    for key, value in grads.items():
+        got = other.get(key, other.get(key[0] + "_" + key[1]))
+        got = got.detach().numpy() if hasattr(got, "detach") else np.asarray(got)
+        assert np.allclose(got, value, rtol=1e-9, atol=1e-14), key
+
+
+# ---- timing ----------------------------------------------------------------------
+def calls_per_block(fn, target: float) -> int:
+    for _ in range(3):  # warm-up
+        fn()
+    n, elapsed = 1, 0.0
+    while True:
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        elapsed = time.perf_counter() - start
+        if elapsed >= target / 4 or n >= 1 << 20:
+            return max(1, int(n * target / max(elapsed, 1e-9)))
+        n *= 2
+
+
+def measure(candidates: dict[str, Callable], rounds: int, target: float) -> dict[str, dict]:
+    """Interleaved rounds; per candidate the median time per call and median ratio to 'hand'."""
+    blocks = {k: calls_per_block(fn, target) for k, fn in candidates.items()}
+    times: dict[str, list[float]] = {k: [] for k in candidates}
+    names = list(candidates)
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for k in order:
+            fn, n = candidates[k], blocks[k]
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            times[k].append((time.perf_counter() - start) / n)
+    base = times["hand"]
+    return {k: {"time": statistics.median(t),
+                "ratio": statistics.median(a / b for a, b in zip(t, base))}
+            for k, t in times.items()}
+
+
+def run(rounds: int, target: float, sizes=SIZES, batches=BATCHES) -> list[dict]:
+    try:
+        import torch
+
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
+    rows = []
+    for size in sizes:
+        for batch in batches:
+            p = problem(size, batch)
+            candidates = {"hand": hand(p)}
+            notes = []
+            if size[0] * size[1] <= 64:  # explicit elements: one line per neuron
+                candidates["exported"] = exported_scalar(p, size)
+                candidates["exported per point"] = exported_scalar(p, size, mean=False)
+            else:
+                try:
+                    candidates["exported"] = exported_matrix(p, size)
+                except Exception as e:  # ImportError, or codegen without the matrix form
+                    notes.append(f"exported: skipped ({type(e).__name__}: {e})")
+            candidates["autograd"] = autograd_candidate(p)
+            if torch_version:
+                candidates["torch"] = torch_candidate(p)
+            for name, fn in candidates.items():
+                if name not in ("hand", "exported per point"):
+                    check_agreement(p, size, fn)
+            result = measure(candidates, rounds, target)
+            rows.append({"size": "-".join(map(str, size)), "batch": batch, "result": result,
+                         "notes": notes})
+            print(_line(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
+COLUMNS = ["exported", "exported per point", "autograd", "torch"]
+
+
+def _line(row) -> str:
+    res = row["result"]
+    cells = [f"{row['size']:>9} batch {row['batch']:>5}: hand {res['hand']['time'] * 1e6:9.1f} µs"]
+    cells += [f"{c} {res[c]['ratio']:.2f}×" for c in COLUMNS if c in res]
+    return "  ".join(cells + row["notes"])
+
+
+def markdown(rows) -> str:
+    head = "| size | batch | hand NumPy | exported | exported, per point | HIPS autograd | torch eager |"
+    out = [head, "|---|---:|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        res = row["result"]
+        cells = [row["size"], str(row["batch"]), f"{res['hand']['time'] * 1e6:,.1f} µs"]
+        for c in COLUMNS:
+            cells.append(f"{res[c]['ratio']:.2f}×" if c in res else
+                         ("needs matrix codegen" if c.startswith("exported") and "exported" not in res
+                          else "—"))
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--block", type=float, default=0.02, help="seconds per timed block")
+    parser.add_argument("--quick", action="store_true", help="5 rounds of 5 ms blocks")
+    parser.add_argument("--markdown", action="store_true", help="print the README table")
+    parser.add_argument("--threads", default="1", help="BLAS / PyTorch threads (default 1)")
+    args = parser.parse_args(argv)
+    rounds, block = (5, 0.005) if args.quick else (args.rounds, args.block)
+    rows = run(rounds, block)
+    if args.markdown:
+        print(markdown(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
