@@ -436,7 +436,7 @@ class _Parser:
         if tok.kind == "{":
             return self.group()
         if tok.kind == "num":
-            if len(tok.text) > 1 and not split_digits:
+            if len(tok.text) > 1 and not (split_digits and tok.text.isdigit()):  # \frac12, not \frac 0.5
                 raise self.error(f"ambiguous '{op.text}{tok.text}': write {op.text}{{{tok.text}}}", op.pos)
             t = self.take()
             return Num(t.text, pos=t.pos)

@@ -397,3 +397,46 @@ def test_without_a_timer_the_points_decide(article):
     assert [v.verdict for v in out["r"]] == ["correct"] * 12 + ["incorrect"]
     assert {v.method for v in out["r"] if v.correct} == {"numeric"}
     assert out["r"][-1].diagnosis.kind == "missing_factor"
+
+
+# ---- reader gaps the claims found ---------------------------------------------------------
+@pytest.mark.parametrize("text,value", [
+    (r"\frac{\partial}{\partial a}(a - y)^2", "2*a - 2*y"),  # the article's step 1
+    (r"\frac{d}{da}\left(a - y\right)^2", "2*a - 2*y"),
+    (r"\mathbb{1}[a > 0]", "Heaviside(a, 0)"),  # ReLU' as the worked solutions print it
+    (r"\mathbb{1}\left[a > y\right]", "Heaviside(a - y, 0)"),
+    (r"\mathbb{1}(0 < a)", "Heaviside(a, 0)"),
+])
+def test_reader_operator_derivative_and_indicator(text, value):
+    import sympy as sp
+
+    from symbackprop.latex_in import parse, to_sympy
+
+    symbols = {n: sp.Symbol(n) for n in ("a", "y")}
+    assert str(to_sympy(parse(text, symbols, allow_partial=True), symbols)) == value
+
+
+@pytest.mark.parametrize("text,words", [
+    (r"\frac 0.5", ["ambiguous"]),
+    (r"\mathbb{R}", ["\\mathbb{1}[x > 0]"]),
+    (r"\mathbb{1}[a]", ["expected '>' or '<'"]),
+    (r"a > 0", ["unexpected '>'"]),
+    (r"\frac{\partial}{\partial a}", ["needs an expression to differentiate"]),
+])
+def test_reader_refuses_with_a_position(text, words):
+    from symbackprop.latex_in import parse
+
+    with pytest.raises(sb.LatexSyntaxError) as e:
+        parse(text, {"a"}, allow_partial=True)
+    assert "column" in str(e.value)
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_operator_derivative_needs_partials_allowed():
+    from symbackprop.latex_in import parse
+
+    with pytest.raises(sb.LatexSyntaxError, match="not allowed"):
+        parse(r"\frac{\partial}{\partial a} a^2", {"a"})
+    # in a spec, \frac{d}{2} with an undeclared d is still d / 2
+    assert str(parse(r"\frac{d}{2}", {"x"})).startswith("BinOp(op='/'")

@@ -18,7 +18,6 @@ from fractions import Fraction
 from itertools import combinations
 from typing import Sequence
 
-
 from ..derivation import LocalDerivative
 from ..render.phrases import phrase
 from ..render.printer import partial_latex, to_latex, to_text
