@@ -156,3 +156,17 @@ def break_sum(tex: str, width: float) -> list[str]:
                 continue
         lines.append(piece)
     return lines
+
+
+#: a chain ``lhs = a = b = c`` narrower than this (em) is set on one line, as the
+#: article writes ``z_1 = w_1 x = 0.5 \times 2 = 1``
+ONE_LINE_EM = 34.0
+
+
+def one_line(lhs: str, rhs: list[str]) -> bool:
+    r"""Whether ``lhs = rhs_1 = rhs_2 …`` reads best on a single line.
+
+    >>> one_line("z_{1}", ["w_{1} x", r"0.5 \times 2", "1.000"])
+    True
+    """
+    return math_width(" = ".join([lhs, *rhs])) <= ONE_LINE_EM

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .breaking import break_sum, math_width
+from .breaking import break_sum, math_width, one_line
 from .solution import Equations, Figure, Heading, Para, Solution, Table, build_solution
 from .tikz import TIKZ_PACKAGES, tikz_figure
 
@@ -89,10 +89,13 @@ def _equation_lines(eq, ctx) -> list[str]:
     """``lhs &= rhs_1``, ``&= rhs_2``, …; a right-hand side too long for a line is broken
     before a ``+``/``-`` and continues indented."""
     lhs = eq.lhs.latex(ctx)
+    rhs = [r.latex(ctx) for r in eq.rhs]
+    if one_line(lhs, rhs):
+        return [f"{lhs} &= " + " = ".join(rhs)]
     room = LINE_EM - math_width(lhs) - 1.5
     lines = []
-    for k, r in enumerate(eq.rhs):
-        first, *rest = break_sum(r.latex(ctx), room - (1.0 if k else 0.0))
+    for k, r in enumerate(rhs):
+        first, *rest = break_sum(r, room - (1.0 if k else 0.0))
         lines.append((f"{lhs} &= " if k == 0 else "&= ") + first)
         lines += [rf"&\quad {c}" for c in rest]
     return lines

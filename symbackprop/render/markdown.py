@@ -1,6 +1,7 @@
 """Markdown writer: prose with ``$…$`` inline math and ``$$`` display blocks."""
 from __future__ import annotations
 
+from .breaking import one_line
 from .solution import Equations, Heading, Para, Table, build_solution
 
 
@@ -17,7 +18,7 @@ def render_markdown(d, *, lang: str | None = None, closed_forms: bool = False) -
         elif isinstance(b, Equations):
             for eq in b.rows:
                 parts = [eq.lhs.latex(ctx)] + [r.latex(ctx) for r in eq.rhs]
-                if len(parts) <= 3:
+                if len(parts) <= 3 or one_line(parts[0], parts[1:]):
                     out.append("$$\n" + " = ".join(parts) + "\n$$")
                 else:
                     body = f"{parts[0]} &= {parts[1]} \\\\\n" + " \\\\\n".join(
