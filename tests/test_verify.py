@@ -180,6 +180,13 @@ def test_article_with_mistakes_names_the_first_wrong_step(article, derivations):
     assert "First wrong step: line 10 (∂L/∂z_2)." in report.to_text()
 
 
+def test_mazur_worked_example_verifies(derivations):
+    """Mazur's published steps, to his 9 significant digits, and the shared bias's two terms."""
+    report = sb.verify(derivations / "mazur_2_2_2.toml", (derivations / "mazur_2_2_2.claims").read_text())
+    assert report.ok, [(v.line, v.claim, v.diagnosis.message) for v in report if not v.correct]
+    assert len(report) == 22
+
+
 def test_worked_solution_in_align(article):
     text = r"""
     \begin{aligned}

@@ -295,18 +295,18 @@ class Judge:
         slack = self._slack(lowered, point) if c is not None else 0.0
         decimals = max(w.decimals for w in lowered.numbers.values())
         exact = f"{t:.{max(decimals, 3) + 2}f}"
-        if c is not None and abs(c - t) <= slack:
-            key = "ok_precision" if slack > 1e-9 else "ok_value"
+        shown = _shown_value(lowered, c, decimals)
+        if c is not None and close(c, t, slack, rel=1e-12):
+            key = "ok_precision" if slack > 0 else "ok_value"  # every number exact: 0.5 × 2.0
             return self._correct(claim, target, "precision", phrase(
-                key, self.lang, target=target.label, exact=exact, written=_shown_value(lowered, c),
-                tol=f"{slack:.1g}"))
+                key, self.lang, target=target.label, exact=exact, written=shown, tol=f"{slack:.1g}"))
         hand = o.hand_value(target, decimals)
-        if c is not None and hand is not None and abs(c - hand) <= slack:
+        if c is not None and hand is not None and close(c, hand, slack, rel=1e-12):
             return self._correct(claim, target, "hand", phrase(
-                "ok_hand", self.lang, target=target.label, exact=exact, written=_shown_value(lowered, c),
+                "ok_hand", self.lang, target=target.label, exact=exact, written=shown,
                 hand=f"{hand:.{decimals}f}"))
         e = Evidence(target, [point], [c], [t], [slack], numeric=True,
-                     written=_shown_value(lowered, c) if lowered.single else None, decimals=decimals)
+                     written=shown if lowered.single else None, decimals=decimals)
         self._add_factors(e)
         return Verdict(claim.text, target.label, "incorrect", diagnose(e, self.lang), claim.line)
 
@@ -324,7 +324,7 @@ class Judge:
                 continue  # the given value itself (2.0 for x): exact
             slope = evaluate(sp.diff(lowered.expr, s), env)
             bound += abs(slope if slope is not None else 1.0) * w.half_ulp
-        return bound * (1 + 1e-9) + 1e-12
+        return bound * (1 + 1e-9)
 
     # -- helpers
     def _correct(self, claim: Claim, target: Target, method: str, message: str) -> Verdict:
@@ -380,7 +380,11 @@ class Judge:
                     e.terms.append(Branch(v, term.of, len(step.terms), values))
 
 
-def _shown_value(lowered: Lowered, c: float | None) -> str:
+def _shown_value(lowered: Lowered, c: float | None, decimals: int) -> str:
+    """The claim's value: the number as written, or what its numbers give, two digits past them."""
     if lowered.single is not None:
         return ("-" if lowered.sign < 0 else "") + lowered.single.text
-    return "undefined" if c is None else f"{c:.6g}"
+    if c is None:
+        return "undefined"
+    text = f"{c:.{max(decimals, 3) + 2}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
