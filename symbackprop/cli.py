@@ -11,6 +11,8 @@ from pathlib import Path
 
 from .backprop import backprop
 from .errors import SymbackpropError
+from .matrix import MatrixNetwork
+from .matrix import backprop as matrix_backprop
 from .spec import load_spec
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".json": "json",
@@ -22,11 +24,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _backprop(spec, **options):
+    """The derivation of a spec: batched matrix form when it has shapes, else scalar."""
+    if isinstance(spec.network, MatrixNetwork):
+        return matrix_backprop(spec.network, spec.values, **options)
+    return backprop(spec.network, spec.values, **options)
+
+
+def _scalar_only(spec, command: str) -> None:
+    if isinstance(spec.network, MatrixNetwork):
+        raise SymbackpropError(f"'symbackprop {command}' does not handle matrix specs "
+                               f"([shapes]) yet; 'symbackprop derive' does")
+
+
 def _derive(args) -> int:
     spec = load_spec(args.spec)
-    d = backprop(spec.network, spec.values, digits=spec.digits if args.digits is None else args.digits,
-                 mode=args.mode or spec.mode, learning_rate=spec.learning_rate,
-                 lang=args.lang or spec.lang)
+    d = _backprop(spec, digits=spec.digits if args.digits is None else args.digits,
+                  mode=args.mode or spec.mode, learning_rate=spec.learning_rate,
+                  lang=args.lang or spec.lang)
     fmt = args.format
     if fmt is None and args.output:
         fmt = FORMATS.get(Path(args.output).suffix.lower())
@@ -64,6 +79,7 @@ def _graph(args) -> int:
     from .render.graph import write_graph
 
     spec = load_spec(args.spec)
+    _scalar_only(spec, "graph")
     d = backprop(spec.network, spec.values, digits=spec.digits if args.digits is None else args.digits,
                  mode=spec.mode, lang=args.lang or spec.lang)
     write_graph(d, Path(args.output), lang=args.lang or spec.lang)
@@ -74,6 +90,7 @@ def _export(args) -> int:
     from .codegen import module_source
 
     spec = load_spec(args.spec)
+    _scalar_only(spec, "export")
     source = module_source(backprop(spec.network), args.backend, origin=Path(args.spec).name)
     if not args.output:
         sys.stdout.write(source)
@@ -89,6 +106,7 @@ def _check(args) -> int:
     from .check import gradient_check
 
     spec = load_spec(args.spec)
+    _scalar_only(spec, "check")
     report = gradient_check(spec.network, spec.values, eps=args.eps, seed=args.seed)
     if args.format == "json":
         sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n")

@@ -27,7 +27,7 @@ Grammar, loosest first: ``+ -``; ``\odot``/``\circ``; products (``\cdot``,
 ``\times``, ``/``, juxtaposition); unary minus; powers and postfix (``^``,
 ``^\top``). Without parentheses a function takes the next atom with its
 subscript and power (``\tanh z_1``, ``\ln x^2`` = ln(x²)); ``\sum`` takes the
-rest of the product it starts.
+rest of the Hadamard product it starts (``\sum Y \odot \ln P`` sums the product).
 """
 from __future__ import annotations
 
@@ -157,14 +157,26 @@ def _key(word: str) -> str:
     return re.sub(r"[\s_\-]", "", word.lower())
 
 
+#: functions of a whole matrix, read here and lowered by symbackprop.matrix
+_MATRIX_FUNCS = {"softmax": "softmax"}
 #: lower-case key, as written inside \operatorname{…}, -> Call.func
-_FUNC_KEYS = {**{_key(k): cls.__name__ for k, cls in ACTIVATIONS.items()}, **_ELEMENTARY}
+_FUNC_KEYS = {**{_key(k): cls.__name__ for k, cls in ACTIVATIONS.items()}, **_ELEMENTARY,
+              **_MATRIX_FUNCS}
+
+
+def _matrix_only(name: str) -> Callable[..., sp.Expr]:
+    def refuse(*args, **kwargs):
+        raise LatexSyntaxError(f"matrix notation '\\operatorname{{{name}}}' in a scalar expression")
+    return refuse
+
+
 _SYMPY_FUNCS: dict[str, Callable[..., sp.Expr]] = {
     **{cls.__name__: cls for cls in ACTIVATIONS.values()},
     "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "root": sp.root, "max": sp.Max,
     "min": sp.Min, "abs": sp.Abs, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan,
     "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh,
     "step": lambda x, evaluate=True: sp.Heaviside(x, 0),  # 𝟙[x > 0], as rules.step
+    **{name: _matrix_only(name) for name in _MATRIX_FUNCS},
 }
 _KNOWN_FUNCS = (", ".join("\\" + k for k in _FUNC_CMDS)
                 + ", \\operatorname{…} of " + ", ".join(sorted(set(_FUNC_KEYS) - set(_FUNC_CMDS))))
@@ -413,7 +425,7 @@ class _Parser:
         if tok.kind != "{":
             return False
         state = self.save()
-        self.next()
+        opener = self.next()
         tok = self.next()
         if tok.kind == "cmd" and tok.text == "\\mathsf":  # ^{\mathsf T} or ^{\mathsf{T}}
             braced = self.at("{")
@@ -424,8 +436,8 @@ class _Parser:
                 self.next()
         ok = ((tok.kind == "cmd" and tok.text in ("\\top", "\\intercal"))
               or (tok.kind in ("word", "text") and tok.text == "T" and t_free))
-        if ok and self.at("}"):
-            self.next()
+        if ok and (self.at("}") or tok.kind == "cmd"):  # ^{\top …: only a '}' may follow
+            self.close(opener)
             return True
         self.restore(state)
         return False
@@ -788,7 +800,7 @@ class _Parser:
                 index = self.single_letter(op)
         if not self.starts_factor() and self.peek().kind not in ("-", "+"):
             raise self.error("'\\sum' needs a term to sum", tok.pos)
-        return Sum(self.product(), index, pos=tok.pos)
+        return Sum(self.odot(), index, pos=tok.pos)
 
 
 # ---- entry points ----------------------------------------------------------

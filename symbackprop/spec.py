@@ -113,17 +113,29 @@ def spec_from_dict(data: Mapping[str, Any], path: Path | None = None, *,
     for name, v in (values or {}).items():
         if isinstance(v, bool) or not isinstance(v, (int, float, list)):
             raise SpecError(f"{where}value of '{name}' must be a number, got {v!r}")
-    shapes = {canonical_name(k): v for k, v in (data.get("shapes") or {}).items()}
+    shapes = data.get("shapes")
+    if shapes is not None and not isinstance(shapes, dict):
+        raise SpecError(f"{where}'shapes' must be a table: [shapes]")
+    shapes = {canonical_name(k): v for k, v in (shapes or {}).items()}
+    # shapes, or a value that is a list: batched matrix form (symbackprop.matrix)
+    matrix = bool(shapes) or any(isinstance(v, list) for v in (values or {}).values())
 
     loss = data.get("loss")
     if loss is not None and not isinstance(loss, str):
         raise SpecError(f"{where}'loss' must be a node name")
     try:
-        network = network_from_latex(
-            forward, params=params, loss=canonical_name(loss) if loss else None,
-            known=set(values or ()) | set(shapes), title=data.get("title"),
-            first_line=first_line,
-        )
+        if matrix:
+            from .matrix.network import network_from_latex as matrix_network
+
+            network = matrix_network(forward, params=params, loss=canonical_name(loss) if loss else None,
+                                     shapes=shapes, values=values, title=data.get("title"),
+                                     first_line=first_line)
+        else:
+            network = network_from_latex(
+                forward, params=params, loss=canonical_name(loss) if loss else None,
+                known=set(values or ()) | set(shapes), title=data.get("title"),
+                first_line=first_line,
+            )
     except SymbackpropError as e:
         raise type(e)(f"{where}{e}") from None
     if values is not None:
@@ -158,14 +170,25 @@ def _forward_lines(forward: str, first_line: int = 1) -> Iterable[tuple[int, str
             yield number, text
 
 
-def network_from_latex(forward: str, *, params: Iterable[str] = (), loss: str | None = None,
-                       known: Iterable[str] = (), title: str | None = None,
-                       first_line: int = 1) -> Network:
-    """The network whose forward pass is ``forward``: one ``name = LaTeX`` per line.
+@dataclass
+class ForwardLine:
+    """One checked line of a forward pass: ``name = rhs``, parsed."""
 
-    Errors name the line, counted from ``first_line`` (the spec file's line).
+    number: int  #: line of the spec file
+    name: str  #: canonical name defined
+    rhs: str  #: the right-hand side as written
+    tree: latex_in.Node  #: its syntax tree
+    leaves: list[str]  #: names used here for the first time, in reading order
+
+
+def read_forward(forward: str, *, params: Iterable[str] = (), known: Iterable[str] = (),
+                 first_line: int = 1, constants: Iterable[str] = ()) -> list[ForwardLine]:
+    """Parse a forward pass line by line and check its names.
+
+    Redefinitions, cycles and names used before their definition are
+    :class:`SpecError` naming the line, counted from ``first_line`` (the spec
+    file's line). ``constants`` are names that are not leaves (dimensions).
     """
-    params = [canonical_name(p) for p in params]
     lines = []
     defined_at: dict[str, int] = {}
     for number, text in _forward_lines(forward, first_line):
@@ -182,8 +205,8 @@ def network_from_latex(forward: str, *, params: Iterable[str] = (), loss: str | 
     if not lines:
         raise SpecError("the forward pass is empty: write one 'name = expression' per line")
 
-    net = Network(params=params, loss_name=loss, title=title)
     names = set(defined_at) | set(params) | set(known)
+    seen, out = set(constants), []
     for number, name, rhs in lines:
         try:
             tree = latex_in.parse(rhs, names)
@@ -196,15 +219,32 @@ def network_from_latex(forward: str, *, params: Iterable[str] = (), loss: str | 
             if u in defined_at and defined_at[u] > number:
                 raise SpecError(f"line {number}: '{u}' is used before it is defined "
                                 f"(on line {defined_at[u]})")
-        for u in sorted(used - set(net.order), key=lambda u: _first_position(rhs, u)):
+        leaves = sorted(used - seen, key=lambda u: _first_position(rhs, u))
+        seen |= used | {name}
+        out.append(ForwardLine(number, name, rhs, tree, leaves))
+    return out
+
+
+def network_from_latex(forward: str, *, params: Iterable[str] = (), loss: str | None = None,
+                       known: Iterable[str] = (), title: str | None = None,
+                       first_line: int = 1) -> Network:
+    """The network whose forward pass is ``forward``: one ``name = LaTeX`` per line.
+
+    Errors name the line, counted from ``first_line`` (the spec file's line).
+    """
+    params = [canonical_name(p) for p in params]
+    lines = read_forward(forward, params=params, known=known, first_line=first_line)
+    net = Network(params=params, loss_name=loss, title=title)
+    for line in lines:
+        for u in line.leaves:
             net.leaf(u)
         symbols = {n: node_symbol(n) for n in net.order}
         try:
-            expr = latex_in.to_sympy(tree, symbols)
-            display = latex_in.to_sympy(tree, symbols, evaluate=False)
+            expr = latex_in.to_sympy(line.tree, symbols)
+            display = latex_in.to_sympy(line.tree, symbols, evaluate=False)
         except LatexSyntaxError as e:
-            raise SpecError(f"line {number}: {e}") from None
-        net.define(name, expr, display=display, line=number)
+            raise SpecError(f"line {line.number}: {e}") from None
+        net.define(line.name, expr, display=display, line=line.number)
     net.validate()
     return net
 

@@ -176,6 +176,65 @@ PHRASES.update({
                 "zh": "不相等：在 {point} 处所写式子为 {claimed}，而 {target} = {expected}"},
 })
 
+# ---- matrix form (symbackprop.matrix) ---------------------------------------
+PHRASES.update({
+    "m_network_intro": {
+        "en": "The forward pass on a batch, one named step per line, with the shape of each result:",
+        "zh": "批量前向传播，每行一个有名字的计算步骤，右侧是结果的形状：",
+    },
+    "h_shape": {"en": "Shape", "zh": "形状"},
+    "h_size": {"en": "Size", "zh": "大小"},
+    "scalar": {"en": "scalar", "zh": "标量"},
+    "m_sizes": {"en": "The values give the sizes {sizes}.", "zh": "由已知数值得到维度 {sizes}。"},
+    "m_given": {"en": "Given values:", "zh": "已知数值："},
+    "m_backward_intro": {
+        "en": "Go from the loss back to the parameters. Each step names the rule it uses, and the "
+              "result has exactly the shape of the node it belongs to: if the shapes do not "
+              "match, the derivation is wrong.",
+        "zh": "从损失出发反向走到各参数。每一步写出所用的法则；结果的形状必须与对应节点完全相同，"
+              "维度对不上，推导就一定有错。",
+    },
+    "m_since": {"en": "${v}$ feeds ${c}$; by the {rules}:", "zh": "${v}$ 流向 ${c}$，由{rules}："},
+    "m_since_loss": {"en": "${v}$ feeds the loss ${c}$ directly; by the {rules}:",
+                     "zh": "${v}$ 直接流向损失 ${c}$，由{rules}："},
+    "m_fused": {
+        "en": "${v}$ feeds ${c}$, which feeds only the loss ${L}$; by the {rules} the two steps "
+              "combine into one:",
+        "zh": "${v}$ 流向 ${c}$，而 ${c}$ 只流向损失 ${L}$；由{rules}，两步合为一步：",
+    },
+    "rows_sum_to_one": {"en": "(Every row of ${Y}$ sums to 1, as one-hot targets do.)",
+                        "zh": "（${Y}$ 的每一行之和为 1，如 one-hot 标签。）"},
+    "m_shape_check": {"en": "Shape check: the result has the shape of ${v}$.",
+                      "zh": "维度检查：结果与 ${v}$ 的形状相同。"},
+    "m_gradients_intro": {
+        "en": "Each gradient has exactly the shape of its parameter:",
+        "zh": "每个梯度的形状都与对应参数完全相同：",
+    },
+    "rule_scale": {"en": "constant-factor rule", "zh": "常数因子法则"},
+    "rule_sub": {"en": "difference rule", "zh": "减法法则"},
+    "rule_frobenius": {"en": "squared-norm rule (the gradient of a squared norm is twice the matrix inside)",
+                       "zh": "平方范数法则（平方范数的梯度是范数内矩阵的 2 倍）"},
+    "rule_norm": {"en": "norm rule", "zh": "范数法则"},
+    "rule_sum": {"en": "sum rule (every entry gets the gradient of the sum)",
+                 "zh": "求和法则（每个元素得到和的梯度）"},
+    "rule_matmul_left": {"en": "matrix-product rule (left factor: times the transpose of the right factor)",
+                         "zh": "矩阵乘法法则（左因子：右乘右因子的转置）"},
+    "rule_matmul_right": {"en": "matrix-product rule (right factor: the transpose of the left factor times)",
+                          "zh": "矩阵乘法法则（右因子：左乘左因子的转置）"},
+    "rule_broadcast": {"en": "broadcast rule (a bias added to every row sums the rows' gradients)",
+                       "zh": "广播法则（加到每一行的偏置，梯度为各行梯度之和）"},
+    "rule_elementwise": {"en": "elementwise-function rule (times the derivative, entry by entry)",
+                         "zh": "逐元素函数法则（逐元素乘以导数）"},
+    "rule_hadamard": {"en": "Hadamard-product rule", "zh": "逐元素乘积法则"},
+    "rule_div": {"en": "elementwise-quotient rule", "zh": "逐元素除法法则"},
+    "rule_div_denominator": {"en": "elementwise-quotient rule (denominator)", "zh": "逐元素除法法则（分母）"},
+    "rule_transpose": {"en": "transpose rule", "zh": "转置法则"},
+    "rule_power": {"en": "elementwise-power rule", "zh": "逐元素幂法则"},
+    "rule_softmax": {"en": "softmax rule", "zh": "softmax 法则"},
+    "rule_softmax_ce": {"en": "softmax-with-cross-entropy rule", "zh": "softmax 与交叉熵的合并法则"},
+    "rule_sigmoid_bce": {"en": "sigmoid-with-binary-cross-entropy rule", "zh": "sigmoid 与二元交叉熵的合并法则"},
+})
+
 LANGS = ("en", "zh")
 
 

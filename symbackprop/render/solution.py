@@ -186,7 +186,13 @@ class Solution:
 # ---- building --------------------------------------------------------------
 def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool = False,
                    title: str | None = None, graph: bool = False) -> Solution:
-    """The worked solution of ``d`` as blocks; ``graph`` adds the computational-graph figure."""
+    """The worked solution of ``d`` as blocks; ``graph`` adds the computational-graph figure.
+
+    A derivation that builds its own blocks (a matrix derivation: ``d.solution``)
+    is asked for them, so every writer prints it unchanged.
+    """
+    if not isinstance(d, Derivation):
+        return d.solution(lang=lang, closed_forms=closed_forms, title=title, graph=graph)
     lang = lang or d.lang
     net = d.network
     ctx = solution_ctx(d)

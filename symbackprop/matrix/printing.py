@@ -1,0 +1,408 @@
+r"""Printers of the matrix IR: LaTeX, plain text and NumPy, one dispatch each.
+
+As in SymPy, a printer's ``_print`` calls ``_print_<Class>`` for the node's
+class; every method returns the text and its precedence, and operands of a
+tighter operation are parenthesised. Presentation choices are settings
+(``names``: node name → LaTeX or Python spelling; ``loss``: the loss's name).
+
+>>> from .ops import Var, Adj, matmul, transpose, hadamard, scale, sub, Prime
+>>> A1, dZ2 = Var("A_1", ("m", "n_1")), Adj("Z_2", ("m", "n_2"))
+>>> to_latex(matmul(transpose(A1), dZ2))
+'A_{1}^{\\top} \\frac{\\partial L}{\\partial Z_{2}}'
+>>> to_text(matmul(transpose(A1), dZ2))
+'A_1ᵀ · ∂L/∂Z_2'
+>>> to_numpy(matmul(transpose(A1), dZ2))
+'A_1.T @ dZ_2'
+>>> A2, Y, Z2 = Var("A_2", ("m", "k")), Var("Y", ("m", "k")), Var("Z_2", ("m", "k"))
+>>> import sympy as sp
+>>> to_latex(hadamard(scale(2 / sp.Symbol("m"), sub(A2, Y)), Prime("sigmoid", Z2)))
+"\\frac{2}{m} \\left(A_{2} - Y\\right) \\odot \\sigma'\\left(Z_{2}\\right)"
+"""
+from __future__ import annotations
+
+import re
+from typing import Mapping, Optional
+
+import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
+
+from ..latex_in import latex_name
+from ..render.printer import partial_latex
+from . import ops as O
+from .shapes import dim_latex
+
+ADD, HAD, SUM, NEG, MUL, POSTFIX, FRAC, ATOM = 10, 30, 40, 45, 50, 90, 95, 100
+
+
+class _Base:
+    def __init__(self, names: Optional[Mapping[str, str]] = None, loss: str = "L"):
+        self.names = names or {}
+        self.loss = loss
+
+    def doprint(self, e: O.Expr) -> str:
+        return self._print(e)[0]
+
+    def _print(self, e: O.Expr) -> tuple[str, int]:
+        for cls in type(e).__mro__:
+            method = getattr(self, f"_print_{cls.__name__}", None)
+            if method is not None:
+                return method(e)
+        raise TypeError(f"{type(self).__name__} cannot print {type(e).__name__}")
+
+    def operand(self, e: O.Expr, at_least: int, *, left: bool = False) -> str:
+        """``e`` printed as an operand, in parentheses when it binds looser than ``at_least``."""
+        text, prec = self._print(e)
+        if prec == SUM:  # \sum takes all that follows it: fine last, or before a '+'
+            loose = left and at_least > ADD
+        elif prec == NEG:  # '-c X' leads a product well, but never follows an operator
+            loose = not left or at_least > MUL
+        else:
+            loose = prec < at_least
+        return self.paren(text) if loose else text
+
+
+# ---- LaTeX ----------------------------------------------------------------
+_LATEX_FUNCS = {"tanh": r"\tanh", "exp": r"\exp", "log": r"\ln", "sin": r"\sin", "cos": r"\cos",
+                "tan": r"\tan", "sinh": r"\sinh", "cosh": r"\cosh"}
+
+
+def function_latex(func: str) -> str:
+    """``\\sigma``, ``\\tanh``, ``\\operatorname{ReLU}``, ``\\ln``, … for an elementwise ``func``."""
+    if func in _LATEX_FUNCS:
+        return _LATEX_FUNCS[func]
+    cls = O.scalar_function(func)
+    return getattr(cls, "latex_name", rf"\operatorname{{{func}}}")
+
+
+def function_text(func: str) -> str:
+    if func == "log":
+        return "ln"
+    cls = O.scalar_function(func)
+    return getattr(cls, "text_name", func)
+
+
+class LatexPrinter(_Base):
+    """LaTeX in the matrix dialect that :func:`~symbackprop.matrix.lower.lower` reads back."""
+
+    def paren(self, text: str) -> str:
+        return rf"\left({text}\right)"
+
+    def coeff(self, c: sp.Expr) -> str:
+        return sp.latex(c).replace("- ", "-")
+
+    def _print_Var(self, e):
+        return self.names.get(e.name) or latex_name(e.name), ATOM
+
+    def _print_Adj(self, e):
+        return partial_latex(self.loss, e.name, self.names), FRAC
+
+    def _print_Scalar(self, e):
+        v = e.value
+        text = self.coeff(v)
+        if v.could_extract_minus_sign():
+            return text, NEG
+        return text, ADD if v.is_Add else ATOM
+
+    def _print_Add(self, e):
+        return f"{self.operand(e.a, ADD, left=True)} + {self.operand(e.b, ADD)}", ADD
+
+    def _print_Sub(self, e):
+        return f"{self.operand(e.a, ADD, left=True)} - {self.operand(e.b, ADD + 1)}", ADD
+
+    def _print_Scale(self, e):
+        c = e.coeff
+        text, prec = self._print(e.x)
+        if prec < MUL and prec != SUM:
+            text = self.paren(text)
+        if c == -1:
+            return f"-{text}", NEG
+        return f"{self.coeff(c)} {text}", NEG if c.could_extract_minus_sign() else MUL
+
+    def _print_Hadamard(self, e):
+        return f"{self.operand(e.a, HAD, left=True)} {self.odot} {self.operand(e.b, HAD)}", HAD
+
+    odot = r"\odot"
+
+    def _print_Div(self, e):
+        return rf"\frac{{{self.doprint(e.a)}}}{{{self.doprint(e.b)}}}", FRAC
+
+    def _print_MatMul(self, e):
+        return f"{self.operand(e.a, MUL, left=True)} {self.operand(e.b, MUL)}", MUL
+
+    def _print_Transpose(self, e):
+        return f"{self.operand(e.x, ATOM)}^{{\\top}}", POSTFIX
+
+    def _print_Apply(self, e):
+        x = self.doprint(e.x)
+        if e.func == "step":
+            return rf"\mathbb{{1}}\left[{x} > 0\right]", ATOM
+        if e.func == "sqrt":
+            return rf"\sqrt{{{x}}}", ATOM
+        if e.func == "abs":
+            return rf"\left|{x}\right|", ATOM
+        return rf"{function_latex(e.func)}\left({self._args(e, x)}\right)", ATOM
+
+    def _args(self, e, x: str) -> str:
+        return x if e.alpha is None else f"{x}, {self.coeff(e.alpha)}"
+
+    def _print_Prime(self, e):
+        x = self.doprint(e.x)
+        head = r"\sqrt{\cdot}" if e.func == "sqrt" else function_latex(e.func)
+        return rf"{head}'\left({self._args(e, x)}\right)", ATOM
+
+    def _print_Power(self, e):
+        k = e.exp
+        if k.is_Integer and 2 <= k <= 3:
+            x = self.operand(e.x, HAD + 1)
+            return f" {self.odot} ".join([x] * int(k)), HAD
+        return f"{self.operand(e.x, ATOM)}^{{{self.odot} {self.coeff(k)}}}", POSTFIX
+
+    def _print_Sum(self, e):
+        x = self.operand(e.x, HAD)
+        if e.axes is None:
+            return rf"\sum {x}", SUM
+        if e.axes == (0,):
+            return rf"\sum_{{i=1}}^{{{dim_latex(e.x.shape[0])}}} {x}", SUM
+        if e.axes == (len(e.x.shape) - 1,):
+            return rf"\operatorname{{rowsum}}\left({self.doprint(e.x)}\right)", ATOM
+        return rf"\sum_{{\text{{axes }} {e.axes}}} {x}", SUM
+
+    def _print_Broadcast(self, e):
+        if isinstance(e.x, O.Scalar) and e.x.value == 1:
+            return r"\mathbf{1}", ATOM
+        return f"{self.operand(e.x, MUL, left=True)} \\mathbf{{1}}", MUL
+
+    def _print_FrobSq(self, e):
+        return rf"\left\|{self.doprint(e.x)}\right\|^{{2}}", POSTFIX
+
+    def _print_Norm(self, e):
+        return rf"\left\|{self.doprint(e.x)}\right\|", ATOM
+
+    def _print_Softmax(self, e):
+        return rf"\operatorname{{softmax}}\left({self.doprint(e.x)}\right)", ATOM
+
+
+# ---- plain text -----------------------------------------------------------
+class TextPrinter(LatexPrinter):
+    """Unicode for terminals: ``A_1ᵀ · ∂L/∂Z_2``, ``(2/m)(A_2 - Y) ⊙ σ'(Z_2)``."""
+
+    odot = "⊙"
+
+    def paren(self, text: str) -> str:
+        return f"({text})"
+
+    def coeff(self, c: sp.Expr) -> str:
+        text = str(c).replace("**", "^").replace("*", "·")
+        if c.is_Integer or c.is_Symbol:
+            return text
+        if c.could_extract_minus_sign():
+            return f"-({str(-c)})" if not (-c).is_Integer else text
+        return f"({text})"
+
+    def _print_Var(self, e):
+        return e.name, ATOM
+
+    def _print_Adj(self, e):
+        return f"∂{self.loss}/∂{e.name}", ATOM
+
+    def _print_Scale(self, e):
+        c = e.coeff
+        text, prec = self._print(e.x)
+        if prec < MUL and prec != SUM:
+            text = self.paren(text)
+        if c == -1:
+            return f"-{text}", NEG
+        sep = "" if text.startswith("(") and self.coeff(c).endswith(")") else " "
+        return f"{self.coeff(c)}{sep}{text}", NEG if c.could_extract_minus_sign() else MUL
+
+    def _print_Div(self, e):
+        return f"{self.operand(e.a, MUL, left=True)} / {self.operand(e.b, MUL + 1)}", MUL
+
+    def _print_MatMul(self, e):
+        return f"{self.operand(e.a, MUL, left=True)} · {self.operand(e.b, MUL)}", MUL
+
+    def _print_Transpose(self, e):
+        return f"{self.operand(e.x, ATOM)}ᵀ", POSTFIX
+
+    def _print_Apply(self, e):
+        x = self.doprint(e.x)
+        if e.func == "step":
+            return f"1[{x} > 0]", ATOM
+        if e.func == "abs":
+            return f"|{x}|", ATOM
+        return f"{function_text(e.func)}({self._args(e, x)})", ATOM
+
+    def _print_Prime(self, e):
+        return f"{function_text(e.func)}'({self._args(e, self.doprint(e.x))})", ATOM
+
+    def _print_Power(self, e):
+        k = e.exp
+        if k.is_Integer and 2 <= k <= 3:
+            return f" {self.odot} ".join([self.operand(e.x, HAD + 1)] * int(k)), HAD
+        return f"{self.operand(e.x, ATOM)}^(⊙{self.coeff(k)})", POSTFIX
+
+    def _print_Sum(self, e):
+        x = self.operand(e.x, HAD)
+        if e.axes is None:
+            return f"Σ {x}", SUM
+        if e.axes == (0,):
+            return f"Σ_(i=1..{e.x.shape[0]}) {x}", SUM
+        if e.axes == (len(e.x.shape) - 1,):
+            return f"rowsum({self.doprint(e.x)})", ATOM
+        return f"Σ_axes{e.axes} {x}", SUM
+
+    def _print_Broadcast(self, e):
+        if isinstance(e.x, O.Scalar) and e.x.value == 1:
+            return "𝟏", ATOM
+        return f"{self.operand(e.x, MUL, left=True)} 𝟏", MUL
+
+    def _print_FrobSq(self, e):
+        return f"‖{self.doprint(e.x)}‖²", POSTFIX
+
+    def _print_Norm(self, e):
+        return f"‖{self.doprint(e.x)}‖", ATOM
+
+    def _print_Softmax(self, e):
+        return f"softmax({self.doprint(e.x)})", ATOM
+
+
+# ---- NumPy ----------------------------------------------------------------
+_ARG = sp.Symbol("XARG", real=True)
+_PY_ADD, _PY_MUL, _PY_NEG, _PY_POW = 10, 50, 60, 70
+
+
+def python_name(name: str) -> str:
+    """A Python identifier for a node name: ``W_1`` → ``W_1``, ``\\hat{y}`` → ``hat_y``."""
+    ident = re.sub(r"\W+", "_", name.replace("\\", "")).strip("_")
+    return ident if ident and not ident[0].isdigit() else f"v_{ident}"
+
+
+class NumpyPrinter(_Base):
+    """NumPy source: broadcasting kept as ``X @ W + b``, products as ``@``, ``Hadamard`` as ``*``.
+
+    ``names`` maps node names to Python identifiers (default :func:`python_name`);
+    adjoints print as ``d`` + identifier (``dZ_2``); dimension symbols (``m``)
+    print as their names, which the surrounding code defines (``m = X.shape[0]``).
+    ``Softmax`` prints as a call ``softmax(x)`` of :data:`SOFTMAX_SOURCE`.
+    """
+
+    def paren(self, text: str) -> str:
+        return f"({text})"
+
+    def ident(self, name: str) -> str:
+        return self.names.get(name) or python_name(name)
+
+    def scalar(self, c: sp.Expr) -> tuple[str, int]:
+        text = NumPyPrinter({"fully_qualified_modules": True}).doprint(c).replace("numpy.", "np.")
+        if c.is_Integer and c >= 0 or c.is_Symbol:
+            return text, ATOM
+        return text, _PY_NEG if c.could_extract_minus_sign() else _PY_MUL
+
+    def _print_Var(self, e):
+        return self.ident(e.name), ATOM
+
+    def _print_Adj(self, e):
+        return "d" + self.ident(e.name), ATOM
+
+    def _print_Scalar(self, e):
+        return self.scalar(e.value)
+
+    def _bin(self, e, op, prec):
+        b, bp = self._print(e.b)
+        if bp <= prec:
+            b = self.paren(b)
+        return f"{self.operand(e.a, prec)} {op} {b}", prec
+
+    def _print_Add(self, e):
+        return self._bin(e, "+", _PY_ADD)
+
+    def _print_Sub(self, e):
+        return self._bin(e, "-", _PY_ADD)
+
+    def _print_Hadamard(self, e):
+        return self._bin(e, "*", _PY_MUL)
+
+    def _print_Div(self, e):
+        return self._bin(e, "/", _PY_MUL)
+
+    def _print_MatMul(self, e):
+        return self._bin(e, "@", _PY_MUL)
+
+    def _print_Scale(self, e):
+        c, cp = self.scalar(e.coeff)
+        if cp < _PY_MUL:
+            c = self.paren(c)
+        x, xp = self._print(e.x)
+        if xp <= _PY_MUL:
+            x = self.paren(x)
+        return f"{c} * {x}", _PY_MUL
+
+    def _print_Transpose(self, e):
+        return f"{self.operand(e.x, ATOM)}.T", ATOM
+
+    def _elementwise(self, e, derivative: bool):
+        from ..rules import LOCAL_RULES
+
+        fx = O.scalar_application(e.func, _ARG, e.alpha)
+        if derivative:
+            rule = LOCAL_RULES.get(type(fx))
+            fx = rule(_ARG, fx, *fx.args[1:]) if rule else sp.diff(fx, _ARG)
+        code = NumPyPrinter({"fully_qualified_modules": True}).doprint(fx).replace("numpy.", "np.")
+        x, prec = self._print(e.x)
+        return code.replace("XARG", x if prec == ATOM else self.paren(x)), ATOM
+
+    def _print_Apply(self, e):
+        return self._elementwise(e, False)
+
+    def _print_Prime(self, e):
+        return self._elementwise(e, True)
+
+    def _print_Power(self, e):
+        k, _ = self.scalar(e.exp)
+        return f"{self.operand(e.x, ATOM)} ** {k}", _PY_POW
+
+    def _print_Sum(self, e):
+        x = self.operand(e.x, ATOM)
+        if e.axes is None:
+            return f"np.sum({self.doprint(e.x)})", ATOM
+        axis = e.axes[0] if len(e.axes) == 1 else e.axes
+        keep = ", keepdims=True" if e.keepdims else ""
+        return f"{x}.sum(axis={axis}{keep})", ATOM
+
+    def _print_Broadcast(self, e):
+        x = self.doprint(e.x)
+        if e.axes is not None and len(e.x.shape) < len(e.target):
+            x = f"np.expand_dims({x}, {e.axes})"
+        shape = ", ".join(str(d) if isinstance(d, int) else python_name(d) for d in e.target)
+        return f"np.broadcast_to({x}, ({shape}{',' if len(e.target) == 1 else ''}))", ATOM
+
+    def _print_FrobSq(self, e):
+        return f"np.sum({self.operand(e.x, ATOM)} ** 2)", ATOM
+
+    def _print_Norm(self, e):
+        return f"np.linalg.norm({self.doprint(e.x)})", ATOM
+
+    def _print_Softmax(self, e):
+        return f"softmax({self.doprint(e.x)})", ATOM
+
+
+#: the helper :class:`NumpyPrinter` calls for ``Softmax`` (stable: the row maximum is subtracted)
+SOFTMAX_SOURCE = '''def softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+'''
+
+
+def to_latex(e: O.Expr, names: Optional[Mapping[str, str]] = None, loss: str = "L") -> str:
+    """LaTeX of ``e`` (``names``: node name → LaTeX; default ``W_1`` → ``W_{1}``)."""
+    return LatexPrinter(names, loss).doprint(e)
+
+
+def to_text(e: O.Expr, loss: str = "L") -> str:
+    """Plain-text form of ``e``."""
+    return TextPrinter(None, loss).doprint(e)
+
+
+def to_numpy(e: O.Expr, names: Optional[Mapping[str, str]] = None) -> str:
+    """NumPy source of ``e`` (``names``: node name → Python identifier)."""
+    return NumpyPrinter(names).doprint(e)
