@@ -328,7 +328,10 @@ def gradient_program(d: Derivation) -> GradientProgram:
     identifiers = {n: names.add(python_identifier(n)) for n in net.order}
     adjoints = {s.node: names.add("d_" + identifiers[s.node]) for s in d.backward}
 
-    needed = _ancestors(net, loss)
+    # the loss's ancestors, and any other node an adjoint is written in: a local
+    # derivative may name a node whose definition it contains (w_1 w_3 → n_2)
+    used = {x.name for s in d.backward for x in s.adjoint.free_symbols if not isinstance(x, Adjoint)}
+    needed = _ancestors(net, loss, *used)
     defined = [n for n in net.order if n in needed and not net.node(n).is_leaf]
     sigmoid_of = {net.node(n).symbol: net.node(n).expr.args[0] for n in defined
                   if isinstance(net.node(n).expr, F.sigmoid)}
@@ -350,8 +353,9 @@ def gradient_program(d: Derivation) -> GradientProgram:
     return program
 
 
-def _ancestors(net, name: str) -> set[str]:
-    seen, todo = {name}, [name]
+def _ancestors(net, *names: str) -> set[str]:
+    """``names`` and every node they are computed from."""
+    seen, todo = set(names), list(names)
     while todo:
         for i in net.inputs(todo.pop()):
             if i not in seen:

@@ -2,6 +2,7 @@
 import ast
 import importlib.util
 import json
+import random
 import subprocess
 import sys
 import warnings
@@ -97,6 +98,45 @@ def test_every_printed_function_agrees_with_autograd():
         for p in net.params:
             assert rel_err(float(grads[p]), oracle[p]) <= 1e-12, (seed, p)
             assert rel_err(float(grads[p]), central_difference(net, point, p)) <= 1e-7, (seed, p)
+
+
+RANDOM_OPS = [
+    "{a} {b}", "{a} + {b}", "{a} - {b}", r"\sigma({a})", r"\tanh({a} {b})", "({a} - {b})^2",
+    r"\mathrm{{softplus}}({a}) {b}", r"\exp({a}) + {b}", r"{a} \sigma({b}) + {a} {b}",
+    r"\log(\sigma({a}))", r"\mathrm{{ReLU}}({a} - {b})", r"\frac{{{a}}}{{1 + {b}^2}}",
+]
+
+
+def random_network(seed: int):
+    """A small random graph: nodes reused, some unused by the loss, shared subexpressions."""
+    rng = random.Random(seed)
+    names, lines = ["w_1", "w_2", "w_3", "x"], []
+    for k in range(rng.randint(2, 7)):
+        a, b = rng.choice(names), rng.choice(names)
+        lines.append(f"n_{k} = " + rng.choice(RANDOM_OPS).format(a=a, b=b))
+        names.append(f"n_{k}")
+    terms = rng.sample(names[4:], min(2, len(names) - 4)) + ["w_1 w_2 w_3"]
+    lines.append("L = " + " + ".join(terms))
+    return network_from_latex("\n".join(lines), params=["w_1", "w_2", "w_3"])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_networks_agree_with_autograd(seed):
+    net = random_network(seed)
+    point, _ = random_point(net, seed=seed)
+    _, grads = backprop(net).compile()(**point)
+    oracle = autograd_gradient(net, point)
+    for p in net.params:
+        assert rel_err(float(grads[p]), oracle[p]) <= 1e-11, p
+
+
+def test_a_node_the_loss_does_not_use_is_computed_when_an_adjoint_names_it():
+    # ∂L/∂w_2 = w_1 w_3 is written n_2, which the loss itself never uses
+    net = network_from_latex("n_2 = w_1 w_3\nL = w_1 w_2 w_3", params=["w_1", "w_2", "w_3"], loss="L")
+    d = backprop(net)
+    assert "n_2" in str(d.gradient("w_2"))
+    _, grads = d.compile()(w_1=2.0, w_2=3.0, w_3=5.0)
+    assert float(grads["w_2"]) == 10.0
 
 
 def test_compile_agrees_with_the_worked_solution(derivations):
