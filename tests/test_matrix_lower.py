@@ -61,7 +61,8 @@ def test_every_printed_step_reads_back_to_the_same_numbers(loss):
     spec = spec_from_dict(mlp([3, 4, 3], "tanh", loss, values=True, seed=4))
     d = backprop(spec.network, spec.values)
     for step in d.backward:
-        for form in (step.adjoint, step.textbook, d.expand(step.node)):
+        for form in (step.adjoint, step.textbook, d.expand(step.node),
+                     d.expand(step.node, leaves=True)):
             back = read(to_latex(form), spec.network)
             assert back.shape == form.shape
             np.testing.assert_allclose(evaluate(back, d.values, d.adjoints, d.sizes),

@@ -142,8 +142,7 @@ def _fused(network: MatrixNetwork, z: str, c: str, allowed) -> Optional[Fused]:
     if c == loss or network.consumers(c) != (loss,):
         return None
     definition = network.node(c).expr
-    if not (isinstance(definition.children[0] if definition.children else None, O.Var)
-            and definition.children[0].name == z):
+    if definition.children[:1] != (network.node(z).var,):  # c = f(z) itself
         return None
     fused = fused_rule(definition, network.node(c).var, network.node(loss).expr)
     return fused if fused is not None and allowed(fused) else None

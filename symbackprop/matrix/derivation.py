@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
+from ..derivation import Derivation
 from . import ops as O
 from .shapes import Shape, Sizes
 
@@ -103,15 +104,26 @@ class MatrixDerivation:
     def loss_value(self) -> Optional[float]:
         return None if self.values is None else float(self.values[self.loss])
 
-    def expand(self, node: str) -> O.Expr:
-        """``∂L/∂node`` with every adjoint substituted: one expression in node names."""
+    def expand(self, node: str, *, leaves: bool = False) -> O.Expr:
+        """``∂L/∂node`` with every adjoint substituted: one expression in node names.
+
+        With ``leaves=True`` the nodes are written out as their definitions too.
+        """
         closed: dict[str, O.Expr] = {}
         for step in self.backward:
             closed[step.node] = O.replace(step.adjoint, lambda e: closed.get(e.name)
                                           if isinstance(e, O.Adj) else None)
             if step.node == node:
-                return closed[node]
-        raise KeyError(node)
+                break
+        else:
+            raise KeyError(node)
+        result = closed[node]
+        if leaves:
+            for name in reversed(self.network.order):
+                n = self.network.node(name)
+                if not n.is_leaf:
+                    result = O.replace(result, lambda e: n.expr if e == n.var else None)
+        return result
 
     # ---- output: the scalar writers print these blocks ---------------------
     def solution(self, *, lang: str | None = None, closed_forms: bool | str = False,
@@ -121,25 +133,13 @@ class MatrixDerivation:
 
         return build_solution(self, lang=lang, closed_forms=closed_forms, title=title)
 
-    def to_latex(self, **options) -> str:
-        from ..render.latex import render_latex
-
-        return render_latex(self, **options)
-
-    def to_markdown(self, **options) -> str:
-        from ..render.markdown import render_markdown
-
-        return render_markdown(self, **options)
-
-    def to_text(self, **options) -> str:
-        from ..render.text import render_text
-
-        return render_text(self, **options)
+    # the document writers are the scalar ones: they print the blocks of .solution()
+    to_latex = Derivation.to_latex
+    to_markdown = Derivation.to_markdown
+    to_text = Derivation.to_text
+    _repr_markdown_ = Derivation._repr_markdown_
 
     def to_json(self, **options) -> dict:
         from .render import render_json
 
         return render_json(self, **options)
-
-    def _repr_markdown_(self) -> str:  # Jupyter
-        return self.to_markdown()

@@ -106,26 +106,35 @@ class Scalar(Expr):
 
 # ---- operations -----------------------------------------------------------
 @dataclass(frozen=True)
-class Add(Expr):
+class _Elementwise(Expr):
+    """A binary entry-by-entry op; shapes broadcast as in NumPy (the bias of ``X W + b``)."""
+
     a: Expr
     b: Expr
     shape: Shape = _shape()
     _kids = ("a", "b")
+    _verb = ""  #: for the error message: "cannot add … and …"
 
     def __post_init__(self):
-        self._set_shape(broadcast_shape(self.a.shape, self.b.shape, _what("add", self.a, self.b)))
+        self._set_shape(broadcast_shape(self.a.shape, self.b.shape, _what(self._verb, self.a, self.b)))
 
 
-@dataclass(frozen=True)
-class Sub(Expr):
-    a: Expr
-    b: Expr
-    shape: Shape = _shape()
-    _kids = ("a", "b")
+class Add(_Elementwise):
+    _verb = "add"
 
-    def __post_init__(self):
-        self._set_shape(broadcast_shape(self.a.shape, self.b.shape,
-                                        _what("subtract", self.a, self.b)))
+
+class Sub(_Elementwise):
+    _verb = "subtract"
+
+
+class Hadamard(_Elementwise):
+    _verb = "take the Hadamard product of"
+
+
+class Div(_Elementwise):
+    """Elementwise quotient."""
+
+    _verb = "divide elementwise"
 
 
 @dataclass(frozen=True)
@@ -139,32 +148,6 @@ class Scale(Expr):
 
     def __post_init__(self):
         self._set_shape(self.x.shape)
-
-
-@dataclass(frozen=True)
-class Hadamard(Expr):
-    a: Expr
-    b: Expr
-    shape: Shape = _shape()
-    _kids = ("a", "b")
-
-    def __post_init__(self):
-        self._set_shape(broadcast_shape(self.a.shape, self.b.shape,
-                                        _what("take the Hadamard product of", self.a, self.b)))
-
-
-@dataclass(frozen=True)
-class Div(Expr):
-    """Elementwise quotient."""
-
-    a: Expr
-    b: Expr
-    shape: Shape = _shape()
-    _kids = ("a", "b")
-
-    def __post_init__(self):
-        self._set_shape(broadcast_shape(self.a.shape, self.b.shape,
-                                        _what("divide elementwise", self.a, self.b)))
 
 
 @dataclass(frozen=True)
@@ -480,8 +463,6 @@ def scalar_function(func: str) -> Callable:
     """The SymPy function (from :mod:`symbackprop.functions`) behind an elementwise ``func``."""
     from ..latex_in import _SYMPY_FUNCS
 
-    if func == "step":
-        return lambda x: sp.Heaviside(x, 0)
     try:
         return _SYMPY_FUNCS[func]
     except KeyError:
@@ -494,17 +475,17 @@ def scalar_application(func: str, x: sp.Expr, alpha: Optional[sp.Expr] = None) -
     return f(x) if alpha is None else f(x, alpha)
 
 
+def scalar_derivative(func: str, x: sp.Expr, alpha: Optional[sp.Expr] = None) -> sp.Expr:
+    """``f'(x)`` in textbook form (``σ(x)(1 − σ(x))``): an activation's ``fdiff`` asks the
+    rule registry :mod:`symbackprop.rules`; elementary functions differentiate as SymPy does."""
+    return sp.diff(scalar_application(func, x, alpha), x)
+
+
 @lru_cache(maxsize=None)
 def numeric_function(func: str, alpha: Optional[sp.Expr], derivative: bool) -> Callable:
-    """NumPy version of ``func`` (or of its derivative, from the rule registry)."""
-    from ..rules import LOCAL_RULES
-
+    """NumPy version of ``func`` (or of its derivative)."""
     x = sp.Symbol("x", real=True)
-    fx = scalar_application(func, x, alpha)
-    expr = fx
-    if derivative:
-        rule = LOCAL_RULES.get(type(fx))
-        expr = rule(x, fx, *fx.args[1:]) if rule else sp.diff(fx, x)
+    expr = scalar_derivative(func, x, alpha) if derivative else scalar_application(func, x, alpha)
     return sp.lambdify(x, expr, modules="numpy")
 
 

@@ -61,7 +61,7 @@ class _Base:
         return self.paren(text) if loose else text
 
 
-# ---- LaTeX ----------------------------------------------------------------
+# ---- LaTeX and plain text: one printer, two spellings ----------------------
 _LATEX_FUNCS = {"tanh": r"\tanh", "exp": r"\exp", "log": r"\ln", "sin": r"\sin", "cos": r"\cos",
                 "tan": r"\tan", "sinh": r"\sinh", "cosh": r"\cosh"}
 
@@ -82,13 +82,52 @@ def function_text(func: str) -> str:
 
 
 class LatexPrinter(_Base):
-    """LaTeX in the matrix dialect that :func:`~symbackprop.matrix.lower.lower` reads back."""
+    """LaTeX in the matrix dialect that :func:`~symbackprop.matrix.lower.lower` reads back.
+
+    The spellings below are what :class:`TextPrinter` changes; the structure
+    (precedence, parentheses) is shared.
+    """
+
+    odot, product, ones, squared = r"\odot", " ", r"\mathbf{1}", "^{2}"
 
     def paren(self, text: str) -> str:
         return rf"\left({text}\right)"
 
     def coeff(self, c: sp.Expr) -> str:
         return sp.latex(c).replace("- ", "-")
+
+    def scaled(self, c: str, text: str) -> str:
+        return f"{c} {text}"
+
+    def call(self, head: str, args: str) -> str:
+        return rf"{head}\left({args}\right)"
+
+    def head(self, func: str) -> str:
+        return rf"\operatorname{{{func}}}" if func in ("rowsum", "softmax") else function_latex(func)
+
+    def root(self, x: str) -> str:
+        return rf"\sqrt{{{x}}}"
+
+    def step(self, x: str) -> str:
+        return rf"\mathbb{{1}}\left[{x} > 0\right]"
+
+    def norm(self, x: str) -> str:
+        return rf"\left\|{x}\right\|"
+
+    def transposed(self, x: str) -> str:
+        return f"{x}^{{\\top}}"
+
+    def hadamard_power(self, x: str, k: str) -> str:
+        return f"{x}^{{\\odot {k}}}"
+
+    def sum_all(self, x: str) -> str:
+        return rf"\sum {x}"
+
+    def sum_rows(self, rows, x: str) -> str:
+        return rf"\sum_{{i=1}}^{{{dim_latex(rows)}}} {x}"
+
+    def sum_axes(self, axes, x: str) -> str:
+        return rf"\sum_{{\text{{axes }} {axes}}} {x}"
 
     def _print_Var(self, e):
         return self.names.get(e.name) or latex_name(e.name), ATOM
@@ -98,10 +137,9 @@ class LatexPrinter(_Base):
 
     def _print_Scalar(self, e):
         v = e.value
-        text = self.coeff(v)
         if v.could_extract_minus_sign():
-            return text, NEG
-        return text, ADD if v.is_Add else ATOM
+            return self.coeff(v), NEG
+        return self.coeff(v), ADD if v.is_Add else ATOM
 
     def _print_Add(self, e):
         return f"{self.operand(e.a, ADD, left=True)} + {self.operand(e.b, ADD)}", ADD
@@ -110,83 +148,76 @@ class LatexPrinter(_Base):
         return f"{self.operand(e.a, ADD, left=True)} - {self.operand(e.b, ADD + 1)}", ADD
 
     def _print_Scale(self, e):
-        c = e.coeff
         text, prec = self._print(e.x)
         if prec < MUL and prec != SUM:
             text = self.paren(text)
-        if c == -1:
+        if e.coeff == -1:
             return f"-{text}", NEG
-        return f"{self.coeff(c)} {text}", NEG if c.could_extract_minus_sign() else MUL
+        return self.scaled(self.coeff(e.coeff), text), NEG if e.coeff.could_extract_minus_sign() else MUL
 
     def _print_Hadamard(self, e):
         return f"{self.operand(e.a, HAD, left=True)} {self.odot} {self.operand(e.b, HAD)}", HAD
-
-    odot = r"\odot"
 
     def _print_Div(self, e):
         return rf"\frac{{{self.doprint(e.a)}}}{{{self.doprint(e.b)}}}", FRAC
 
     def _print_MatMul(self, e):
-        return f"{self.operand(e.a, MUL, left=True)} {self.operand(e.b, MUL)}", MUL
+        return f"{self.operand(e.a, MUL, left=True)}{self.product}{self.operand(e.b, MUL)}", MUL
 
     def _print_Transpose(self, e):
-        return f"{self.operand(e.x, ATOM)}^{{\\top}}", POSTFIX
+        return self.transposed(self.operand(e.x, ATOM)), POSTFIX
 
-    def _print_Apply(self, e):
+    def _args(self, e) -> str:
         x = self.doprint(e.x)
-        if e.func == "step":
-            return rf"\mathbb{{1}}\left[{x} > 0\right]", ATOM
-        if e.func == "sqrt":
-            return rf"\sqrt{{{x}}}", ATOM
-        if e.func == "abs":
-            return rf"\left|{x}\right|", ATOM
-        return rf"{function_latex(e.func)}\left({self._args(e, x)}\right)", ATOM
-
-    def _args(self, e, x: str) -> str:
         return x if e.alpha is None else f"{x}, {self.coeff(e.alpha)}"
 
+    def _print_Apply(self, e):
+        if e.func == "step":
+            return self.step(self.doprint(e.x)), ATOM
+        if e.func == "sqrt":
+            return self.root(self.doprint(e.x)), ATOM
+        if e.func == "abs":
+            return f"|{self.doprint(e.x)}|", ATOM
+        return self.call(self.head(e.func), self._args(e)), ATOM
+
     def _print_Prime(self, e):
-        x = self.doprint(e.x)
-        head = r"\sqrt{\cdot}" if e.func == "sqrt" else function_latex(e.func)
-        return rf"{head}'\left({self._args(e, x)}\right)", ATOM
+        return self.call(self.head(e.func) + "'", self._args(e)), ATOM
 
     def _print_Power(self, e):
         k = e.exp
         if k.is_Integer and 2 <= k <= 3:
-            x = self.operand(e.x, HAD + 1)
-            return f" {self.odot} ".join([x] * int(k)), HAD
-        return f"{self.operand(e.x, ATOM)}^{{{self.odot} {self.coeff(k)}}}", POSTFIX
+            return f" {self.odot} ".join([self.operand(e.x, HAD + 1)] * int(k)), HAD
+        return self.hadamard_power(self.operand(e.x, ATOM), self.coeff(k)), POSTFIX
 
     def _print_Sum(self, e):
         x = self.operand(e.x, HAD)
         if e.axes is None:
-            return rf"\sum {x}", SUM
+            return self.sum_all(x), SUM
         if e.axes == (0,):
-            return rf"\sum_{{i=1}}^{{{dim_latex(e.x.shape[0])}}} {x}", SUM
+            return self.sum_rows(e.x.shape[0], x), SUM
         if e.axes == (len(e.x.shape) - 1,):
-            return rf"\operatorname{{rowsum}}\left({self.doprint(e.x)}\right)", ATOM
-        return rf"\sum_{{\text{{axes }} {e.axes}}} {x}", SUM
+            return self.call(self.head("rowsum"), self.doprint(e.x)), ATOM
+        return self.sum_axes(e.axes, x), SUM
 
     def _print_Broadcast(self, e):
         if isinstance(e.x, O.Scalar) and e.x.value == 1:
-            return r"\mathbf{1}", ATOM
-        return f"{self.operand(e.x, MUL, left=True)} \\mathbf{{1}}", MUL
+            return self.ones, ATOM
+        return f"{self.operand(e.x, MUL, left=True)} {self.ones}", MUL
 
     def _print_FrobSq(self, e):
-        return rf"\left\|{self.doprint(e.x)}\right\|^{{2}}", POSTFIX
+        return self.norm(self.doprint(e.x)) + self.squared, POSTFIX
 
     def _print_Norm(self, e):
-        return rf"\left\|{self.doprint(e.x)}\right\|", ATOM
+        return self.norm(self.doprint(e.x)), ATOM
 
     def _print_Softmax(self, e):
-        return rf"\operatorname{{softmax}}\left({self.doprint(e.x)}\right)", ATOM
+        return self.call(self.head("softmax"), self.doprint(e.x)), ATOM
 
 
-# ---- plain text -----------------------------------------------------------
 class TextPrinter(LatexPrinter):
     """Unicode for terminals: ``A_1ᵀ · ∂L/∂Z_2``, ``(2/m)(A_2 - Y) ⊙ σ'(Z_2)``."""
 
-    odot = "⊙"
+    odot, product, ones, squared = "⊙", " · ", "𝟏", "²"
 
     def paren(self, text: str) -> str:
         return f"({text})"
@@ -196,8 +227,41 @@ class TextPrinter(LatexPrinter):
         if c.is_Integer or c.is_Symbol:
             return text
         if c.could_extract_minus_sign():
-            return f"-({str(-c)})" if not (-c).is_Integer else text
+            return text if (-c).is_Integer else f"-({str(-c)})"
         return f"({text})"
+
+    def scaled(self, c: str, text: str) -> str:
+        return f"{c}{'' if text.startswith('(') and c.endswith(')') else ' '}{text}"
+
+    def call(self, head: str, args: str) -> str:
+        return f"{head}({args})"
+
+    def head(self, func: str) -> str:
+        return func if func in ("rowsum", "softmax") else function_text(func)
+
+    def root(self, x: str) -> str:
+        return f"sqrt({x})"
+
+    def step(self, x: str) -> str:
+        return f"1[{x} > 0]"
+
+    def norm(self, x: str) -> str:
+        return f"‖{x}‖"
+
+    def transposed(self, x: str) -> str:
+        return f"{x}ᵀ"
+
+    def hadamard_power(self, x: str, k: str) -> str:
+        return f"{x}^(⊙{k})"
+
+    def sum_all(self, x: str) -> str:
+        return f"Σ {x}"
+
+    def sum_rows(self, rows, x: str) -> str:
+        return f"Σ_(i=1..{rows}) {x}"
+
+    def sum_axes(self, axes, x: str) -> str:
+        return f"Σ_axes{axes} {x}"
 
     def _print_Var(self, e):
         return e.name, ATOM
@@ -205,65 +269,8 @@ class TextPrinter(LatexPrinter):
     def _print_Adj(self, e):
         return f"∂{self.loss}/∂{e.name}", ATOM
 
-    def _print_Scale(self, e):
-        c = e.coeff
-        text, prec = self._print(e.x)
-        if prec < MUL and prec != SUM:
-            text = self.paren(text)
-        if c == -1:
-            return f"-{text}", NEG
-        sep = "" if text.startswith("(") and self.coeff(c).endswith(")") else " "
-        return f"{self.coeff(c)}{sep}{text}", NEG if c.could_extract_minus_sign() else MUL
-
     def _print_Div(self, e):
         return f"{self.operand(e.a, MUL, left=True)} / {self.operand(e.b, MUL + 1)}", MUL
-
-    def _print_MatMul(self, e):
-        return f"{self.operand(e.a, MUL, left=True)} · {self.operand(e.b, MUL)}", MUL
-
-    def _print_Transpose(self, e):
-        return f"{self.operand(e.x, ATOM)}ᵀ", POSTFIX
-
-    def _print_Apply(self, e):
-        x = self.doprint(e.x)
-        if e.func == "step":
-            return f"1[{x} > 0]", ATOM
-        if e.func == "abs":
-            return f"|{x}|", ATOM
-        return f"{function_text(e.func)}({self._args(e, x)})", ATOM
-
-    def _print_Prime(self, e):
-        return f"{function_text(e.func)}'({self._args(e, self.doprint(e.x))})", ATOM
-
-    def _print_Power(self, e):
-        k = e.exp
-        if k.is_Integer and 2 <= k <= 3:
-            return f" {self.odot} ".join([self.operand(e.x, HAD + 1)] * int(k)), HAD
-        return f"{self.operand(e.x, ATOM)}^(⊙{self.coeff(k)})", POSTFIX
-
-    def _print_Sum(self, e):
-        x = self.operand(e.x, HAD)
-        if e.axes is None:
-            return f"Σ {x}", SUM
-        if e.axes == (0,):
-            return f"Σ_(i=1..{e.x.shape[0]}) {x}", SUM
-        if e.axes == (len(e.x.shape) - 1,):
-            return f"rowsum({self.doprint(e.x)})", ATOM
-        return f"Σ_axes{e.axes} {x}", SUM
-
-    def _print_Broadcast(self, e):
-        if isinstance(e.x, O.Scalar) and e.x.value == 1:
-            return "𝟏", ATOM
-        return f"{self.operand(e.x, MUL, left=True)} 𝟏", MUL
-
-    def _print_FrobSq(self, e):
-        return f"‖{self.doprint(e.x)}‖²", POSTFIX
-
-    def _print_Norm(self, e):
-        return f"‖{self.doprint(e.x)}‖", ATOM
-
-    def _print_Softmax(self, e):
-        return f"softmax({self.doprint(e.x)})", ATOM
 
 
 # ---- NumPy ----------------------------------------------------------------
@@ -341,12 +348,7 @@ class NumpyPrinter(_Base):
         return f"{self.operand(e.x, ATOM)}.T", ATOM
 
     def _elementwise(self, e, derivative: bool):
-        from ..rules import LOCAL_RULES
-
-        fx = O.scalar_application(e.func, _ARG, e.alpha)
-        if derivative:
-            rule = LOCAL_RULES.get(type(fx))
-            fx = rule(_ARG, fx, *fx.args[1:]) if rule else sp.diff(fx, _ARG)
+        fx = (O.scalar_derivative if derivative else O.scalar_application)(e.func, _ARG, e.alpha)
         code = NumPyPrinter({"fully_qualified_modules": True}).doprint(fx).replace("numpy.", "np.")
         x, prec = self._print(e.x)
         return code.replace("XARG", x if prec == ATOM else self.paren(x)), ATOM

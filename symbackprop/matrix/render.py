@@ -58,6 +58,8 @@ def render_json(d: MatrixDerivation, *, lang: Optional[str] = None,
              "shape": shape(step.shape), "dims": list(step.shape), "value": _list(step.value)}
         if closed_forms:
             g["expanded_latex"] = latex(d.expand(p))
+        if closed_forms == "leaves":
+            g["leaves_latex"] = latex(d.expand(p, leaves=True))
         out["gradients"][p] = g
     if d.updates:
         out["learning_rate"] = d.learning_rate

@@ -180,12 +180,8 @@ def textbook_prime(p: Prime, named: Mapping[Expr, Expr]) -> Optional[Expr]:
     ``named`` maps definitions to the nodes that hold them (``σ(Z_2)`` → ``A_2``).
     None when the derivative has no elementwise form in the IR (a Piecewise).
     """
-    from ..rules import LOCAL_RULES
-
     t = sp.Dummy("t", real=True)
-    ft = O.scalar_application(p.func, t, p.alpha)
-    rule = LOCAL_RULES.get(type(ft))
-    d = rule(t, ft, *ft.args[1:]) if rule else sp.diff(ft, t)
+    ft, d = O.scalar_application(p.func, t, p.alpha), O.scalar_derivative(p.func, t, p.alpha)
     application = Apply(p.func, p.x, p.alpha)
     out = named.get(application, application)
     try:

@@ -20,7 +20,7 @@ from . import ops as O
 from .derivation import MatrixDerivation, MatrixStep, VJPTerm
 from .printing import LatexPrinter, TextPrinter
 from .rules import textbook_prime
-from .shapes import Shape, shape_latex, shape_text, size_text, space_latex, space_text
+from .shapes import Shape, dim_latex, shape_latex, shape_text, space_latex, space_text
 
 #: matrices with more rows or columns than this are shown with the middle elided
 MAX_SHOWN = 6
@@ -137,6 +137,22 @@ class Raw:
 
 
 @dataclass
+class Descent:
+    """``current − η · gradient`` with the matrices written out."""
+
+    parts: list
+    lr: str
+
+    def latex(self, ctx: Ctx) -> str:
+        a, g = (p.latex(ctx) for p in self.parts)
+        return rf"{a} - {self.lr} {g}"
+
+    def text(self, ctx: Ctx) -> str:
+        a, g = (p.text(ctx) for p in self.parts)
+        return f"{a} - {self.lr} × {g}"
+
+
+@dataclass
 class ShapeCheck:
     """``(n_1×m)(m×n_2)``: the shapes an operation combines."""
 
@@ -157,8 +173,6 @@ def _check(e: O.Expr, box, odot: str, rowsum, latex: bool) -> str:
     if isinstance(e, O.Hadamard):
         return f"{box(e.a.shape)} {odot} {box(e.b.shape)}"
     if isinstance(e, O.Sum) and e.axes == (0,):
-        from .shapes import dim_latex
-
         d = e.x.shape[0]
         return f"{rowsum(dim_latex(d) if latex else d)} {box(e.x.shape)}"
     if isinstance(e, (O.Add, O.Sub)):
@@ -221,7 +235,7 @@ def build_solution(d: MatrixDerivation, *, lang: str | None = None,
     add(Table(header, rows))
 
     if numeric:
-        sizes = sep.join(f"${_dim(k)} = {v}$" for k, v in d.sizes.items())
+        sizes = sep.join(f"${dim_latex(k)} = {v}$" for k, v in d.sizes.items())
         if sizes:
             add(Para(phrase("m_sizes", lang, sizes=sizes)))
         add(Para(phrase("m_given", lang)))
@@ -251,44 +265,23 @@ def build_solution(d: MatrixDerivation, *, lang: str | None = None,
     if closed_forms:
         add(Heading(phrase("closed_forms", lang)))
         add(Para(phrase("closed_intro", lang)))
-        add(Equations([Equation(Partial(d.loss, p), [IR(d.expand(p))]) for p in params]))
+        add(Equations([Equation(Partial(d.loss, p), [IR(d.expand(p))] + (
+            [IR(d.expand(p, leaves=True))] if closed_forms == "leaves" else [])) for p in params]))
 
     if d.updates:
         add(Heading(phrase("update", lang)))
-        add(Para(phrase("update_intro", lang, lr=_short_float(d.learning_rate), L=names[d.loss])))
         lr = _short_float(d.learning_rate)
+        add(Para(phrase("update_intro", lang, lr=lr, L=names[d.loss])))
         rows = []
         for p, u in d.updates.items():
             lhs = Raw(rf"{names[p]} - \eta \, {Partial(d.loss, p).latex(ctx)}",
                       f"{p} - η ∂{d.loss}/∂{p}")
-            rows.append(Equation(lhs, [Joined([Matrix(u.current), Matrix(u.gradient)], lr),
+            rows.append(Equation(lhs, [Descent([Matrix(u.current), Matrix(u.gradient)], lr),
                                        Matrix(u.updated)]))
         add(Equations(rows))
         add(Para(phrase("loss_after", lang, before=f"${fmt(d.loss_value, d.digits)}$",
                         after=f"${fmt(d.loss_after, d.digits)}$")))
     return sol
-
-
-@dataclass
-class Joined:
-    """``current − η · gradient`` with the matrices written out."""
-
-    parts: list
-    lr: str
-
-    def latex(self, ctx: Ctx) -> str:
-        a, g = (p.latex(ctx) for p in self.parts)
-        return rf"{a} - {self.lr} {g}"
-
-    def text(self, ctx: Ctx) -> str:
-        a, g = (p.text(ctx) for p in self.parts)
-        return f"{a} - {self.lr} × {g}"
-
-
-def _dim(name: str) -> str:
-    from .shapes import dim_latex
-
-    return dim_latex(name)
 
 
 def _gradient_rhs(d: MatrixDerivation, p: str) -> list:
@@ -299,7 +292,6 @@ def _gradient_rhs(d: MatrixDerivation, p: str) -> list:
 
 def step_blocks(d: MatrixDerivation, step: MatrixStep, lang: str) -> list:
     """Prose and equations of one backward step: the rule, the result, its shape check."""
-    net = d.network
     ctx = solution_ctx(d)
     names, sep = ctx.names, phrase("and", lang)
     blocks: list = []
@@ -309,10 +301,8 @@ def step_blocks(d: MatrixDerivation, step: MatrixStep, lang: str) -> list:
     for t in step.terms:
         blocks.append(Para(_introduction(d, t, lang, ctx)))
 
-    rhs: list = []
-    if step.textbook != step.adjoint or len(step.terms) > 1 or not _is_loss_step(d, step):
-        rhs.append(IR(step.adjoint))
-    if step.textbook != step.adjoint or not rhs:
+    rhs: list = [IR(step.adjoint)]
+    if step.textbook != step.adjoint:  # the adjoints taken straight from the loss, written out
         rhs.append(IR(step.textbook))
     expanded = _expand_primes(d, step.textbook)
     if expanded is not None:
@@ -324,24 +314,9 @@ def step_blocks(d: MatrixDerivation, step: MatrixStep, lang: str) -> list:
 
     # the article's 维度记忆技巧: the gradient has exactly the shape of its node
     blocks.append(Para(phrase("m_shape_check", lang, v=names[step.node])))
-    blocks.append(Equations([Equation(ShapeCheck(t.expr), [_Result(step.shape)])
-                             for t in step.terms]))
+    result = Raw(_shape_result(step.shape, True), _shape_result(step.shape, False))
+    blocks.append(Equations([Equation(ShapeCheck(t.expr), [result]) for t in step.terms]))
     return blocks
-
-
-@dataclass
-class _Result:
-    shape: Shape
-
-    def latex(self, ctx: Ctx) -> str:
-        return _shape_result(self.shape, True)
-
-    def text(self, ctx: Ctx) -> str:
-        return _shape_result(self.shape, False)
-
-
-def _is_loss_step(d: MatrixDerivation, step: MatrixStep) -> bool:
-    return len(step.terms) == 1 and step.terms[0].of == d.loss
 
 
 #: rules every step uses and no reader needs named: sums pass the gradient, constants scale it
