@@ -33,6 +33,12 @@ CLAIMS = {
 }
 
 
+MATRIX_CLAIMS = {
+    "matrix, right (5 sizes)": r"\frac{\partial L}{\partial W_2} = A_1^\top \frac{\partial L}{\partial Z_2}",
+    "matrix, transposed": r"\frac{\partial L}{\partial W_2} = \frac{\partial L}{\partial Z_2}^\top A_1",
+}
+
+
 def median_seconds(claim: str, spec, rounds: int) -> float:
     times = []
     for _ in range(rounds):
@@ -69,6 +75,10 @@ def main() -> None:
     print(f"median of {args.rounds} rounds, fresh Verifier each round")
     for name, claim in CLAIMS.items():
         t = median_seconds(claim, spec, args.rounds)
+        print(f"  {name:42s} {t * 1000:8.1f} ms")
+    matrix = sb.load_spec(ROOT / "derivations" / "seed_matrix.toml")
+    for name, claim in MATRIX_CLAIMS.items():
+        t = median_seconds(claim, matrix, args.rounds)
         print(f"  {name:42s} {t * 1000:8.1f} ms")
     cold = cold_seconds(CLAIMS["symbolic, missing factor"], max(3, args.rounds // 4))
     print(f"first verdict in a fresh interpreter (missing factor), median: {cold * 1000:.1f} ms")
