@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import symbackprop as sb  # noqa: E402
-from symbackprop.verify import Verifier  # noqa: E402
+from symbackprop.verification import Verifier  # noqa: E402
 
 CLAIMS = {
     "symbolic, right": r"\frac{\partial L}{\partial w_1} = 2(a_2 - y)\,a_2(1-a_2)\,w_2\,a_1(1-a_1)\,x",
@@ -50,7 +50,7 @@ def median_seconds(claim: str, spec, rounds: int) -> float:
 
 COLD = """
 import time, symbackprop as sb
-from symbackprop.verify import Verifier
+from symbackprop.verification import Verifier
 spec = sb.load_spec({spec!r})
 start = time.perf_counter()
 Verifier(spec).verify({claim!r})

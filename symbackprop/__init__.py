@@ -18,7 +18,7 @@ from .errors import LatexSyntaxError, ShapeError, SpecError, SymbackpropError
 from .matrix import MatrixDerivation, MatrixNetwork
 from .network import Network
 from .spec import Spec, load_spec, network_from_latex
-from .verify import verify  # the function; the package stays importable as symbackprop.verify.<module>
+from .verification import verify
 
 
 def backprop(network, values=None, **options):

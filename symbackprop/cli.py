@@ -116,7 +116,7 @@ def _check(args) -> int:
 
 
 def _verify(args) -> int:
-    from .verify.command import run
+    from .verification.command import run
 
     return run(args)
 
@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of random values for leaves without one")
     p.set_defaults(run=_check)
 
-    from .verify.command import add_arguments
+    from .verification.command import add_arguments
 
     p = sub.add_parser("verify", help="check hand-derived gradients written in LaTeX "
                                       "(exit 0 all correct, 1 some incorrect, 2 error)")

@@ -6,7 +6,7 @@ import pytest
 
 import symbackprop as sb
 from symbackprop.render.printer import partial_latex, to_latex
-from symbackprop.verify import KINDS, Verifier, read_claims
+from symbackprop.verification import KINDS, Verifier, read_claims
 
 from helpers import central_difference
 

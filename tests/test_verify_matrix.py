@@ -4,7 +4,7 @@ import pytest
 pytest.importorskip("symbackprop.matrix")
 
 import symbackprop as sb  # noqa: E402
-from symbackprop.verify import Verifier  # noqa: E402
+from symbackprop.verification import Verifier  # noqa: E402
 
 
 @pytest.fixture(scope="module")
