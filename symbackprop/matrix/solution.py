@@ -170,8 +170,8 @@ class ShapeCheck:
 def _check(e: O.Expr, box, odot: str, rowsum, latex: bool) -> str:
     if isinstance(e, O.MatMul):
         return box(e.a.shape) + box(e.b.shape)
-    if isinstance(e, O.Hadamard):
-        return f"{box(e.a.shape)} {odot} {box(e.b.shape)}"
+    if isinstance(e, (O.Hadamard, O.Div)):
+        return f"{box(e.a.shape)} {odot if isinstance(e, O.Hadamard) else '/'} {box(e.b.shape)}"
     if isinstance(e, O.Sum) and e.axes == (0,):
         d = e.x.shape[0]
         return f"{rowsum(dim_latex(d) if latex else d)} {box(e.x.shape)}"
@@ -330,10 +330,9 @@ def _introduction(d: MatrixDerivation, t: VJPTerm, lang: str, ctx: Ctx) -> str:
     said = phrase("and", lang).join(phrase(f"rule_{r}", lang) for r in dict.fromkeys(rules))
     fields = dict(v=names[t.wrt], c=names[t.of], L=names[d.loss], rules=said)
     if t.fused is not None:
-        text = phrase("m_fused", lang, **fields)
-        if t.fused.assumption:
-            text += " " + phrase(t.fused.assumption, lang, Y=IR(t.fused.targets).latex(ctx))
-        return text
+        assumption = t.fused.assumption
+        return phrase("m_fused", lang, **fields, assumption=phrase(
+            assumption, lang, Y=IR(t.fused.targets).latex(ctx)) if assumption else "")
     return phrase("m_since_loss" if t.of == d.loss else "m_since", lang, **fields)
 
 

@@ -199,11 +199,11 @@ PHRASES.update({
                      "zh": "${v}$ 直接流向损失 ${c}$，由{rules}："},
     "m_fused": {
         "en": "${v}$ feeds ${c}$, which feeds only the loss ${L}$; by the {rules} the two steps "
-              "combine into one:",
-        "zh": "${v}$ 流向 ${c}$，而 ${c}$ 只流向损失 ${L}$；由{rules}，两步合为一步：",
+              "combine into one{assumption}:",
+        "zh": "${v}$ 流向 ${c}$，而 ${c}$ 只流向损失 ${L}$；由{rules}，两步合为一步{assumption}：",
     },
-    "rows_sum_to_one": {"en": "(Every row of ${Y}$ sums to 1, as one-hot targets do.)",
-                        "zh": "（${Y}$ 的每一行之和为 1，如 one-hot 标签。）"},
+    "rows_sum_to_one": {"en": " (every row of ${Y}$ sums to 1, as one-hot targets do)",
+                        "zh": "（${Y}$ 的每一行之和为 1，如 one-hot 标签）"},
     "m_shape_check": {"en": "Shape check: the result has the shape of ${v}$.",
                       "zh": "维度检查：结果与 ${v}$ 的形状相同。"},
     "m_gradients_intro": {
