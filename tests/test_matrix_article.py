@@ -154,3 +154,16 @@ def test_a_bias_declared_as_a_row_keeps_its_row_shape():
     assert d.step("b").shape == (1, "k")
     assert d.gradient_value("b").shape == (1, 2)
     np.testing.assert_allclose(d.gradient_value("b"), [[15.0, 6.0]])
+
+
+def test_nested_list_values_without_shapes_give_a_concrete_matrix_network(tmp_path, capsys):
+    spec = tmp_path / "v.toml"
+    spec.write_text("forward = '''\nZ = X W + b\nL = \\frac{1}{2}\\|Z - Y\\|^2\n'''\n"
+                    'params = ["W", "b"]\n[values]\nX = [[1.0, 2.0], [3.0, 4.0]]\n'
+                    'W = [[0.5], [-0.5]]\nb = [0.1]\nY = [[1.0], [0.0]]\n')
+    assert main(["derive", str(spec), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["nodes"]["Z"]["dims"] == [2, 1]
+    # Z = [-0.4, -0.4]; ∂L/∂Z = Z - Y = [-1.4, -0.4]; ∂L/∂b = Σ_rows = -1.8
+    assert out["gradients"]["b"]["value"] == pytest.approx([-1.8])
+    np.testing.assert_allclose(out["gradients"]["W"]["value"], [[-1.4 - 1.2], [-2.8 - 1.6]])

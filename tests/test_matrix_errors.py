@@ -43,6 +43,9 @@ BAD = {
         spec("Z = X W + b\nL = \\sum Z", BIAS, ["W", "b"],
              {"X": [[0, 0]], "W": [[1], [2]], "b": [[0]]}),
         ["'b'", "1×1", "n_1"]),
+    "an empty value": (
+        spec("Z = X W\nL = \\sum Z", MLP, ["W"], {"X": [], "W": [[1], [2]]}),
+        ["'X'", "empty"]),
     "ragged values": (
         spec("Z = X W\nL = \\sum Z", MLP, ["W"], {"X": [[0, 0], [1]], "W": [[1], [2]]}),
         ["'X'", "rectangular"]),

@@ -166,6 +166,8 @@ def as_array(name: str, value) -> np.ndarray:
     if arr is None or arr.ndim > 2:
         raise ShapeError(f"value of '{name}' must be a number, a list of numbers or a "
                          f"rectangular list of rows (nested lists)")
+    if arr.size == 0:
+        raise ShapeError(f"value of '{name}' is empty")
     if not np.all(np.isfinite(arr)):
         raise ShapeError(f"value of '{name}' must be finite numbers")
     return arr

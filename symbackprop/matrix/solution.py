@@ -220,15 +220,16 @@ def build_solution(d: MatrixDerivation, *, lang: str | None = None,
     add(Para(phrase("params", lang, names=sep.join(m(p) for p in params))))
     if inputs:
         add(Para(phrase("inputs", lang, names=sep.join(m(i) for i in inputs))))
+    sized = numeric and bool(net.dims)  # a size column only where a shape has names
     header = [phrase("h_node", lang), phrase("h_shape", lang)]
-    if numeric:
+    if sized:
         header.append(phrase("h_size", lang))
     rows = []
     for n in net.order:
         if net.node(n).is_leaf:
             shape = net.node(n).shape
             row = [m(n), f"${shape_latex(shape)}$" if shape else phrase("scalar", lang)]
-            if numeric:
+            if sized:
                 size = d.sizes.resolve(shape)
                 row.append(f"${shape_latex(size)}$" if shape else "1")
             rows.append(row)
