@@ -109,8 +109,8 @@ class GradientPrinter(NumPyPrinter):
         except KeyError:
             raise SymbackpropError(f"unknown backend '{self._settings['backend']}'; "
                                    f"use one of {', '.join(BACKENDS)}") from None
-        # Dispatch on _print_<Class> only: the activations' `_numpycode` spell
-        # `numpy.` literally, which neither the `np` alias nor JAX can use.
+        # Dispatch on _print_<Class> only: this printer is the one place where an
+        # activation's array spelling lives (for the `np` alias and for JAX alike).
         self.printmethod = "_symbackprop_code"
         self.helpers: set[str] = set()
 
@@ -328,10 +328,8 @@ def gradient_program(d: Derivation) -> GradientProgram:
     identifiers = {n: names.add(python_identifier(n)) for n in net.order}
     adjoints = {s.node: names.add("d_" + identifiers[s.node]) for s in d.backward}
 
-    # the loss's ancestors, and any other node an adjoint is written in: a local
-    # derivative may name a node whose definition it contains (w_1 w_3 → n_2)
-    used = {x.name for s in d.backward for x in s.adjoint.free_symbols if not isinstance(x, Adjoint)}
-    needed = _ancestors(net, loss, *used)
+    # the loss and its ancestors: local derivatives are written in these nodes only
+    needed = _ancestors(net, loss)
     defined = [n for n in net.order if n in needed and not net.node(n).is_leaf]
     sigmoid_of = {net.node(n).symbol: net.node(n).expr.args[0] for n in defined
                   if isinstance(net.node(n).expr, F.sigmoid)}

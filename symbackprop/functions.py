@@ -5,7 +5,8 @@ an activation:
 
 * its derivative, looked up in :mod:`symbackprop.rules` (the one registry);
 * its LaTeX form (``\\sigma``, ``\\operatorname{ReLU}``, …);
-* its numeric value (``evalf``) and a numerically stable NumPy spelling.
+* its numeric value (``evalf``); its NumPy spelling lives in the code printer
+  (:class:`symbackprop.codegen.GradientPrinter`).
 
 >>> import sympy as sp
 >>> z = sp.Symbol("z")
@@ -96,11 +97,6 @@ class sigmoid(Activation):
     def closed_form(cls, x):
         return 1 / (1 + sp.exp(-x))
 
-    def _numpycode(self, printer):
-        x = printer._print(self.args[0])
-        # exp of a non-positive number only: no overflow for |z| = 1000
-        return f"(0.5 * (1 + numpy.tanh(0.5 * ({x}))))"
-
 
 class relu(Activation):
     r"""Rectified linear unit :math:`\max(0, z)`; derivative :math:`\mathbb{1}[z>0]`."""
@@ -111,10 +107,6 @@ class relu(Activation):
     @classmethod
     def closed_form(cls, x):
         return sp.Max(0, x)
-
-    def _numpycode(self, printer):
-        x = printer._print(self.args[0])
-        return f"numpy.maximum({x}, 0.0)"
 
 
 class softplus(Activation):
@@ -127,10 +119,6 @@ class softplus(Activation):
     def closed_form(cls, x):
         return sp.log(1 + sp.exp(x))
 
-    def _numpycode(self, printer):
-        x = printer._print(self.args[0])
-        return f"numpy.logaddexp(0.0, {x})"
-
 
 class gelu(Activation):
     r"""Gaussian error linear unit :math:`z\,\Phi(z)` (exact, erf form)."""
@@ -141,10 +129,6 @@ class gelu(Activation):
     @classmethod
     def closed_form(cls, x):
         return x * (1 + sp.erf(x / sp.sqrt(2))) / 2
-
-    def _numpycode(self, printer):
-        x = printer._print(self.args[0])
-        return f"(0.5 * ({x}) * (1 + scipy.special.erf(({x}) / numpy.sqrt(2))))"
 
 
 class ParametrisedActivation(Activation):
@@ -198,11 +182,6 @@ class leaky_relu(ParametrisedActivation):
         alpha = cls.default_alpha if alpha is None else alpha
         return sp.Piecewise((x, x > 0), (alpha * x, True))
 
-    def _numpycode(self, printer):
-        x = printer._print(self.args[0])
-        a = printer._print(self.alpha)
-        return f"numpy.where(({x}) > 0, {x}, {a} * ({x}))"
-
 
 class elu(ParametrisedActivation):
     r"""ELU: :math:`z` for :math:`z > 0`, else :math:`\alpha(e^{z}-1)` (default 1)."""
@@ -215,11 +194,6 @@ class elu(ParametrisedActivation):
     def closed_form(cls, x, alpha=None):
         alpha = cls.default_alpha if alpha is None else alpha
         return sp.Piecewise((x, x > 0), (alpha * (sp.exp(x) - 1), True))
-
-    def _numpycode(self, printer):
-        x = printer._print(self.args[0])
-        a = printer._print(self.alpha)
-        return f"numpy.where(({x}) > 0, {x}, {a} * numpy.expm1(numpy.minimum({x}, 0.0)))"
 
 
 #: Activations by the names the LaTeX reader accepts (``\mathrm{…}``/``\operatorname{…}``).

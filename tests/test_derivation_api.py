@@ -90,3 +90,12 @@ def test_chinese_prose():
     d = sb.backprop(article_network(), VALUES, lang="zh")
     md = d.to_markdown()
     assert "第 1 步：损失对 $a_{2}$ 的梯度" in md and "前向传播" in md
+
+
+def test_local_derivatives_never_name_a_node_off_the_loss_path():
+    from symbackprop.spec import spec_from_dict
+    # n = w_1 w_3 is defined but unused; ∂z/∂w_2 = w_1 w_3 must not be written "n"
+    net = spec_from_dict({"forward": "n = w_1 w_3\nz = w_1 w_2 w_3\nL = z^2",
+                          "params": ["w_1", "w_2", "w_3"]}).network
+    d = sb.backprop(net)
+    assert "n" not in {s.name for s in d.step("w_2").terms[0].expr.free_symbols}
