@@ -6,7 +6,7 @@ from symbackprop.errors import LatexSyntaxError, ShapeError
 from symbackprop.latex_in import parse
 from symbackprop.matrix import backprop, evaluate, lower, to_latex, to_numpy
 from symbackprop.matrix.generate import mlp
-from symbackprop.matrix.printing import SOFTMAX_SOURCE, python_name
+from symbackprop.matrix.printing import NumpyPrinter, helper_source, python_name
 from symbackprop.matrix.shapes import Sizes
 from symbackprop.spec import spec_from_dict
 
@@ -74,19 +74,17 @@ def test_numpy_printer_computes_what_evaluate_computes(loss):
     spec = spec_from_dict(mlp([3, 4, 3], "relu", loss, values=True, seed=8))
     d = backprop(spec.network, spec.values)
     namespace = {"np": np}
-    exec(SOFTMAX_SOURCE, namespace)
     namespace.update({python_name(k): v for k, v in d.values.items()})
     namespace.update({"d" + python_name(k): v for k, v in d.adjoints.items()})
     namespace.update(d.sizes)
     net = spec.network
-    for name in net.order:
-        if not net.node(name).is_leaf:
-            code = to_numpy(net.node(name).expr)
-            np.testing.assert_allclose(eval(code, namespace), d.values[name], rtol=1e-12)
-    for step in d.backward:
-        code = to_numpy(step.adjoint)
-        np.testing.assert_allclose(eval(code, namespace), d.adjoints[step.node], rtol=1e-12,
-                                   err_msg=code)
+    printer = NumpyPrinter()
+    codes = [(printer.doprint(net.node(n).expr), d.values[n]) for n in net.order
+             if not net.node(n).is_leaf]
+    codes += [(printer.doprint(s.adjoint), d.adjoints[s.node]) for s in d.backward]
+    exec(helper_source(printer.helpers), namespace)
+    for code, value in codes:
+        np.testing.assert_allclose(eval(code, namespace), value, rtol=1e-12, err_msg=code)
     assert to_numpy(net.node("Z_1").expr) == "X @ W_1 + b_1"
     assert to_numpy(d.gradient("b_1")) == "dZ_1.sum(axis=0)"
 

@@ -26,7 +26,7 @@ from typing import Collection, Mapping, Optional
 import sympy as sp
 
 from .. import latex_in as T
-from ..errors import LatexSyntaxError, ShapeError
+from ..errors import LatexSyntaxError
 from . import ops as O
 from .shapes import Shape, dim_symbol, dims_of
 
@@ -149,10 +149,7 @@ def lower(tree: T.Node, shapes: Mapping[str, Shape], *, loss: str = "L",
             return O.Scalar(f(cx) if alpha is None else f(cx, alpha))
         return (O.Prime if n.prime else O.Apply)(n.func, x, alpha)
 
-    try:
-        return low(tree)
-    except ShapeError as e:
-        raise ShapeError(str(e)) from None
+    return low(tree)
 
 
 def _hint(n: T.Pow) -> str:

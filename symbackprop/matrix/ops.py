@@ -48,9 +48,8 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 import sympy as sp
 
-from ..errors import SymbackpropError
-from .shapes import (Shape, ShapeMismatch, broadcast_shape, matmul_shape, shape_text,
-                     transpose_shape)
+from ..errors import ShapeError, SymbackpropError
+from .shapes import Shape, broadcast_shape, matmul_shape, shape_text, transpose_shape
 
 
 def _shape():
@@ -160,7 +159,7 @@ class MatMul(Expr):
     def __post_init__(self):
         what = _what("multiply", self.a, self.b, "by")
         if len(self.a.shape) != 2 or len(self.b.shape) != 2:
-            raise ShapeMismatch(f"{what}a matrix product needs two matrices (declare a vector "
+            raise ShapeError(f"{what}a matrix product needs two matrices (declare a vector "
                                 f"as a 1×n or n×1 matrix)")
         self._set_shape(matmul_shape(self.a.shape, self.b.shape, what))
 
@@ -279,7 +278,7 @@ class Softmax(Expr):
 
     def __post_init__(self):
         if not self.x.shape:
-            raise ShapeMismatch("softmax of a scalar: it needs a vector or a matrix")
+            raise ShapeError("softmax of a scalar: it needs a vector or a matrix")
         self._set_shape(self.x.shape)
 
 
@@ -345,10 +344,6 @@ def rebuild(e: Expr, kids: list[Expr]) -> Expr:
 
 
 # ---- constructors that tidy ----------------------------------------------
-def const(value) -> Scalar:
-    return Scalar(sp.sympify(value))
-
-
 def _coeff(e: Expr):
     """(c, x) with e = c x."""
     if isinstance(e, Scale):
@@ -483,10 +478,14 @@ def scalar_derivative(func: str, x: sp.Expr, alpha: Optional[sp.Expr] = None) ->
 
 @lru_cache(maxsize=None)
 def numeric_function(func: str, alpha: Optional[sp.Expr], derivative: bool) -> Callable:
-    """NumPy version of ``func`` (or of its derivative)."""
-    x = sp.Symbol("x", real=True)
-    expr = scalar_derivative(func, x, alpha) if derivative else scalar_application(func, x, alpha)
-    return sp.lambdify(x, expr, modules="numpy")
+    """NumPy version of ``func`` (or of its derivative), as the NumPy printer spells it."""
+    from .printing import NumpyPrinter, helper_source
+
+    printer = NumpyPrinter({"x": "x"})
+    code = printer.doprint((Prime if derivative else Apply)(func, Var("x", ()), alpha))
+    namespace = {"np": np}
+    exec(helper_source(printer.helpers), namespace)  # our own printed code, never user text
+    return eval(f"lambda x: {code}", namespace)
 
 
 # ---- numbers --------------------------------------------------------------

@@ -24,7 +24,6 @@ import re
 from typing import Mapping, Optional
 
 import sympy as sp
-from sympy.printing.numpy import NumPyPrinter
 
 from ..latex_in import latex_name
 from ..render.printer import partial_latex
@@ -290,8 +289,15 @@ class NumpyPrinter(_Base):
     ``names`` maps node names to Python identifiers (default :func:`python_name`);
     adjoints print as ``d`` + identifier (``dZ_2``); dimension symbols (``m``)
     print as their names, which the surrounding code defines (``m = X.shape[0]``).
-    ``Softmax`` prints as a call ``softmax(x)`` of :data:`SOFTMAX_SOURCE`.
+    Activations are spelled by symbackprop's code printer
+    (:class:`symbackprop.codegen.GradientPrinter`: ``_sigmoid(Z_1)``); after
+    printing, :attr:`helpers` names the helpers the code calls, whose source
+    :func:`helper_source` gives (``softmax`` among them).
     """
+
+    def __init__(self, names: Optional[Mapping[str, str]] = None, loss: str = "L"):
+        super().__init__(names, loss)
+        self.helpers: set[str] = set()
 
     def paren(self, text: str) -> str:
         return f"({text})"
@@ -299,8 +305,18 @@ class NumpyPrinter(_Base):
     def ident(self, name: str) -> str:
         return self.names.get(name) or python_name(name)
 
+    def code(self, expr: sp.Expr, identifiers: Mapping[str, str]) -> str:
+        """A SymPy scalar expression through the project's code printer."""
+        from ..codegen import GradientPrinter
+
+        printer = GradientPrinter({"identifiers": {**{s.name: python_name(s.name)
+                                                      for s in expr.free_symbols}, **identifiers}})
+        text = printer.doprint(expr)
+        self.helpers |= printer.helpers
+        return text
+
     def scalar(self, c: sp.Expr) -> tuple[str, int]:
-        text = NumPyPrinter({"fully_qualified_modules": True}).doprint(c).replace("numpy.", "np.")
+        text = self.code(c, {})
         if c.is_Integer and c >= 0 or c.is_Symbol:
             return text, ATOM
         return text, _PY_NEG if c.could_extract_minus_sign() else _PY_MUL
@@ -349,9 +365,8 @@ class NumpyPrinter(_Base):
 
     def _elementwise(self, e, derivative: bool):
         fx = (O.scalar_derivative if derivative else O.scalar_application)(e.func, _ARG, e.alpha)
-        code = NumPyPrinter({"fully_qualified_modules": True}).doprint(fx).replace("numpy.", "np.")
         x, prec = self._print(e.x)
-        return code.replace("XARG", x if prec == ATOM else self.paren(x)), ATOM
+        return self.code(fx, {_ARG.name: x if prec == ATOM else self.paren(x)}), ATOM
 
     def _print_Apply(self, e):
         return self._elementwise(e, False)
@@ -385,6 +400,7 @@ class NumpyPrinter(_Base):
         return f"np.linalg.norm({self.doprint(e.x)})", ATOM
 
     def _print_Softmax(self, e):
+        self.helpers.add("softmax")
         return f"softmax({self.doprint(e.x)})", ATOM
 
 
@@ -393,6 +409,19 @@ SOFTMAX_SOURCE = '''def softmax(z):
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 '''
+
+
+def helper_source(helpers) -> str:
+    """Source defining the ``helpers`` a :class:`NumpyPrinter`'s code calls (``np`` imported)."""
+    from ..codegen import BACKENDS, HELPERS
+
+    parts = []
+    for h in sorted(helpers):
+        if h == "erf":
+            parts.append(f"from {BACKENDS['numpy'].erf} import erf")
+        else:
+            parts.append(SOFTMAX_SOURCE if h == "softmax" else HELPERS[h].format(np="np"))
+    return "\n".join(parts)
 
 
 def to_latex(e: O.Expr, names: Optional[Mapping[str, str]] = None, loss: str = "L") -> str:

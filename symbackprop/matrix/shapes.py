@@ -26,10 +26,6 @@ Dim = Union[int, str]
 Shape = tuple  # tuple[Dim, ...]
 
 
-class ShapeMismatch(ShapeError):
-    """Raised by the shape algebra; the lowering adds the line and the node."""
-
-
 # ---- printing -------------------------------------------------------------
 def dim_latex(d: Dim) -> str:
     return str(d) if isinstance(d, int) else latex_name(d)
@@ -76,7 +72,7 @@ def broadcast_shape(a: Shape, b: Shape, what: str = "") -> Shape:
         elif y is None or y == 1 or x == y:
             out.append(x)
         else:
-            raise ShapeMismatch(f"{what}shapes {shape_text(a)} and {shape_text(b)} do not "
+            raise ShapeError(f"{what}shapes {shape_text(a)} and {shape_text(b)} do not "
                                 f"conform: {x} ≠ {y}")
     return tuple(reversed(out))
 
@@ -84,11 +80,11 @@ def broadcast_shape(a: Shape, b: Shape, what: str = "") -> Shape:
 def matmul_shape(a: Shape, b: Shape, what: str = "") -> Shape:
     """Shape of ``A @ B`` for 1-D or 2-D operands (NumPy's rules)."""
     if not a or not b or len(a) > 2 or len(b) > 2:
-        raise ShapeMismatch(f"{what}a matrix product needs vectors or matrices, got "
+        raise ShapeError(f"{what}a matrix product needs vectors or matrices, got "
                             f"{shape_text(a)} and {shape_text(b)}")
     inner_a, inner_b = a[-1], b[0]
     if inner_a != inner_b:
-        raise ShapeMismatch(f"{what}{inner_a} ≠ {inner_b}")
+        raise ShapeError(f"{what}{inner_a} ≠ {inner_b}")
     return tuple(a[:-1]) + tuple(b[1:])
 
 
