@@ -14,12 +14,17 @@ with its shape check.
 
 For other parts of symbackprop:
 
-* :func:`network_from_latex` / :class:`MatrixNetwork` — the network (``.shapes``);
-* :func:`backprop` → :class:`MatrixDerivation` — the worked solution;
-* :func:`loss_and_gradients`, :func:`gradient_function` — numbers only;
+* :func:`network_from_latex` / :class:`MatrixNetwork` — the network (``.shapes``, ``.dims``);
+* :func:`backprop` → :class:`MatrixDerivation` — the worked solution (``.gradient(p)``,
+  ``.textbook(v)``, ``.gradient_value(p)``, ``.to_json()``);
+* :func:`loss_and_gradients`, :func:`gradient_function` — numbers only, for any arrays;
+  the pieces they are made of, :func:`derive_steps`, and in :mod:`.backprop`
+  ``leaf_arrays`` (values checked against shapes → arrays and dimension sizes),
+  ``forward_values`` and ``backward_values``;
 * :func:`lower` — a matrix-dialect LaTeX tree to the IR, given node shapes;
 * :mod:`.ops` — the IR (walk ``.children``; each node has ``.shape``),
-  :func:`evaluate` its value; :mod:`.printing` — LaTeX, text, NumPy printers.
+  :func:`evaluate` its value; :mod:`.printing` — LaTeX, text and NumPy printers
+  (``NumpyPrinter.helpers`` and ``helper_source`` for the helpers printed code calls).
 """
 from .backprop import backprop, derive_steps, gradient_function, loss_and_gradients
 from .derivation import MatrixDerivation, MatrixStep, VJPTerm
