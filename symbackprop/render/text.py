@@ -21,7 +21,7 @@ def _plain(text: str) -> str:
         s = re.sub(r"_\{([^{}]*)\}", r"_\1", s)
         s = s.replace(r"\left", "").replace(r"\right", "").replace(r"\sigma", "σ")
         s = re.sub(r"\\(log|ln|tanh|exp|sin|cos|sqrt|max|min)\b", r"\1", s)
-        return s.replace("{", "").replace("}", "")
+        return re.sub(r"\s+", " ", s.replace("{", "").replace("}", ""))
     return _INLINE.sub(repl, text)
 
 
