@@ -12,32 +12,17 @@ chain rule, step by step:
 >>> round(d.gradient_value("w_1"), 4)
 -0.2115
 """
-from .backprop import backprop as _scalar_backprop
 from .derivation import Adjoint, Derivation
+from .derive import backprop, derive
 from .errors import LatexSyntaxError, ShapeError, SpecError, SymbackpropError
 from .matrix import MatrixDerivation, MatrixNetwork
 from .network import Network
 from .spec import Spec, load_spec, network_from_latex
 from .verification import verify
 
-
-def backprop(network, values=None, **options):
-    """Derive every gradient of ``network``'s loss, step by step.
-
-    A :class:`MatrixNetwork` (a spec with ``[shapes]``) is derived in batched
-    matrix form (:func:`symbackprop.matrix.backprop`), any other network by
-    :func:`symbackprop.backprop.backprop`; ``options`` are theirs.
-    """
-    if isinstance(network, MatrixNetwork):
-        from .matrix import backprop as matrix_backprop
-
-        return matrix_backprop(network, values, **options)
-    return _scalar_backprop(network, values, **options)
-
-
 __all__ = [
     "Adjoint", "Derivation", "LatexSyntaxError", "MatrixDerivation", "MatrixNetwork", "Network",
     "ShapeError", "Spec",
-    "SpecError", "SymbackpropError", "backprop", "load_spec", "network_from_latex", "verify",
+    "SpecError", "SymbackpropError", "backprop", "derive", "load_spec", "network_from_latex", "verify",
 ]
 __version__ = "0.1.0"

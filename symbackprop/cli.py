@@ -9,10 +9,9 @@ import json
 import sys
 from pathlib import Path
 
-from .backprop import backprop
+from .derive import backprop, derive
 from .errors import SymbackpropError
 from .matrix import MatrixNetwork
-from .matrix import backprop as matrix_backprop
 from .spec import load_spec
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".json": "json",
@@ -24,13 +23,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _backprop(spec, **options):
-    """The derivation of a spec: batched matrix form when it has shapes, else scalar."""
-    if isinstance(spec.network, MatrixNetwork):
-        return matrix_backprop(spec.network, spec.values, **options)
-    return backprop(spec.network, spec.values, **options)
-
-
 def _scalar_only(spec, command: str) -> None:
     if isinstance(spec.network, MatrixNetwork):
         raise SymbackpropError(f"'symbackprop {command}' does not handle matrix specs "
@@ -39,9 +31,7 @@ def _scalar_only(spec, command: str) -> None:
 
 def _derive(args) -> int:
     spec = load_spec(args.spec)
-    d = _backprop(spec, digits=spec.digits if args.digits is None else args.digits,
-                  mode=args.mode or spec.mode, learning_rate=spec.learning_rate,
-                  lang=args.lang or spec.lang)
+    d = derive(spec, digits=args.digits, mode=args.mode, lang=args.lang)
     fmt = args.format
     if fmt is None and args.output:
         fmt = FORMATS.get(Path(args.output).suffix.lower())
@@ -80,8 +70,7 @@ def _graph(args) -> int:
 
     spec = load_spec(args.spec)
     _scalar_only(spec, "graph")
-    d = backprop(spec.network, spec.values, digits=spec.digits if args.digits is None else args.digits,
-                 mode=spec.mode, lang=args.lang or spec.lang)
+    d = derive(spec, digits=args.digits, lang=args.lang)
     write_graph(d, Path(args.output), lang=args.lang or spec.lang)
     return 0
 

@@ -30,19 +30,10 @@ os.environ.setdefault("FORCE_SOURCE_DATE", "1")
 
 
 def derivation(spec_path: Path, lang: str | None = None):
-    """The derivation of a spec with the spec's own settings (as ``symbackprop derive`` does):
-    batched matrix form for a spec with ``[shapes]``, else scalar."""
-    from symbackprop import backprop, load_spec
+    """The derivation of a spec with the spec's own settings, as ``symbackprop derive`` makes it."""
+    from symbackprop import derive
 
-    try:
-        from symbackprop.matrix import MatrixNetwork
-        from symbackprop.matrix import backprop as matrix_backprop
-    except ImportError:  # a checkout without the matrix module
-        MatrixNetwork = ()
-    spec = load_spec(spec_path)
-    derive = matrix_backprop if isinstance(spec.network, MatrixNetwork) else backprop
-    return derive(spec.network, spec.values, digits=spec.digits, mode=spec.mode,
-                  learning_rate=spec.learning_rate, lang=lang or spec.lang)
+    return derive(spec_path, lang=lang)
 
 
 def renderings(spec_path: Path) -> dict[str, str]:
