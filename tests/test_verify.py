@@ -116,7 +116,8 @@ WRONG = [
      ["a_1 = ∂z_2/∂w_2", "w_2 = ∂z_2/∂a_1"]),
     (r"\frac{\partial L}{\partial z_2} = (y - a_2) a_2 (1 - a_2)", "constant_factor", ["-1/2"]),
     (r"\frac{\partial a_2}{\partial z_2} = a_2(1 + a_2)", "other", ["not equal", "w_1 = 0.5", "x = 2"]),
-    (r"\frac{\partial a_2}{\partial z_2} = \sigma(z_2)", "other", ["not equal"]),
+    (r"\frac{\partial a_2}{\partial z_2} = \sigma(z_2)", "missing_factor", ["missing factor 1 - a_2", "part of ∂a_2/∂z_2"]),
+    (r"\frac{\partial L}{\partial z_2} = 2(a_2 - y)\,\sigma(z_2)", "missing_factor", ["missing factor 1 - a_2", "part of ∂a_2/∂z_2"]),
     # numbers
     (r"\frac{\partial L}{\partial w_1} = 0.126", "other", ["wrong value", "0.11646", "0.116", "0.126"]),
     (r"\frac{\partial L}{\partial w_1} = 0.117", "rounding", ["rounded wrongly", "rounds to 0.116"]),

@@ -136,6 +136,7 @@ PHRASES.update({
     "d_constant": {"en": "off by a constant factor {k}: the claim is {k} × {target}",
                    "zh": "差一个常数因子 {k}：所写结果是 {target} 的 {k} 倍"},
     "d_missing": {"en": "missing factor {factor}", "zh": "缺少因子 {factor}"},
+    "d_part_of": {"en": "{factor} (part of {local} = {whole})", "zh": "{factor}（{local} = {whole} 的一部分）"},
     "d_missing2": {"en": "missing factors {factor} and {factor2}", "zh": "缺少因子 {factor} 和 {factor2}"},
     "d_extra": {"en": "extra factor {factor}", "zh": "多了因子 {factor}"},
     "d_extra2": {"en": "extra factors {factor} and {factor2}", "zh": "多了因子 {factor} 和 {factor2}"},

@@ -46,11 +46,24 @@ class Factor:
     values: list[float]
     on_path: bool = True  #: on a path from the target's variable up (part of its chain)
     trivial: bool = False  #: a bare name or number (``a_1``): nothing to work out
+    whole: str | None = None  #: this is one factor of a product local derivative, written so
 
     @classmethod
     def of_term(cls, term: LocalDerivative, values: list[float], on_path: bool = True) -> "Factor":
         return cls(term.of, term.wrt, to_text(term.expr), to_latex(term.expr), values, on_path,
                    term.is_trivial)
+
+    @classmethod
+    def parts_of(cls, term: LocalDerivative, values_of, on_path: bool = True) -> list["Factor"]:
+        """The factors of a product local derivative (``a_2`` and ``1 - a_2`` of
+        ``a_2(1 - a_2)``): a person may drop just one of them."""
+        if not term.expr.is_Mul:
+            return []
+        parts = [f for f in term.expr.args if not f.is_number]
+        if len(parts) < 2:
+            return []
+        return [cls(term.of, term.wrt, to_text(f), to_latex(f), values_of(f), on_path,
+                    f.is_Atom, whole=to_text(term.expr)) for f in parts]
 
     @property
     def local(self) -> str:
@@ -134,9 +147,11 @@ def _k_text(k: float) -> str:
     return f"{k:.6g}"
 
 
-def _describe(f: Factor, e: Evidence, label: bool = False) -> str:
+def _describe(f: Factor, e: Evidence, label: bool = False, lang: str = "en") -> str:
     text = f.text
-    if label or f.on_path or not f.trivial:  # a bare a_1 off the chain: a value, not ∂z_2/∂w_2
+    if f.whole is not None:
+        text = phrase("d_part_of", lang, factor=f.text, local=f.local, whole=f.whole)
+    elif label or f.on_path or not f.trivial:  # a bare a_1 off the chain: a value, not ∂z_2/∂w_2
         text += f" = {f.local}"
     if e.numeric:
         text += f" = {f.values[0]:.{max(e.decimals, 3)}f}"
@@ -175,19 +190,20 @@ def _constant(e: Evidence, lang: str, target: str) -> Diagnosis | None:
     return None
 
 
-def _single_factor(ks: str, paths: tuple[bool, ...] = (True, False)):
+def _single_factor(ks: str, paths: tuple[bool, ...] = (True, False), parts: bool = False):
     """Missing or extra one local derivative; ``ks`` says which constants to allow with it,
-    ``paths`` whether factors on the target's chain (True) or elsewhere (False) are tried."""
+    ``paths`` whether factors on the target's chain (True) or elsewhere (False) are tried,
+    ``parts`` whether one factor of a product local derivative is tried instead of wholes."""
     def check(e: Evidence, lang: str, target: str) -> Diagnosis | None:
         ones = _ones(e)
         for f in e.factors:
-            if f.on_path not in paths:
+            if f.on_path not in paths or (f.whole is not None) != parts:
                 continue
             for kind, A, B in (("missing_factor", f.values, ones), ("extra_factor", ones, f.values)):
                 for k in _ks(e, A, B, ks):
                     if _fits(e, A, B, k):
                         key = "d_missing" if kind == "missing_factor" else "d_extra"
-                        msg = phrase(key, lang, factor=_describe(f, e)) + _suffix(k, lang)
+                        msg = phrase(key, lang, factor=_describe(f, e, lang=lang)) + _suffix(k, lang)
                         return Diagnosis(kind, msg, _details(f, constant=_k_text(k)) if k != 1 else _details(f))
         return None
     return check
@@ -203,8 +219,9 @@ def _ks(e: Evidence, A, B, which: str) -> list[float]:
 
 def _wrong_factor(e: Evidence, lang: str, target: str) -> Diagnosis | None:
     """One local derivative written where another belongs (``∂z/∂w`` for ``∂z/∂a``)."""
-    for want in e.factors:
-        for got in e.factors:
+    wholes = [f for f in e.factors if f.whole is None]
+    for want in wholes:
+        for got in wholes:
             if got is want or not want.on_path:
                 continue
             for k in (1.0,) if e.numeric else (1.0, -1.0):
@@ -219,7 +236,7 @@ def _wrong_factor(e: Evidence, lang: str, target: str) -> Diagnosis | None:
 
 def _two_factors(e: Evidence, lang: str, target: str) -> Diagnosis | None:
     ones = _ones(e)
-    for f, g in combinations(e.factors, 2):
+    for f, g in combinations([f for f in e.factors if f.whole is None], 2):
         both = [a * b for a, b in zip(f.values, g.values)]
         for kind, A, B in (("missing_factor", both, ones), ("extra_factor", ones, both)):
             for k in (1.0, -1.0):
@@ -254,7 +271,8 @@ def _rounding(e: Evidence, lang: str, target: str) -> Diagnosis | None:
 
 
 _symbolic_checks = [_sign, _constant, _single_factor("one"), _single_factor("sign"),
-                    _single_factor("any"), _wrong_factor, _two_factors, _missing_term]
+                    _single_factor("any"), _wrong_factor, _two_factors, _missing_term,
+                    _single_factor("one", (True,), parts=True)]
 # At one point a factor's value can equal a constant by accident (x = 2.0): the chain's own
 # local derivatives first, then constants, then the rest of the network's.
 _numeric_checks = [_sign, _rounding, _single_factor("one", (True,)), _wrong_factor, _constant,

@@ -343,6 +343,7 @@ class Judge:
     def _add_factors(self, e: Evidence) -> None:
         o, target = self.oracle, e.target
         seen: list[list[float]] = []
+        parts: list = []
         below = o.descendants(target.wrt) | {target.wrt} if target.wrt else set()
         for term in o.factors(target):
             if term.expr.is_number:
@@ -354,6 +355,17 @@ class Judge:
                 continue
             seen.append(values)
             e.factors.append(Factor.of_term(term, values, term.wrt in below))
+            parts.append(term)
+        # then the factors of product local derivatives, tried after the whole ones
+        for term in parts:
+            for f in Factor.parts_of(term, lambda x: [evaluate(x, o.env(p)) for p in e.points],
+                                     term.wrt in below):
+                if any(v is None for v in f.values) or f.trivial and not f.on_path:
+                    continue
+                if any(all(close(a, b, rel=1e-12) for a, b in zip(f.values, s)) for s in seen):
+                    continue
+                seen.append(f.values)
+                e.factors.append(f)
         if target.kind in ("adjoint", "total") and target.wrt != target.of:
             self._add_branches(e, below)
 
