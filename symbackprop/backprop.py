@@ -115,24 +115,13 @@ def _forward_values(network: Network, env: dict[str, float], rnd) -> None:
             env[name] = rnd(_evaluate(node.expr, env, f"node '{name}'"))
 
 
-def _ancestors(network: Network) -> set[str]:
-    """Every node the loss is computed from (the loss itself excluded)."""
-    ancestors, todo = set(), [network.loss]
-    while todo:
-        for n in network.inputs(todo.pop()):
-            if n not in ancestors:
-                ancestors.add(n)
-                todo.append(n)
-    return ancestors
-
-
 def _nodes_needing_adjoints(network: Network) -> set[str]:
     """Nodes on a path from a parameter to the loss (the loss itself excluded)."""
     depends = set(network.params)
     for name in network.order:
         if any(i in depends for i in network.inputs(name)):
             depends.add(name)
-    return _ancestors(network) & depends
+    return network.ancestors(network.loss) & depends
 
 
 def _leaf_values(network: Network, values: Mapping[str, float], rnd) -> dict[str, float]:
@@ -168,7 +157,7 @@ def _textbook_map(network: Network) -> dict[sp.Expr, sp.Symbol]:
     Only nodes the loss is computed from are used: a node off that path would
     appear in a derivative without being part of the computation.
     """
-    on_path = _ancestors(network) | {network.loss}
+    on_path = network.ancestors(network.loss) | {network.loss}
     return {n.expr: n.symbol for n in network.nodes.values()
             if n.name in on_path and not n.is_leaf and not n.expr.is_Atom}
 

@@ -153,6 +153,14 @@ class Network:
         self.node(name)
         return tuple(self._consumers[name])
 
+    def ancestors(self, *names: str) -> set[str]:
+        """Every node ``names`` are computed from (``names`` themselves excluded)."""
+        return _reach(names, self.inputs)
+
+    def descendants(self, *names: str) -> set[str]:
+        """Every node computed from ``names`` (``names`` themselves excluded)."""
+        return _reach(names, self.consumers)
+
     def validate(self) -> None:
         """Check params are leaves of the graph and the loss depends on them."""
         for p in self.params:
@@ -161,3 +169,15 @@ class Network:
             if not self._nodes[p].is_leaf:
                 raise SpecError(f"parameter '{p}' is not a leaf")
         self.loss  # raises on an empty network or an unknown loss
+
+
+def _reach(start: Iterable[str], step) -> set[str]:
+    """Nodes reachable from ``start`` by repeated ``step`` (inputs or consumers)."""
+    seen: set[str] = set()
+    todo = list(start)
+    while todo:
+        for n in step(todo.pop()):
+            if n not in seen:
+                seen.add(n)
+                todo.append(n)
+    return seen

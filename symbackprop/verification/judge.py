@@ -337,14 +337,14 @@ class Judge:
         nodes = {lowered.target.of} | {t.of for t in lowered.partials.values()}
         nodes |= {s.name for s in lowered.expr.free_symbols if s.name in o.network}
         for n in list(nodes):
-            used |= o.ancestors(n) | {n}
+            used |= o.network.ancestors(n) | {n}
         return [n for n in o.leaves if n in used]
 
     def _add_factors(self, e: Evidence) -> None:
         o, target = self.oracle, e.target
         seen: list[list[float]] = []
         parts: list = []
-        below = o.descendants(target.wrt) | {target.wrt} if target.wrt else set()
+        below = o.network.descendants(target.wrt) | {target.wrt} if target.wrt else set()
         for term in o.factors(target):
             if term.expr.is_number:
                 continue  # a constant is a constant factor, said as such

@@ -191,7 +191,7 @@ class MatrixJudge:
         if target.wrt is None:
             return []
         want = self.network.node(target.wrt).shape
-        below = _descendants(self.network, target.wrt) | {target.wrt}
+        below = self.network.descendants(target.wrt) | {target.wrt}
         out = []
         for name in self.network.order:
             node = self.network.node(name)
@@ -296,16 +296,6 @@ def _annotated_shape(annotation: str | None):
         except SymbackpropError:
             return None
     return tuple(dims)
-
-
-def _descendants(net, name: str) -> set[str]:
-    out, todo = set(), [name]
-    while todo:
-        for c in net.consumers(todo.pop()):
-            if c not in out:
-                out.add(c)
-                todo.append(c)
-    return out
 
 
 def _all_leaves_trainable(net: MatrixNetwork) -> MatrixNetwork:

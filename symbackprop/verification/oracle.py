@@ -109,27 +109,9 @@ class Oracle:
         if target.wrt is None or target.kind == "local":
             return [] if target.wrt is None else [self.local_term(target.of, target.wrt)]
         d = self.derivation(target.of)
-        below = self.descendants(target.wrt) | {target.wrt}
+        below = self.network.descendants(target.wrt) | {target.wrt}
         terms = [t for s in d.backward for t in s.terms]
         return [t for t in terms if t.wrt in below] + [t for t in terms if t.wrt not in below]
-
-    def descendants(self, name: str) -> set[str]:
-        out, todo = set(), [name]
-        while todo:
-            for c in self.network.consumers(todo.pop()):
-                if c not in out:
-                    out.add(c)
-                    todo.append(c)
-        return out
-
-    def ancestors(self, name: str) -> set[str]:
-        out, todo = set(), [name]
-        while todo:
-            for i in self.network.inputs(todo.pop()):
-                if i not in out:
-                    out.add(i)
-                    todo.append(i)
-        return out
 
     # ---- symbolic forms ------------------------------------------------------
     def leaf_form(self, target_or_expr) -> sp.Expr:
