@@ -99,3 +99,14 @@ def test_local_derivatives_never_name_a_node_off_the_loss_path():
                           "params": ["w_1", "w_2", "w_3"]}).network
     d = sb.backprop(net)
     assert "n" not in {s.name for s in d.step("w_2").terms[0].expr.free_symbols}
+
+
+def test_natural_log_prints_as_ln_and_leaves_as_given():
+    from symbackprop.render.printer import to_latex
+    a = sp.Symbol("a", real=True)
+    assert to_latex(sp.log(a)) == r"\ln a"
+    assert to_latex(sp.log(1 - a)) == r"\ln\left(1 - a\right)"
+    from symbackprop.spec import spec_from_dict
+    s = spec_from_dict({"forward": r"L = -\ln(w x)", "params": ["w"], "values": {"w": 0.5, "x": 2.0}})
+    md = sb.backprop(s.network, s.values).to_markdown()
+    assert r"\ln\left(w x\right)" in md and "0.5 \\times 2" in md

@@ -58,6 +58,14 @@ class Printer(LatexPrinter):
             return self._number(values[key])
         return partial_latex(self._settings["loss"], expr.node, self._settings["names"])
 
+    def _print_log(self, expr, exp=None):
+        r"""The natural logarithm as textbooks write it: ``\ln a``, ``\ln\left(1 - a\right)``."""
+        arg = expr.args[0]
+        inner = self._print(arg)
+        text = rf"\ln {inner}" if arg.is_Symbol and not inner.startswith(r"\left(") \
+            else rf"\ln\left({inner}\right)"
+        return text if exp is None else rf"\left({text}\right)^{{{exp}}}"
+
     def _print_Heaviside(self, expr, exp=None):
         arg = self._print(expr.args[0])
         return rf"\mathbb{{1}}\left[{arg} > 0\right]"

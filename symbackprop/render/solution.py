@@ -229,7 +229,7 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
     if d.values is not None:
         add(Heading(phrase("forward", lang)))
         add(Para(phrase("forward_intro", lang)))
-        shown = {**{n: d.values[n] for n in net.order}, **leaf_shown}
+        shown = shown_values(d)
         rows = []
         for f in d.forward:
             rhs = [Expr(f.definition, order="none")]
@@ -298,6 +298,11 @@ def graph_blocks(d: Derivation, lang: str) -> list:
     return blocks
 
 
+def shown_values(d: Derivation) -> dict[str, float | str]:
+    """What a step substitutes for each name: computed values, and leaves as given."""
+    return {**d.values, **leaf_display(d)}
+
+
 def leaf_display(d: Derivation) -> dict[str, str]:
     """Leaf values as given (``0.5``, ``2.0``), not padded to the display precision."""
     if d.values is None:
@@ -341,7 +346,7 @@ def step_blocks(d: Derivation, step, lang: str) -> list:
         if _is_activation_of(consumer, net.node(t.wrt).symbol):
             rhs.insert(0, Prime(consumer))
         if numeric and not t.is_trivial:
-            rhs += [Expr(t.expr, values=d.values), Number(t.value)]
+            rhs += [Expr(t.expr, values=shown_values(d)), Number(t.value)]
         blocks.append(Equations([Equation(Partial(t.of, t.wrt), rhs)]))
 
     # the chain rule for this node
@@ -351,7 +356,7 @@ def step_blocks(d: Derivation, step, lang: str) -> list:
         rhs = [DerivativeOf(v, net.node(d.loss).display), Expr(t.expr)]
         if numeric:
             if not t.is_trivial:
-                rhs.append(Expr(t.expr, values=d.values))
+                rhs.append(Expr(t.expr, values=shown_values(d)))
             rhs.append(Number(step.value, bold=True))
         blocks.insert(0, Para(phrase("since_loss", lang, c=names[d.loss],
                                      definition=Expr(net.node(d.loss).display, order="none")
