@@ -54,11 +54,28 @@ from typing import Callable, Iterable, Mapping
 import sympy as sp
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.numpy import NumPyPrinter
-from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.precedence import PRECEDENCE, precedence
 
 from . import functions as F
 from .derivation import Adjoint, Derivation
 from .errors import SymbackpropError
+from .matrix import ops as O
+from .matrix.ops import Add as IRAdd
+from .matrix.ops import Apply as IRApply
+from .matrix.ops import Broadcast as IRBroadcast
+from .matrix.ops import Div as IRDiv
+from .matrix.ops import Expr as IR
+from .matrix.ops import Hadamard as IRHadamard
+from .matrix.ops import LogSoftmax
+from .matrix.ops import MatMul as IRMatMul
+from .matrix.ops import Power as IRPower
+from .matrix.ops import Scalar as IRScalar
+from .matrix.ops import Scale as IRScale
+from .matrix.ops import Softmax as IRSoftmax
+from .matrix.ops import Sub as IRSub
+from .matrix.ops import Sum as IRSum
+from .matrix.ops import Transpose as IRTranspose
+from .matrix.shapes import dim_symbol
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,43 @@ BACKENDS = {
     "numpy": Backend("numpy", "numpy", "np", "scipy.special"),
     "jax": Backend("jax", "jax.numpy", "jnp", "jax.scipy.special"),
 }
+
+
+# ---- what the printer adds to the matrix IR ----------------------------------------
+class _Operand(sp.Dummy):
+    """An IR operand inside a SymPy expression (``σ'(x)`` printed for an IR node ``x``)."""
+
+    def __new__(cls, ir: IR):
+        obj = super().__new__(cls, "operand", real=True)
+        obj.ir = ir
+        return obj
+
+
+def _applied(e) -> sp.Expr:
+    """``f(x)`` as a SymPy expression for the elementwise IR node ``e`` (``Apply``)."""
+    return O.scalar_application(e.func, _Operand(e.x), e.alpha)
+
+
+#: activations whose printed helper can write into ``out``
+_INPLACE_HELPERS = {"sigmoid", "softplus", "relu"}
+#: Python's binding strengths, on SymPy's scale
+_ADD, _MUL, _POW, _ATOM = PRECEDENCE["Add"], PRECEDENCE["Mul"], PRECEDENCE["Pow"], PRECEDENCE["Atom"]
+
+
+def _sympy_precedence(e: sp.Expr) -> int:
+    return precedence(e)
+
+
+def _ir_precedence(e: IR) -> int:
+    if isinstance(e, (IRAdd, IRSub)):
+        return _ADD
+    if isinstance(e, (IRHadamard, IRDiv, IRMatMul, IRScale)):
+        return _MUL  # '-x' too: parenthesised as a right operand, a*(-x)
+    if isinstance(e, IRPower):
+        return _POW
+    if isinstance(e, IRScalar):
+        return min(precedence(e.value), _ATOM)
+    return _ATOM
 
 
 # ---- the printer -------------------------------------------------------------
@@ -116,6 +170,8 @@ class GradientPrinter(NumPyPrinter):
 
     def doprint(self, expr, assign_to=None):
         try:
+            if isinstance(expr, IR):
+                return self._print(expr)
             return super().doprint(expr, assign_to)
         except PrintMethodNotImplementedError as e:
             raise SymbackpropError(f"cannot compile '{expr}' to {self.backend.name} code: {e}") from None
@@ -194,16 +250,16 @@ class GradientPrinter(NumPyPrinter):
         return f"erf({self._print(expr.args[0])})"
 
     # -- activations: numerically stable spellings --------------------------
-    def _print_sigmoid(self, expr):
+    def _print_sigmoid(self, expr, out=None):
         self.helpers.add("_sigmoid")
-        return f"_sigmoid({self._print(expr.args[0])})"
+        return f"_sigmoid({self._print(expr.args[0])}{f', out={out}' if out else ''})"
 
-    def _print_softplus(self, expr):
+    def _print_softplus(self, expr, out=None):
         self.helpers.add("_softplus")
-        return f"_softplus({self._print(expr.args[0])})"
+        return f"_softplus({self._print(expr.args[0])}{f', out={out}' if out else ''})"
 
-    def _print_relu(self, expr):
-        return f"{self._np('maximum')}({self._print(expr.args[0])}, 0.0)"
+    def _print_relu(self, expr, out=None):
+        return f"{self._np('maximum')}({self._print(expr.args[0])}, 0.0{f', out={out}' if out else ''})"
 
     def _print_leaky_relu(self, expr):
         x, alpha = expr.args
@@ -236,6 +292,169 @@ class GradientPrinter(NumPyPrinter):
 
     def _print_HadamardProduct(self, expr):
         return "*".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
+
+    # -- the matrix IR (symbackprop.matrix.ops) --------------------------------
+    # An IR node is printed by ``_print_ir_<Class>`` along its MRO (its class names,
+    # Add, MatMul, Sum, …, are SymPy's too). With ``out=`` a node whose operands are
+    # atoms is printed as one call writing into the array ``out``
+    # (``np.multiply(a, b, out=w0)``), when :meth:`writes_into` says it can be.
+    def _print(self, expr, **kwargs):
+        if isinstance(expr, IR):
+            for cls in type(expr).__mro__:
+                method = getattr(self, f"_print_ir_{cls.__name__}", None)
+                if method is not None:
+                    return method(expr, **kwargs)
+            raise SymbackpropError(f"cannot compile {type(expr).__name__} ({expr}) to "
+                                   f"{self.backend.name} code")
+        return super()._print(expr, **kwargs)
+
+    def code(self, expr, out: str | None = None) -> str:
+        """``expr`` (matrix IR) as code; with ``out``, as a call that writes into that array."""
+        try:
+            return self._print(expr, out=out) if out else self._print(expr)
+        except PrintMethodNotImplementedError as e:
+            raise SymbackpropError(f"cannot compile '{expr}' to {self.backend.name} code: {e}") from None
+
+    def writes_into(self, expr) -> bool:
+        """Whether :meth:`code` can print ``expr`` (operands atoms) as a call with ``out=``."""
+        if self.backend.name != "numpy" or not expr.shape:
+            return False
+        if isinstance(expr, (IRAdd, IRSub, IRHadamard, IRDiv, IRScale, IRMatMul, IRSoftmax,
+                             LogSoftmax)):
+            return True
+        if isinstance(expr, IRPower):
+            return expr.exp.is_Number
+        if isinstance(expr, IRSum):
+            return expr.axes is not None
+        if isinstance(expr, IRApply):
+            return self._inplace_function(expr) is not None
+        return False
+
+    def _inplace_function(self, e) -> str | None:
+        """How ``f(x, out=…)`` is spelled for an elementwise ``f``: a NumPy ufunc or a helper."""
+        fx = _applied(e)
+        name = type(fx).__name__
+        if name in _INPLACE_HELPERS:
+            return name
+        if isinstance(fx, sp.Function) and len(fx.args) == 1 and name in self.known_functions \
+                and self.known_functions[name].startswith("numpy."):
+            return name
+        return None
+
+    def _ir_operand(self, e, level: int, *, right: bool = False) -> str:
+        """``e`` as an operand of an operator binding at ``level``, parenthesised when looser.
+
+        Python groups equal levels left to right, so a right operand at the same level
+        (``a - (b - c)``, ``a*(b @ c)``) is parenthesised too."""
+        text = self._print(e)
+        prec = _ir_precedence(e)
+        return f"({text})" if prec < level or (right and prec == level) else text
+
+    def _ir_atom(self, e) -> str:
+        return self._ir_operand(e, _ATOM)
+
+    def _ir_call(self, function: str, *args: str, out: str | None = None) -> str:
+        return f"{self._np(function)}({', '.join(args + ((f'out={out}',) if out else ()))})"
+
+    def _ir_binary(self, e, op: str, ufunc: str, level: int, out=None):
+        if out:
+            return self._ir_call(ufunc, self._print(e.a), self._print(e.b), out=out)
+        return f"{self._ir_operand(e.a, level)} {op} {self._ir_operand(e.b, level, right=True)}"
+
+    def _print_ir_Var(self, e, out=None):
+        return self._settings["identifiers"][e.name]
+
+    def _print_ir_Adj(self, e, out=None):
+        return self._settings["adjoints"][e.name]
+
+    def _print_ir_Scalar(self, e, out=None):
+        return self._print(e.value)
+
+    def _print_ir_Add(self, e, out=None):
+        return self._ir_binary(e, "+", "add", _ADD, out)
+
+    def _print_ir_Sub(self, e, out=None):
+        return self._ir_binary(e, "-", "subtract", _ADD, out)
+
+    def _print_ir_Hadamard(self, e, out=None):
+        return self._ir_binary(e, "*", "multiply", _MUL, out)
+
+    def _print_ir_Div(self, e, out=None):
+        return self._ir_binary(e, "/", "divide", _MUL, out)
+
+    def _print_ir_MatMul(self, e, out=None):
+        return self._ir_binary(e, "@", "matmul", _MUL, out)
+
+    def _print_ir_Scale(self, e, out=None):
+        c = self._print(e.coeff)
+        if PRECEDENCE["Mul"] > _sympy_precedence(e.coeff):
+            c = f"({c})"
+        if out:
+            if e.coeff == -1:
+                return self._ir_call("negative", self._print(e.x), out=out)
+            return self._ir_call("multiply", self._print(e.x), c, out=out)
+        if e.coeff == -1:
+            return f"-{self._ir_operand(e.x, _POW)}"
+        return f"{c}*{self._ir_operand(e.x, _MUL, right=True)}"
+
+    def _print_ir_Transpose(self, e, out=None):
+        return f"{self._ir_atom(e.x)}.T"
+
+    def _print_ir_Power(self, e, out=None):
+        if out:
+            if e.exp == 2:
+                return self._ir_call("multiply", self._print(e.x), self._print(e.x), out=out)
+            return self._ir_call("power", self._print(e.x), self._print(e.exp), out=out)
+        return f"{self._ir_operand(e.x, _POW, right=True)}**{self._print(e.exp)}"
+
+    def _print_ir_Apply(self, e, out=None):
+        fx = _applied(e)
+        if out:
+            name = self._inplace_function(e)
+            if name in _INPLACE_HELPERS:
+                return self._print(fx, out=out)
+            return self._ir_call(self.known_functions[name].partition(".")[2],
+                                 self._print(e.x), out=out)
+        return self._print(fx)
+
+    def _print_ir_Prime(self, e, out=None):
+        return self._print(O.scalar_derivative(e.func, _Operand(e.x), e.alpha))
+
+    def _print__Operand(self, expr, **kwargs):
+        return self._ir_atom(expr.ir)
+
+    def _print_ir_Sum(self, e, out=None):
+        x = self._ir_atom(e.x)
+        if e.axes is None:
+            return f"{x}.sum()"
+        axis = e.axes[0] if len(e.axes) == 1 else e.axes
+        return f"{x}.sum(axis={axis}{', keepdims=True' if e.keepdims else ''}" \
+               f"{f', out={out}' if out else ''})"
+
+    def _print_ir_Broadcast(self, e, out=None):
+        x = self._print(e.x)
+        if e.axes is not None and len(e.x.shape) < len(e.target):
+            x = self._ir_call("expand_dims", x, repr(e.axes))
+        shape = ", ".join(str(d) if isinstance(d, int) else self._print(dim_symbol(d))
+                          for d in e.target)
+        return self._ir_call("broadcast_to", x, f"({shape}{',' if len(e.target) == 1 else ''})")
+
+    def _print_ir_FrobSq(self, e, out=None):
+        if _ir_precedence(e.x) == _ATOM and not isinstance(e.x, (IRTranspose, IRBroadcast)):
+            x = self._print(e.x)
+            return self._ir_call("vdot", x, x)  # Σ x², no temporary (a BLAS dot)
+        return f"{self._ir_call('square', self._print(e.x))}.sum()"
+
+    def _print_ir_Norm(self, e, out=None):
+        return self._ir_call("sqrt", self._print_ir_FrobSq(e))
+
+    def _print_ir_Softmax(self, e, out=None):
+        self.helpers.add("_softmax")
+        return f"_softmax({self._print(e.x)}{f', out={out}' if out else ''})"
+
+    def _print_ir_LogSoftmax(self, e, out=None):
+        self.helpers.add("_log_softmax")
+        return f"_log_softmax({self._print(e.x)}{f', out={out}' if out else ''})"
 
 
 # ---- names -------------------------------------------------------------------
@@ -316,8 +535,8 @@ class GradientProgram:
 def gradient_program(d: Derivation) -> GradientProgram:
     """The statements that compute ``d``'s loss and gradients."""
     if not isinstance(d, Derivation):
-        raise SymbackpropError(f"cannot compile a {type(d).__name__}: only the scalar form "
-                               "compiles so far (the matrix form is to come)")
+        raise SymbackpropError(f"cannot compile a {type(d).__name__}; see symbackprop.matrix.codegen "
+                               "for the matrix form")
     net = d.network
     loss = net.loss
     leaves = [n for n in net.order if net.node(n).is_leaf]
@@ -459,6 +678,18 @@ def _softplus(x):
     """log(1 + e^x) = max(x, 0) + log(1 + e^(-|x|)), |x| clipped at 500 in the small term."""
     return {np}.maximum(x, 0.0) + {np}.log1p({np}.exp(-{np}.minimum({np}.abs(x), 500.0)))
 ''',
+    "_softmax": '''
+def _softmax(z):
+    """Softmax of each row, the row maximum subtracted first (no overflow)."""
+    e = {np}.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+''',
+    "_log_softmax": '''
+def _log_softmax(z):
+    """ln softmax of each row, z − max − ln Σ e^(z − max): finite where softmax underflows to 0."""
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - {np}.log({np}.exp(shifted).sum(axis=-1, keepdims=True))
+''',
     "_expand": '''
 def _expand(value, shape):
     """``value`` with the arguments' broadcast ``shape``: an output that not every argument enters."""
@@ -482,12 +713,73 @@ _IDENTIFIER_SET = frozenset(IDENTIFIERS.values())
 }
 
 
-def module_source(d: Derivation, backend: str = "numpy", *, origin: str | None = None) -> str:
+#: NumPy versions of helpers that can also write into an array ``out`` (which may be the
+#: argument itself), so that in-place code allocates nothing; same values as HELPERS'
+HELPERS_WITH_OUT = {
+    "_sigmoid": '''
+def _sigmoid(z, out=None):
+    """σ(z) = 1/(1 + e^(-z)), z clipped to ±500 (changes σ by < 1e-217): no overflow or underflow.
+
+    With ``out`` (an array; it may be ``z`` itself) σ(z) is written there, with no temporaries.
+    """
+    if out is None:
+        return 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(z, -500.0), 500.0)))
+    np.negative(z, out=out)
+    np.minimum(out, 500.0, out=out)
+    np.maximum(out, -500.0, out=out)
+    np.exp(out, out=out)
+    out += 1.0
+    return np.reciprocal(out, out=out)
+''',
+    "_softplus": '''
+def _softplus(x, out=None):
+    """log(1 + e^x) = max(x, 0) + log(1 + e^(-|x|)), |x| clipped at 500 in the small term."""
+    small = np.log1p(np.exp(-np.minimum(np.abs(x), 500.0)))
+    if out is None:
+        return np.maximum(x, 0.0) + small
+    np.maximum(x, 0.0, out=out)
+    out += small
+    return out
+''',
+    "_softmax": '''
+def _softmax(z, out=None):
+    """Softmax of each row, the row maximum subtracted first (no overflow); ``out`` may be ``z``."""
+    out = np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=-1, keepdims=True)
+    return out
+''',
+    "_log_softmax": '''
+def _log_softmax(z, out=None):
+    """ln softmax of each row, z − max − ln Σ e^(z − max): finite where softmax underflows to 0."""
+    out = np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
+    out -= np.log(np.exp(out).sum(axis=-1, keepdims=True))
+    return out
+''',
+}
+
+
+def helper_source(name: str, backend: str = "numpy") -> str:
+    """Source of the module-level helper ``name`` for ``backend`` (``np`` or ``jnp`` imported)."""
+    if backend == "numpy" and name in HELPERS_WITH_OUT:
+        return HELPERS_WITH_OUT[name].strip("\n")
+    return HELPERS[name].format(np=BACKENDS[backend].alias).strip("\n")
+
+
+def module_source(d, backend: str = "numpy", *, origin: str | None = None) -> str:
     """Source of a standalone module computing ``d``'s loss and gradients.
 
     It imports only the backend's array module (plus ``erf`` when a GELU needs it)
     and defines ``PARAMS``, ``INPUTS``, ``IDENTIFIERS`` and ``loss_and_grad(**arrays)``.
+    A matrix derivation (:class:`~symbackprop.matrix.MatrixDerivation`) gives the
+    batched module of :mod:`symbackprop.matrix.codegen`.
     """
+    from .matrix.derivation import MatrixDerivation
+
+    if isinstance(d, MatrixDerivation):
+        from .matrix.codegen import matrix_module_source
+
+        return matrix_module_source(d, backend, origin=origin)
     program = gradient_program(d)
     printer = GradientPrinter({"backend": backend, "identifiers": program.identifiers,
                                "adjoints": program.adjoints})
@@ -510,7 +802,7 @@ def module_source(d: Derivation, backend: str = "numpy", *, origin: str | None =
     out.append("#: canonical name -> Python identifier of every argument")
     out.append("IDENTIFIERS = {" + ", ".join(f"{a!r}: {ident[a]!r}" for a in arguments) + "}")
     for h in helpers:
-        out += ["", HELPERS[h].format(np=be.alias).rstrip()]
+        out += ["", "", helper_source(h, be.name)]
     out += ["", ""]
 
     if needs_mapping:
@@ -592,9 +884,10 @@ def _tuple(names: Iterable[str]) -> str:
 
 
 # ---- compile -------------------------------------------------------------------
-def compile_derivation(d: Derivation, backend: str = "numpy") -> Callable:
+def compile_derivation(d, backend: str = "numpy") -> Callable:
     """``loss_and_grad(**arrays) -> (loss, {param: gradient})`` for ``d``, as a Python function.
 
+    ``d`` is a :class:`~symbackprop.derivation.Derivation` or a matrix derivation.
     The function's ``source`` attribute holds the module it was compiled from.
     """
     source = module_source(d, backend)

@@ -143,3 +143,14 @@ class MatrixDerivation:
         from .render import render_json
 
         return render_json(self, **options)
+
+    def compile(self, backend: str = "numpy"):
+        """``loss_and_grad(**arrays) -> (loss, {param: gradient})`` for any batch: these steps as code.
+
+        Straight-line NumPy (or JAX) printed from the same VJP expressions, for any
+        arrays of the network's shapes (see :mod:`symbackprop.matrix.codegen`);
+        each gradient has exactly its parameter's shape.
+        """
+        from ..codegen import compile_derivation
+
+        return compile_derivation(self, backend)

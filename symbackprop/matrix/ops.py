@@ -23,6 +23,7 @@ class              math                         NumPy
 ``FrobSq(x)``      ``‖x‖²`` (Frobenius)         ``np.sum(x ** 2)``
 ``Norm(x)``        ``‖x‖``                      ``np.linalg.norm(x)``
 ``Softmax(x)``     softmax over each row        ``exp(x - max) / sum``
+``LogSoftmax(x)``  ``ln softmax`` of each row   ``x - max - log(sum(exp(x - max)))``
 =================  ==========================  ===============================
 
 Every node has ``.shape`` (a tuple of dimension names and numbers, see
@@ -279,6 +280,19 @@ class Softmax(Expr):
     def __post_init__(self):
         if not self.x.shape:
             raise ShapeError("softmax of a scalar: it needs a vector or a matrix")
+        self._set_shape(self.x.shape)
+
+
+@dataclass(frozen=True)
+class LogSoftmax(Expr):
+    """``ln softmax(x)`` of each row, finite where softmax underflows to 0 (the compiled code's
+    spelling of ``ln P`` for ``P = softmax(Z)``; no rule differentiates it)."""
+
+    x: Expr
+    shape: Shape = _shape()
+    _kids = ("x",)
+
+    def __post_init__(self):
         self._set_shape(self.x.shape)
 
 
@@ -556,4 +570,5 @@ _EVAL = {
     FrobSq: lambda n, ev, v, a, s: np.sum(ev(n.x) ** 2),
     Norm: lambda n, ev, v, a, s: np.sqrt(np.sum(ev(n.x) ** 2)),
     Softmax: lambda n, ev, v, a, s: _softmax(ev(n.x)),
+    LogSoftmax: lambda n, ev, v, a, s: np.log(_softmax(ev(n.x))),
 }

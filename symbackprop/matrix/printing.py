@@ -212,6 +212,9 @@ class LatexPrinter(_Base):
     def _print_Softmax(self, e):
         return self.call(self.head("softmax"), self.doprint(e.x)), ATOM
 
+    def _print_LogSoftmax(self, e):
+        return self.call(self.head("log"), self._print_Softmax(e)[0]), ATOM
+
 
 class TextPrinter(LatexPrinter):
     """Unicode for terminals: ``A_1ᵀ · ∂L/∂Z_2``, ``(2/m)(A_2 - Y) ⊙ σ'(Z_2)``."""
