@@ -69,7 +69,6 @@ def _graph(args) -> int:
     from .render.graph import write_graph
 
     spec = load_spec(args.spec)
-    _scalar_only(spec, "graph")
     d = derive(spec, digits=args.digits, lang=args.lang)
     write_graph(d, Path(args.output), lang=args.lang or spec.lang)
     return 0
@@ -79,7 +78,6 @@ def _export(args) -> int:
     from .codegen import module_source
 
     spec = load_spec(args.spec)
-    _scalar_only(spec, "export")
     source = module_source(backprop(spec.network), args.backend, origin=Path(args.spec).name)
     if not args.output:
         sys.stdout.write(source)

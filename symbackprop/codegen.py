@@ -368,6 +368,8 @@ class GradientPrinter(NumPyPrinter):
         return self._settings["adjoints"][e.name]
 
     def _print_ir_Scalar(self, e, out=None):
+        if e.value.is_Integer:  # 1.0 - A: a float operand is the cheaper one for a ufunc
+            return repr(float(e.value))
         return self._print(e.value)
 
     def _print_ir_Add(self, e, out=None):
@@ -717,18 +719,21 @@ _IDENTIFIER_SET = frozenset(IDENTIFIERS.values())
 #: argument itself), so that in-place code allocates nothing; same values as HELPERS'
 HELPERS_WITH_OUT = {
     "_sigmoid": '''
+_BOUND, _ONE = np.array(500.0), np.array(1.0)  # 0-d arrays: cheaper ufunc operands than floats
+
+
 def _sigmoid(z, out=None):
     """σ(z) = 1/(1 + e^(-z)), z clipped to ±500 (changes σ by < 1e-217): no overflow or underflow.
 
-    With ``out`` (an array; it may be ``z`` itself) σ(z) is written there, with no temporaries.
+    With ``out`` (an array; it may be ``z`` itself) σ(z) is written there, with no temporaries;
+    there only z ≥ -500 is enforced (e^(-z) of a large z underflows to 0, which NumPy ignores).
     """
     if out is None:
         return 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(z, -500.0), 500.0)))
     np.negative(z, out=out)
-    np.minimum(out, 500.0, out=out)
-    np.maximum(out, -500.0, out=out)
+    np.minimum(out, _BOUND, out=out)
     np.exp(out, out=out)
-    out += 1.0
+    np.add(out, _ONE, out=out)
     return np.reciprocal(out, out=out)
 ''',
     "_softplus": '''

@@ -113,7 +113,7 @@ def test_other_commands_refuse_matrix_specs_cleanly(tmp_path, capsys):
     path = tmp_path / "m.toml"
     path.write_text(spec("Z = X W\nL = \\sum Z", {"X": [1, 1], "W": [1, 1]}, ["W"],
                          {"X": [[1.0]], "W": [[2.0]]}))
-    for command in (["export", str(path)], ["check", str(path)]):
+    for command in (["check", str(path)],):
         assert main(command) == 2
         err = capsys.readouterr().err
         assert "matrix" in err and "Traceback" not in err

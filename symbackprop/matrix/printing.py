@@ -1,9 +1,12 @@
-r"""Printers of the matrix IR: LaTeX, plain text and NumPy, one dispatch each.
+r"""Printers of the matrix IR: LaTeX and plain text here, NumPy by the project's code printer.
 
 As in SymPy, a printer's ``_print`` calls ``_print_<Class>`` for the node's
 class; every method returns the text and its precedence, and operands of a
 tighter operation are parenthesised. Presentation choices are settings
 (``names``: node name → LaTeX or Python spelling; ``loss``: the loss's name).
+NumPy code comes from :class:`symbackprop.codegen.GradientPrinter` (its
+``_print_ir_<Class>`` methods), the printer of the exported modules too:
+:func:`to_numpy` and :class:`NumpyPrinter` are a front end to it.
 
 >>> from .ops import Var, Adj, matmul, transpose, hadamard, scale, sub, Prime
 >>> A1, dZ2 = Var("A_1", ("m", "n_1")), Adj("Z_2", ("m", "n_2"))
@@ -20,7 +23,7 @@ tighter operation are parenthesised. Presentation choices are settings
 """
 from __future__ import annotations
 
-import re
+from dataclasses import fields
 from typing import Mapping, Optional
 
 import sympy as sp
@@ -275,156 +278,65 @@ class TextPrinter(LatexPrinter):
         return f"{self.operand(e.a, MUL, left=True)} / {self.operand(e.b, MUL + 1)}", MUL
 
 
-# ---- NumPy ----------------------------------------------------------------
-_ARG = sp.Symbol("XARG", real=True)
-_PY_ADD, _PY_MUL, _PY_NEG, _PY_POW = 10, 50, 60, 70
-
-
+# ---- NumPy: symbackprop's one code printer ------------------------------------
 def python_name(name: str) -> str:
-    """A Python identifier for a node name: ``W_1`` → ``W_1``, ``\\hat{y}`` → ``hat_y``."""
-    ident = re.sub(r"\W+", "_", name.replace("\\", "")).strip("_")
-    return ident if ident and not ident[0].isdigit() else f"v_{ident}"
+    """A Python identifier for a node name: ``W_1`` → ``W_1``, ``\\hat{y}`` → ``y_hat``."""
+    from ..codegen import python_identifier
+
+    return python_identifier(name)
 
 
-class NumpyPrinter(_Base):
-    """NumPy source: broadcasting kept as ``X @ W + b``, products as ``@``, ``Hadamard`` as ``*``.
+class NumpyPrinter:
+    """NumPy source of IR expressions, by the code printer
+    (:class:`symbackprop.codegen.GradientPrinter`, which the compiled modules use too).
 
     ``names`` maps node names to Python identifiers (default :func:`python_name`);
     adjoints print as ``d`` + identifier (``dZ_2``); dimension symbols (``m``)
     print as their names, which the surrounding code defines (``m = X.shape[0]``).
-    Activations are spelled by symbackprop's code printer
-    (:class:`symbackprop.codegen.GradientPrinter`: ``_sigmoid(Z_1)``); after
-    printing, :attr:`helpers` names the helpers the code calls, whose source
-    :func:`helper_source` gives (``softmax`` among them).
+    After printing, :attr:`helpers` names the helpers the code calls
+    (``_sigmoid``, ``_softmax``, …), whose source :func:`helper_source` gives.
     """
 
     def __init__(self, names: Optional[Mapping[str, str]] = None, loss: str = "L"):
-        super().__init__(names, loss)
+        self.names = dict(names or {})
         self.helpers: set[str] = set()
-
-    def paren(self, text: str) -> str:
-        return f"({text})"
 
     def ident(self, name: str) -> str:
         return self.names.get(name) or python_name(name)
 
-    def code(self, expr: sp.Expr, identifiers: Mapping[str, str]) -> str:
-        """A SymPy scalar expression through the project's code printer."""
+    def doprint(self, e: O.Expr) -> str:
         from ..codegen import GradientPrinter
 
-        printer = GradientPrinter({"identifiers": {**{s.name: python_name(s.name)
-                                                      for s in expr.free_symbols}, **identifiers}})
-        text = printer.doprint(expr)
+        nodes = {n.name for n in O.walk(e) if isinstance(n, O.Var)}
+        adjoints = {n.name for n in O.walk(e) if isinstance(n, O.Adj)}
+        identifiers = {s: python_name(s) for s in _symbols_in(e)}
+        identifiers.update({n: self.ident(n) for n in nodes})
+        printer = GradientPrinter({"identifiers": identifiers,
+                                   "adjoints": {n: "d" + self.ident(n) for n in adjoints}})
+        text = printer.doprint(e)
         self.helpers |= printer.helpers
         return text
 
-    def scalar(self, c: sp.Expr) -> tuple[str, int]:
-        text = self.code(c, {})
-        if c.is_Integer and c >= 0 or c.is_Symbol:
-            return text, ATOM
-        return text, _PY_NEG if c.could_extract_minus_sign() else _PY_MUL
 
-    def _print_Var(self, e):
-        return self.ident(e.name), ATOM
-
-    def _print_Adj(self, e):
-        return "d" + self.ident(e.name), ATOM
-
-    def _print_Scalar(self, e):
-        return self.scalar(e.value)
-
-    def _bin(self, e, op, prec):
-        b, bp = self._print(e.b)
-        if bp <= prec:
-            b = self.paren(b)
-        return f"{self.operand(e.a, prec)} {op} {b}", prec
-
-    def _print_Add(self, e):
-        return self._bin(e, "+", _PY_ADD)
-
-    def _print_Sub(self, e):
-        return self._bin(e, "-", _PY_ADD)
-
-    def _print_Hadamard(self, e):
-        return self._bin(e, "*", _PY_MUL)
-
-    def _print_Div(self, e):
-        return self._bin(e, "/", _PY_MUL)
-
-    def _print_MatMul(self, e):
-        return self._bin(e, "@", _PY_MUL)
-
-    def _print_Scale(self, e):
-        c, cp = self.scalar(e.coeff)
-        if cp < _PY_MUL:
-            c = self.paren(c)
-        x, xp = self._print(e.x)
-        if xp <= _PY_MUL:
-            x = self.paren(x)
-        return f"{c} * {x}", _PY_MUL
-
-    def _print_Transpose(self, e):
-        return f"{self.operand(e.x, ATOM)}.T", ATOM
-
-    def _elementwise(self, e, derivative: bool):
-        fx = (O.scalar_derivative if derivative else O.scalar_application)(e.func, _ARG, e.alpha)
-        x, prec = self._print(e.x)
-        return self.code(fx, {_ARG.name: x if prec == ATOM else self.paren(x)}), ATOM
-
-    def _print_Apply(self, e):
-        return self._elementwise(e, False)
-
-    def _print_Prime(self, e):
-        return self._elementwise(e, True)
-
-    def _print_Power(self, e):
-        k, _ = self.scalar(e.exp)
-        return f"{self.operand(e.x, ATOM)} ** {k}", _PY_POW
-
-    def _print_Sum(self, e):
-        x = self.operand(e.x, ATOM)
-        if e.axes is None:
-            return f"np.sum({self.doprint(e.x)})", ATOM
-        axis = e.axes[0] if len(e.axes) == 1 else e.axes
-        keep = ", keepdims=True" if e.keepdims else ""
-        return f"{x}.sum(axis={axis}{keep})", ATOM
-
-    def _print_Broadcast(self, e):
-        x = self.doprint(e.x)
-        if e.axes is not None and len(e.x.shape) < len(e.target):
-            x = f"np.expand_dims({x}, {e.axes})"
-        shape = ", ".join(str(d) if isinstance(d, int) else python_name(d) for d in e.target)
-        return f"np.broadcast_to({x}, ({shape}{',' if len(e.target) == 1 else ''}))", ATOM
-
-    def _print_FrobSq(self, e):
-        return f"np.sum({self.operand(e.x, ATOM)} ** 2)", ATOM
-
-    def _print_Norm(self, e):
-        return f"np.linalg.norm({self.doprint(e.x)})", ATOM
-
-    def _print_Softmax(self, e):
-        self.helpers.add("softmax")
-        return f"softmax({self.doprint(e.x)})", ATOM
-
-
-#: the helper :class:`NumpyPrinter` calls for ``Softmax`` (stable: the row maximum is subtracted)
-SOFTMAX_SOURCE = '''def softmax(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-'''
+def _symbols_in(e: O.Expr) -> set[str]:
+    """Names of the SymPy symbols (dimensions such as ``m``) in ``e``'s constants and shapes."""
+    names: set[str] = set()
+    for n in O.walk(e):
+        for f in fields(n):
+            v = getattr(n, f.name)
+            if isinstance(v, sp.Basic):
+                names |= {s.name for s in v.free_symbols}
+        if isinstance(n, O.Broadcast):
+            names |= {d for d in n.target if isinstance(d, str)}
+    return names
 
 
 def helper_source(helpers) -> str:
     """Source defining the ``helpers`` a :class:`NumpyPrinter`'s code calls (``np`` imported)."""
-    from ..codegen import BACKENDS, HELPERS
+    from ..codegen import BACKENDS, helper_source as source
 
-    parts = []
-    for h in sorted(helpers):
-        if h == "erf":
-            parts.append(f"from {BACKENDS['numpy'].erf} import erf")
-        else:
-            parts.append(SOFTMAX_SOURCE if h == "softmax" else HELPERS[h].format(np="np"))
-    return "\n".join(parts)
+    return "\n\n".join(f"from {BACKENDS['numpy'].erf} import erf" if h == "erf" else source(h)
+                        for h in sorted(helpers))
 
 
 def to_latex(e: O.Expr, names: Optional[Mapping[str, str]] = None, loss: str = "L") -> str:
