@@ -12,7 +12,7 @@ form every symbackprop gradient function returns:
   :func:`local_derivative`, that derivative read from a derivation, and
   :func:`node_values`, the pre-activations of a forward pass;
 * :func:`exported_gradient` — ``f(**arrays) -> (loss, {param: gradient})`` for a
-  network, the gradient symbackprop exports (used by ``examples/``).
+  network: its derivation compiled (used by ``examples/``).
 
 >>> grads = {"W_1": np.array([[3.0, 0.0]]), "b_1": np.array([4.0]), "W_2": np.array([[0.5]])}
 >>> layer_gradient_norms(grads)
@@ -182,14 +182,10 @@ def node_values(network, arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarr
 def exported_gradient(network) -> Callable[..., tuple[float, dict[str, np.ndarray]]]:
     """``f(**arrays) -> (loss, {param: gradient})``: the gradient symbackprop exports for ``network``.
 
-    Derived once; one function serves every batch size. A scalar network is
-    compiled to NumPy code (:meth:`Derivation.compile`); a matrix network is
-    evaluated step by step from its derivation
-    (:func:`symbackprop.matrix.gradient_function`) until it compiles as well.
+    The network's derivation compiled to straight-line NumPy
+    (:meth:`Derivation.compile`, scalar or matrix form): derived once, and for a
+    matrix network one function serves every batch size.
     """
     from . import backprop
-    from .matrix import MatrixNetwork, gradient_function
 
-    if isinstance(network, MatrixNetwork):
-        return gradient_function(network)
     return backprop(network).compile()
