@@ -88,6 +88,19 @@ class Ops:
     def zeros_like(self, x):
         return x * 0.0
 
+    # the matrix forward pass
+    def transpose(self, x):
+        return self.xp.transpose(x)
+
+    def sum(self, x, axes=None, keepdims=False):
+        return self.xp.sum(x, axis=axes, keepdims=keepdims)
+
+    def row_max(self, x):
+        return self.xp.max(x, axis=-1, keepdims=True)
+
+    def broadcast_to(self, x, shape):
+        return self.xp.broadcast_to(x, shape)
+
 
 class TorchOps(Ops):
     def __init__(self):
@@ -113,6 +126,18 @@ class TorchOps(Ops):
 
     def power(self, a, b):
         return self.xp.pow(self._t(a), b)
+
+    def transpose(self, x):
+        return x.T if x.dim() == 2 else x
+
+    def sum(self, x, axes=None, keepdims=False):
+        return x.sum() if axes is None else x.sum(dim=axes, keepdim=keepdims)
+
+    def row_max(self, x):
+        return x.max(dim=-1, keepdim=True).values
+
+    def broadcast_to(self, x, shape):
+        return self._t(x).expand(*shape)
 
 
 def numpy_ops() -> Ops:
@@ -295,14 +320,23 @@ ORACLES: dict[str, Callable[[Network, Mapping[str, float]], dict[str, float]]] =
 # ---- the report -------------------------------------------------------------------
 @dataclass
 class ParamCheck:
-    """One parameter: the analytic gradient against every numeric one."""
+    """One parameter: the analytic gradient against every numeric one.
 
-    analytic: float
-    numeric: dict[str, float]  #: source ("finite_difference", "autograd", …) -> gradient
+    For a matrix parameter the values are arrays and each error is the largest
+    relative error over the entries.
+    """
+
+    analytic: float | np.ndarray
+    numeric: dict[str, float | np.ndarray]  #: source ("finite_difference", "autograd", …) -> gradient
     errors: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self):
-        self.errors = {k: relative_error(self.analytic, v) for k, v in self.numeric.items()}
+        compare = relative_error if np.ndim(self.analytic) == 0 else max_relative_error
+        self.errors = {k: compare(self.analytic, v) for k, v in self.numeric.items()}
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return np.shape(self.analytic)
 
     @property
     def rel_error(self) -> float:
@@ -313,8 +347,9 @@ class ParamCheck:
         return verdict(self.rel_error)
 
     def to_json(self) -> dict:
-        out: dict[str, Any] = {"analytic": _num(self.analytic)}
-        out.update({k: _num(v) for k, v in self.numeric.items()})
+        out: dict[str, Any] = {"shape": list(self.shape)} if self.shape else {}
+        out["analytic"] = _value(self.analytic)
+        out.update({k: _value(v) for k, v in self.numeric.items()})
         out["rel_error"] = _num(self.rel_error)
         out["rel_errors"] = {k: _num(v) for k, v in self.errors.items()}
         out["verdict"] = self.verdict
@@ -323,6 +358,29 @@ class ParamCheck:
 
 def _num(v: float):
     return v if math.isfinite(v) else str(v)  # JSON has no inf/nan
+
+
+def _value(v):
+    """A number or an array for JSON: nested lists, non-finite entries as strings."""
+    if np.ndim(v) == 0:
+        return _num(float(v))
+    return [_value(x) for x in np.asarray(v, dtype=float)]
+
+
+def max_relative_error(analytic, numeric) -> float:
+    """The article's relative error, entry by entry; the largest (inf when shapes differ).
+
+    >>> max_relative_error(np.array([1.0, 2.0]), np.array([1.0, 2.02]))
+    0.004975124378109453
+    """
+    a, n = np.asarray(analytic, dtype=float), np.asarray(numeric, dtype=float)
+    if a.shape != n.shape:
+        return math.inf
+    if a.size == 0:
+        return 0.0
+    with np.errstate(all="ignore"):
+        err = np.abs(a - n) / (np.abs(a) + np.abs(n) + 1e-8)
+    return float(np.max(np.where(np.isfinite(err), err, np.inf)))
 
 
 @dataclass
@@ -338,6 +396,7 @@ class CheckReport:
     params: dict[str, ParamCheck]
     sources: list[str]  #: numeric gradients compared
     notes: list[str] = field(default_factory=list)
+    sizes: dict[str, int] | None = None  #: dimension sizes, for a matrix network
 
     @property
     def max_rel_error(self) -> float:
@@ -361,7 +420,8 @@ class CheckReport:
             "eps": self.eps,
             "seed": self.seed,
             "random_values": self.random,
-            "point": self.point,
+            **({"sizes": self.sizes} if self.sizes is not None else {}),
+            "point": {k: _value(v) for k, v in self.point.items()},
             "loss": _num(self.loss),
             "compared": self.sources,
             "params": {p: c.to_json() for p, c in self.params.items()},
@@ -375,10 +435,21 @@ class CheckReport:
         lines = [f"Gradient check{': ' + self.title if self.title else ''}",
                  f"at {where}; central differences with eps = {self.eps:g}; "
                  f"compared: analytic vs {', '.join(s.replace('_', ' ') for s in self.sources)}", ""]
-        header = ["param", "analytic", *(s.replace("_", " ") for s in self.sources), "rel. error",
-                  "verdict"]
-        rows = [[p, f"{c.analytic:.10g}", *(f"{c.numeric[s]:.10g}" for s in self.sources),
-                 f"{c.rel_error:.1e}", c.verdict] for p, c in self.params.items()]
+        if self.sizes is None:
+            header = ["param", "analytic", *(s.replace("_", " ") for s in self.sources), "rel. error",
+                      "verdict"]
+            rows = [[p, f"{c.analytic:.10g}", *(f"{c.numeric[s]:.10g}" for s in self.sources),
+                     f"{c.rel_error:.1e}", c.verdict] for p, c in self.params.items()]
+        else:  # matrices: the largest relative error over the entries, per source
+            lines[1] = lines[1].replace("compared: analytic vs", "largest relative error over the "
+                                        "entries, analytic vs")
+            sizes = ", ".join(f"{k} = {v}" for k, v in self.sizes.items())
+            lines.insert(2, f"sizes: {sizes}" if sizes else "sizes: as declared")
+            header = ["param", "shape", *(f"vs {s.replace('_', ' ')}" for s in self.sources),
+                      "verdict"]
+            rows = [[p, "×".join(map(str, c.shape)) or "scalar",
+                     *(f"{c.errors[s]:.1e}" for s in self.sources), c.verdict]
+                    for p, c in self.params.items()]
         widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
         for k, r in enumerate([header] + rows):
             lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
@@ -418,11 +489,18 @@ def random_point(network: Network, seed: int = 0, given: Mapping[str, float] | N
 def gradient_check(network: Network, values: Mapping[str, float] | None = None, *,
                    eps: float = 1e-5, seed: int = 0, oracles: list[str] | None = None,
                    compiled: bool = True) -> CheckReport:
-    """Check every gradient of ``network`` at ``values`` (random, seeded, where missing)."""
-    from .backprop import backprop
+    """Check every gradient of ``network`` at ``values`` (random, seeded, where missing).
 
-    if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
-        raise SpecError(f"eps must be a positive number, got {eps!r}")
+    A matrix network (:class:`~symbackprop.matrix.MatrixNetwork`) is checked entry
+    by entry: :func:`matrix_gradient_check`.
+    """
+    from .backprop import backprop
+    from .matrix import MatrixNetwork
+
+    if isinstance(network, MatrixNetwork):
+        return matrix_gradient_check(network, values, eps=eps, seed=seed, oracles=oracles,
+                                     compiled=compiled)
+    _check_eps(eps)
     network.validate()
     for name, v in (values or {}).items():
         if isinstance(v, list):
@@ -451,3 +529,217 @@ def gradient_check(network: Network, values: Mapping[str, float] | None = None, 
     params = {p: ParamCheck(analytic[p], {s: numeric[s][p] for s in sources}) for p in network.params}
     return CheckReport(network.title, point, drawn, seed if drawn else None, eps, d.loss_value,
                        params, sources, notes)
+
+
+def _check_eps(eps) -> None:
+    if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
+        raise SpecError(f"eps must be a positive number, got {eps!r}")
+
+
+# ---- the matrix form -------------------------------------------------------------
+def matrix_forward_function(network, ops: Ops) -> Callable[[Mapping[str, Any], Mapping[str, int]], Any]:
+    """``f(leaf arrays, sizes) -> loss`` for a matrix network, evaluating the IR with ``ops``.
+
+    Built from the forward pass's IR alone (matrix products, broadcasting sums,
+    elementwise functions through :data:`FUNCTIONS`): no VJP rule, printed code or
+    derivative of symbackprop's is involved.
+    """
+    order = [network.node(n) for n in network.order]
+    loss = network.loss
+
+    def f(leaves: Mapping[str, Any], sizes: Mapping[str, int]):
+        env: dict[str, Any] = {}
+        for node in order:
+            env[node.name] = leaves[node.name] if node.is_leaf else \
+                _evaluate_ir(node.expr, env, ops, sizes)
+            if node.name == loss:
+                return env[loss]
+        raise AssertionError("the loss is a node")  # pragma: no cover
+
+    return f
+
+
+def _evaluate_ir(e, env: Mapping[str, Any], o: Ops, sizes: Mapping[str, int]):
+    from .matrix import ops as O
+
+    def ev(n):
+        return _evaluate_ir(n, env, o, sizes)
+
+    def number(c: sp.Expr) -> float:
+        return float(c.xreplace({s: sp.Integer(sizes[s.name]) for s in c.free_symbols}))
+
+    t = type(e)
+    if t is O.Var:
+        return env[e.name]
+    if t is O.Scalar:
+        return o.const(number(e.value))
+    if t is O.Add:
+        return ev(e.a) + ev(e.b)
+    if t is O.Sub:
+        return ev(e.a) - ev(e.b)
+    if t is O.Hadamard:
+        return ev(e.a) * ev(e.b)
+    if t is O.Div:
+        return ev(e.a) / ev(e.b)
+    if t is O.Scale:
+        return number(e.coeff) * ev(e.x)
+    if t is O.MatMul:
+        return ev(e.a) @ ev(e.b)
+    if t is O.Transpose:
+        return o.transpose(ev(e.x))
+    if t in (O.Apply, O.Prime):
+        x = sp.Symbol("entry", real=True)
+        f = (O.scalar_application if t is O.Apply else O.scalar_derivative)(e.func, x, e.alpha)
+        return _evaluate(f, {"entry": ev(e.x)}, o)
+    if t is O.Power:
+        k = e.exp
+        return ev(e.x) ** (int(k) if k.is_Integer else number(k))
+    if t is O.Sum:
+        return o.sum(ev(e.x), e.axes, e.keepdims)
+    if t is O.FrobSq:
+        x = ev(e.x)
+        return o.sum(x * x)
+    if t is O.Norm:
+        x = ev(e.x)
+        return o.sum(x * x) ** 0.5
+    if t is O.Softmax:
+        x = ev(e.x)
+        z = o.xp.exp(x - o.row_max(x))
+        return z / o.sum(z, (-1,), True)
+    if t is O.Broadcast:
+        x = ev(e.x)
+        shape = tuple(d if isinstance(d, int) else sizes[d] for d in e.target)
+        if e.axes is not None and len(e.x.shape) < len(e.target):
+            x = o.xp.expand_dims(x, e.axes)
+        return o.broadcast_to(x, shape)
+    raise SymbackpropError(f"the gradient check cannot evaluate {t.__name__} numerically")
+
+
+def matrix_central_differences(network, point: Mapping[str, np.ndarray], sizes: Mapping[str, int],
+                               eps: float = 1e-5) -> dict[str, np.ndarray]:
+    """``(L(p + ε e_ij) − L(p − ε e_ij)) / 2ε`` for every entry ``ij`` of every parameter."""
+    f = matrix_forward_function(network, numpy_ops())
+    out = {}
+    with np.errstate(all="ignore"):
+        for p in network.params:
+            value = np.array(point[p], dtype=float)
+            grad = np.zeros_like(value)
+            leaves = dict(point)
+            leaves[p] = value
+            for ix in np.ndindex(value.shape):
+                original = value[ix]
+                value[ix] = original + eps
+                plus = float(f(leaves, sizes))
+                value[ix] = original - eps
+                minus = float(f(leaves, sizes))
+                value[ix] = original
+                grad[ix] = (plus - minus) / (2 * eps)
+            out[p] = grad
+    return out
+
+
+def matrix_autograd_gradient(network, point: Mapping[str, np.ndarray],
+                             sizes: Mapping[str, int]) -> dict[str, np.ndarray]:
+    """Every parameter's gradient by HIPS autograd, reverse mode over the IR forward pass."""
+    import autograd
+
+    f = matrix_forward_function(network, autograd_ops())
+    params = tuple(network.params)
+
+    def loss(*theta):
+        leaves = dict(point)
+        leaves.update(zip(params, theta))
+        return f(leaves, sizes)
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")  # "output seems independent of input"
+        grads = autograd.grad(loss, tuple(range(len(params))))(*(point[p] for p in params))
+    return {p: np.asarray(g, dtype=float) * np.ones(np.shape(point[p])) for p, g in zip(params, grads)}
+
+
+def matrix_torch_gradient(network, point: Mapping[str, np.ndarray],
+                          sizes: Mapping[str, int]) -> dict[str, np.ndarray]:
+    """Every parameter's gradient by PyTorch eager autograd (float64)."""
+    import torch
+
+    f = matrix_forward_function(network, TorchOps())
+    leaves = {n: torch.tensor(np.asarray(v, dtype=float), dtype=torch.float64,
+                              requires_grad=n in network.params) for n, v in point.items()}
+    f(leaves, sizes).backward()
+    return {p: leaves[p].grad.numpy().copy() if leaves[p].grad is not None
+            else np.zeros(np.shape(point[p])) for p in network.params}
+
+
+MATRIX_ORACLES = {"autograd": matrix_autograd_gradient, "torch": matrix_torch_gradient}
+
+
+def matrix_random_point(network, seed: int = 0, given: Mapping[str, Any] | None = None
+                        ) -> tuple[dict[str, np.ndarray], list[str], dict[str, int]]:
+    """Every leaf's array: ``given`` ones kept, others uniform in (−1, 1), seeded.
+
+    Dimensions that no given array fixes get different small sizes (2, 3, …, in a
+    seeded order), so a transposed product cannot pass by accident. When the loss
+    is not finite there, the missing values are drawn again from (0.1, 1).
+    """
+    from .matrix.shapes import Sizes, as_array
+
+    given = {k: as_array(k, v) for k, v in (given or {}).items()}
+    leaves = [n for n in network.order if network.node(n).is_leaf]
+    sizes = Sizes()
+    for n in leaves:
+        if n in given:
+            sizes.bind(n, network.node(n).shape, given[n].shape)
+    rng = np.random.default_rng(seed)
+    free = sorted(network.dims - set(sizes))
+    for dim, size in zip(free, rng.permutation(len(free)) + 2):
+        sizes[dim] = int(size)
+    missing = [n for n in leaves if n not in given]
+    f = matrix_forward_function(network, numpy_ops())
+    point = dict(given)
+    for low in (-1.0, 0.1):
+        point.update({n: rng.uniform(low, 1.0, sizes.resolve(network.node(n).shape)) for n in missing})
+        with np.errstate(all="ignore"):
+            if math.isfinite(float(f(point, sizes))):
+                break
+    return {n: point[n] for n in leaves}, missing, dict(sizes)
+
+
+def matrix_gradient_check(network, values: Mapping[str, Any] | None = None, *, eps: float = 1e-5,
+                          seed: int = 0, oracles: list[str] | None = None,
+                          compiled: bool = True) -> CheckReport:
+    """Check every gradient of a matrix network entry by entry.
+
+    The analytic gradient is the derivation's (its VJP steps evaluated); it is
+    compared with central differences of the forward pass (ε per entry), HIPS
+    autograd and PyTorch on the same forward pass written from the IR, and the
+    compiled module (:meth:`~symbackprop.matrix.MatrixDerivation.compile`).
+    """
+    from .matrix import backprop as matrix_backprop
+
+    _check_eps(eps)
+    network.validate()
+    point, drawn, sizes = matrix_random_point(network, seed, values)
+    d = matrix_backprop(network, point)
+    steps = {s.node for s in d.backward}
+    analytic = {p: d.gradient_value(p) if p in steps else np.zeros(np.shape(point[p]))
+                for p in network.params}
+
+    numeric = {"finite_difference": matrix_central_differences(network, point, sizes, eps)}
+    notes = []
+    for name in oracles if oracles is not None else ["autograd", "torch"]:
+        if name not in MATRIX_ORACLES:
+            raise SymbackpropError(f"unknown oracle '{name}'; use one of {', '.join(MATRIX_ORACLES)}")
+        try:
+            numeric[name] = MATRIX_ORACLES[name](network, point, sizes)
+        except ImportError:
+            notes.append(f"{name} is not installed: not compared")
+    if compiled:
+        with np.errstate(all="ignore"):
+            _, grads = d.compile()(**point)
+        numeric["compiled"] = {p: np.asarray(g, dtype=float) for p, g in grads.items()}
+
+    sources = list(numeric)
+    params = {p: ParamCheck(np.asarray(analytic[p], dtype=float), {s: numeric[s][p] for s in sources})
+              for p in network.params}
+    return CheckReport(network.title, point, drawn, seed if drawn else None, eps, d.loss_value,
+                       params, sources, notes, sizes={k: sizes[k] for k in sorted(sizes)})
