@@ -13,7 +13,7 @@ When torch is installed, the article's ``nn.Sequential`` + ``BCELoss`` +
 ``optim.Adam`` is run from the same weights on the same batches (in float64),
 and the two runs must agree epoch by epoch.
 
-    python examples/training_loop.py
+    python examples/training_loop.py [--plot loss.png]
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ import numpy as np
 
 import symbackprop as sb
 from symbackprop.analysis import exported_gradient, node_values
+from plotting import pyplot, save
 
 SPEC = Path(__file__).resolve().parent.parent / "derivations" / "circle_relu_bce.toml"
 SIZES = (2, 16, 8, 1)
@@ -140,7 +141,25 @@ def train_torch(params, X, y, schedule) -> list[float] | None:
     return history
 
 
-def main(fast: bool = False) -> dict:
+def plot(path: str, history: list[float], torch_history: list[float] | None) -> bool:
+    """The mean batch loss of every epoch; False without matplotlib."""
+    plt = pyplot(path)
+    if plt is None:
+        return False
+    fig, ax = plt.subplots(figsize=(6, 4))
+    epochs = range(1, len(history) + 1)
+    ax.semilogy(epochs, history, label="NumPy + symbackprop's gradient")
+    if torch_history is not None:
+        ax.semilogy(epochs, torch_history, "--", label="the article's PyTorch loop")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("binary cross-entropy")
+    ax.set_title("Circle data, ReLU 2-16-8-1, Adam lr 0.01")
+    ax.legend()
+    save(fig, path)
+    return True
+
+
+def main(fast: bool = False, plot_to: str | None = None) -> dict:
     """Train, printing every 20 epochs; return the final loss and accuracy.
 
     ``fast`` changes nothing: 100 epochs take well under a second.
@@ -167,6 +186,8 @@ def main(fast: bool = False) -> dict:
               f"batches, float64:\nepoch losses agree to {gap:.1e} "
               f"(final {torch_history[-1]:.6f} vs {history[-1]:.6f})")
     print(f"\nfinal accuracy on the {N} points: {accuracy:.3f} (the article prints no figures for this loop)")
+    if plot_to:
+        plot(plot_to, history, torch_history)
     return {"final_loss": history[-1], "accuracy": accuracy, "losses": history,
             "torch_max_difference": gap}
 
@@ -174,4 +195,6 @@ def main(fast: bool = False) -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", action="store_true", help="accepted for uniformity; no effect")
-    main(fast=parser.parse_args().fast)
+    parser.add_argument("--plot", metavar="FILE", help="save the loss curve (PNG)")
+    args = parser.parse_args()
+    main(fast=args.fast, plot_to=args.plot)

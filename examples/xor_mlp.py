@@ -12,7 +12,7 @@ twice from the same initial weights:
 and the two loss trajectories must agree to rounding error (~1e-12 or better).
 The losses and predictions are then set beside those the article reports.
 
-    python examples/xor_mlp.py [--fast]
+    python examples/xor_mlp.py [--fast] [--plot xor.png]
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import numpy as np
 
 import symbackprop as sb
 from symbackprop.analysis import exported_gradient
+from plotting import pyplot, save
 
 SPEC = Path(__file__).resolve().parent.parent / "derivations" / "seed_matrix.toml"
 
@@ -140,7 +141,24 @@ def predict(params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
     return sigmoid(sigmoid(X @ params["W_1"] + params["b_1"]) @ params["W_2"] + params["b_2"])
 
 
-def main(fast: bool = False) -> dict:
+def plot(path: str, ours: list[float], theirs: list[float]) -> bool:
+    """The two loss curves and the losses the article reports; False without matplotlib."""
+    plt = pyplot(path)
+    if plt is None:
+        return False
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.semilogy(ours, label="symbackprop's gradient")
+    ax.semilogy(theirs, "--", label="the article's TwoLayerMLP")
+    ax.semilogy(list(ARTICLE_LOSSES), list(ARTICLE_LOSSES.values()), "o", label="the article reports")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE loss")
+    ax.set_title("XOR, 2-4-1 sigmoid MLP, lr 0.5")
+    ax.legend()
+    save(fig, path)
+    return True
+
+
+def main(fast: bool = False, plot_to: str | None = None) -> dict:
     """Train both ways, print the losses like the article; return the key figures."""
     epochs = FAST_EPOCHS if fast else EPOCHS
     values = sb.load_spec(SPEC).values
@@ -189,6 +207,8 @@ def main(fast: bool = False) -> dict:
               f"{theirs[-1]:.6f} (not {ARTICLE_LOSSES[5000]:.6f}). The article marks its output 约\n"
               "(approximate), and its code, printing every 100 epochs up to 4900, cannot print "
               "'Epoch 5000' either.")
+    if plot_to:
+        plot(plot_to, ours, theirs)
     return {
         "epochs": epochs,
         "losses": {e: ours[e] for e in shown},
@@ -203,4 +223,6 @@ def main(fast: bool = False) -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", action="store_true", help=f"{FAST_EPOCHS} epochs instead of {EPOCHS}")
-    main(fast=parser.parse_args().fast)
+    parser.add_argument("--plot", metavar="FILE", help="save the loss curves (PNG)")
+    args = parser.parse_args()
+    main(fast=args.fast, plot_to=args.plot)

@@ -47,14 +47,15 @@ def test_worked_example_reproduces_the_article_s_hand_calculation():
     assert r["loss_after"] < r["loss"]
 
 
-def test_xor_mlp_fits_xor_on_the_article_s_own_trajectory():
-    r = run("xor_mlp")
+def test_xor_mlp_fits_xor_on_the_article_s_own_trajectory(tmp_path):
+    r = run("xor_mlp", plot_to=str(tmp_path / "xor.png"))
     assert r["trajectory_max_difference"] < 1e-12 and r["weight_max_difference"] < 1e-12
     assert r["losses"][0] == pytest.approx(0.268272, abs=1e-6)  # the article says 0.289543
     assert r["final_loss"] < 0.01
     assert r["accuracy"] == 1.0
     p = r["predictions"]
     assert p[0] < 0.1 and p[3] < 0.1 and p[1] > 0.9 and p[2] > 0.9
+    assert (tmp_path / "xor.png").exists() == has_matplotlib
 
 
 def test_gradient_check_passes_the_exported_gradient_and_catches_a_sign_slip():
@@ -70,8 +71,8 @@ def test_gradient_check_passes_the_exported_gradient_and_catches_a_sign_slip():
         assert r["torch_gradients"] is None
 
 
-def test_training_loop_classifies_the_circle():
-    r = run("training_loop")
+def test_training_loop_classifies_the_circle(tmp_path):
+    r = run("training_loop", plot_to=str(tmp_path / "loss.png"))
     assert r["accuracy"] > 0.95
     assert r["losses"][-1] < r["losses"][0] / 5
     if has_torch:
