@@ -21,6 +21,7 @@ import numpy as np
 
 import symbackprop as sb
 from symbackprop.analysis import exported_gradient, node_values
+from symbackprop import check
 from symbackprop.check import BUG, CORRECT, relative_error, verdict
 from xor_mlp import SEED, TwoLayerMLP, X, he_init, mse_loss, y
 
@@ -129,6 +130,11 @@ def check_exported(arrays: dict[str, np.ndarray], label: str, corrupt: str | Non
     return errors
 
 
+def library_check(arrays: dict[str, np.ndarray]):
+    """:func:`symbackprop.check.gradient_check` of the spec's network at ``arrays``."""
+    return check.gradient_check(sb.load_spec(MATRIX_SPEC).network, arrays, eps=EPS)
+
+
 def torch_cross_check() -> dict[str, float] | None:
     """The article's nn.Sequential snippet; None when torch is not installed."""
     try:
@@ -174,6 +180,10 @@ def main(fast: bool = False) -> dict:
     at_spec = check_exported(values, f"at the values of {MATRIX_SPEC.name}:")
     slipped = check_exported(he, "the same, with the sign of ∂L/∂W_1 flipped (一个符号写错):",
                              corrupt="W_1")
+    report = library_check(he)
+    print("\nsymbackprop.check.gradient_check does all of this in one call, and compares with HIPS\n"
+          "autograd and torch (when installed) too:\n")
+    print("\n".join(f"  {line}" if line else "" for line in report.to_text().rstrip().splitlines()))
 
     print(f"\n误差判读标准 (the article's table, symbackprop.check.verdict):\n"
           f"  < {CORRECT:g}        correct     非常好，实现正确\n"
@@ -206,6 +216,8 @@ def main(fast: bool = False) -> dict:
         "max_rel_error_he_init": max(at_init.values()),
         "max_rel_error_spec_values": max(at_spec.values()),
         "max_rel_error_sign_slip": max(slipped.values()),
+        "library_max_rel_error": report.max_rel_error,
+        "library_verdict": report.verdict,
         "torch_gradients": torch_grads,
         "symbolic_gradients": derived,
         "torch_max_difference": torch_gap,

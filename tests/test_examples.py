@@ -63,6 +63,7 @@ def test_gradient_check_passes_the_exported_gradient_and_catches_a_sign_slip():
     assert r["article_function_error"] > 0.5  # the article's function, as written, compares weights
     assert r["max_rel_error_he_init"] < 1e-7 and r["max_rel_error_spec_values"] < 1e-7
     assert r["max_rel_error_sign_slip"] > 1e-3  # a bug in the article's table
+    assert r["library_verdict"] == "correct" and r["library_max_rel_error"] < 1e-7
     assert r["symbolic_gradients"] == pytest.approx({"w_1": 0.1164552, "w_2": -0.2165066,
                                                      "b": -0.2961550}, abs=1e-7)
     if has_torch:
