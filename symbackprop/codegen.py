@@ -96,12 +96,19 @@ BACKENDS = {
 
 # ---- what the printer adds to the matrix IR ----------------------------------------
 class _Operand(sp.Dummy):
-    """An IR operand inside a SymPy expression (``σ'(x)`` printed for an IR node ``x``)."""
+    """An IR operand inside a SymPy expression (``σ'(x)`` printed for an IR node ``x``).
+
+    Its ``precedence`` is its IR node's, so SymPy's printer parenthesises it where needed.
+    """
 
     def __new__(cls, ir: IR):
         obj = super().__new__(cls, "operand", real=True)
         obj.ir = ir
         return obj
+
+    @property
+    def precedence(self) -> int:
+        return _ir_precedence(self.ir)
 
 
 def _applied(e) -> sp.Expr:
@@ -423,7 +430,7 @@ class GradientPrinter(NumPyPrinter):
         return self._print(O.scalar_derivative(e.func, _Operand(e.x), e.alpha))
 
     def _print__Operand(self, expr, **kwargs):
-        return self._ir_atom(expr.ir)
+        return self._print(expr.ir)
 
     def _print_ir_Sum(self, e, out=None):
         x = self._ir_atom(e.x)
