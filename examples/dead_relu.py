@@ -80,13 +80,13 @@ def too_large_steps(network, params, X, y) -> dict[str, np.ndarray]:
 def dead(network, params, X, y) -> dict[str, np.ndarray]:
     """Per hidden layer, the mask of units whose local derivative is zero on every row."""
     d = sb.backprop(network)
-    values = node_values(network, {"X": X, "Y": y, **params})
+    values = node_values(network, {"X": X, "Y": y, **params}, names=list(HIDDEN))
     return {z: dead_units(values[z], local_derivative(d, z)) for z in HIDDEN}
 
 
 def negative(network, params, X, y) -> dict[str, np.ndarray]:
     """Per hidden layer, the units with z ≤ 0 on every row (dead, were it ReLU)."""
-    values = node_values(network, {"X": X, "Y": y, **params})
+    values = node_values(network, {"X": X, "Y": y, **params}, names=list(HIDDEN))
     return {z: ~np.any(values[z] > 0, axis=0) for z in HIDDEN}
 
 
@@ -95,7 +95,7 @@ def counts(masks: dict[str, np.ndarray]) -> str:
 
 
 def accuracy(network, params, X, y) -> float:
-    return float(np.mean((node_values(network, {"X": X, "Y": y, **params})["A_3"] > 0.5) == y))
+    return float(np.mean((node_values(network, {"X": X, "Y": y, **params}, names=["A_3"])["A_3"] > 0.5) == y))
 
 
 def main(fast: bool = False) -> dict:

@@ -74,7 +74,7 @@ class Adam:
 
 def predict(network, params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The network's output A_3: the spec's own forward pass."""
-    return node_values(network, {"X": X, "Y": y, **params})["A_3"]
+    return node_values(network, {"X": X, "Y": y, **params}, names=["A_3"])["A_3"]
 
 
 def batches(rng: np.random.Generator, epochs: int) -> list[list[np.ndarray]]:

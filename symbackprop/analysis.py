@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -159,10 +159,13 @@ def local_derivative(derivation, node: str) -> Callable[[np.ndarray], np.ndarray
     return lambda Z: O.evaluate(prime, {node: Z})
 
 
-def node_values(network, arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def node_values(network, arrays: Mapping[str, np.ndarray],
+                names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     r"""Every node's value on a forward pass of a matrix ``network`` (pre-activations included).
 
     ``arrays`` holds every leaf (inputs, targets, parameters); nothing is differentiated.
+    With ``names``, only those nodes and the nodes they are computed from are evaluated
+    (predictions need no loss, and a saturated loss may not be finite).
 
     >>> import symbackprop as sb
     >>> net = sb.matrix.network_from_latex(r'''
@@ -175,7 +178,7 @@ def node_values(network, arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarr
     from .matrix.backprop import forward_values, leaf_arrays
 
     env, sizes = leaf_arrays(network, arrays)
-    forward_values(network, env, sizes)
+    forward_values(network, env, sizes, names=names)
     return env
 
 

@@ -177,11 +177,14 @@ def leaf_arrays(network: MatrixNetwork, values: Values, rnd=lambda a: a):
     return env, sizes
 
 
-def forward_values(network: MatrixNetwork, env: dict, sizes: Sizes, rnd=lambda a: a) -> None:
-    """Evaluate every defined node in order, adding its value to ``env``."""
+def forward_values(network: MatrixNetwork, env: dict, sizes: Sizes, rnd=lambda a: a,
+                   names=None) -> None:
+    """Evaluate every defined node in order (or only ``names`` and what they need),
+    adding its value to ``env``."""
+    wanted = None if names is None else set(names) | network.ancestors(*names)
     for name in network.order:
         node = network.node(name)
-        if not node.is_leaf:
+        if not node.is_leaf and (wanted is None or name in wanted):
             env[name] = rnd(_checked(O.evaluate(node.expr, env, sizes=sizes), node.shape, sizes,
                                      f"node '{name}'"))
 
