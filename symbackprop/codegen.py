@@ -116,8 +116,8 @@ def _applied(e) -> sp.Expr:
     return O.scalar_application(e.func, _Operand(e.x), e.alpha)
 
 
-#: activations whose printed helper can write into ``out``
-_INPLACE_HELPERS = {"sigmoid", "softplus", "relu"}
+#: functions whose ``_print_<name>`` can write into an array ``out``
+_WRITES_INTO = {"sigmoid", "softplus", "relu", "Heaviside"}
 #: Python's binding strengths, on SymPy's scale
 _ADD, _MUL, _POW, _ATOM = PRECEDENCE["Add"], PRECEDENCE["Mul"], PRECEDENCE["Pow"], PRECEDENCE["Atom"]
 
@@ -248,9 +248,10 @@ class GradientPrinter(NumPyPrinter):
     def _print_Abs(self, expr):
         return f"{self._np('abs')}({self._print(expr.args[0])})"
 
-    def _print_Heaviside(self, expr):
+    def _print_Heaviside(self, expr, out=None):
         at_zero = expr.args[1] if len(expr.args) > 1 else sp.S.Half
-        return f"{self._np('heaviside')}({self._print(expr.args[0])}, {float(at_zero)!r})"
+        return f"{self._np('heaviside')}({self._print(expr.args[0])}, {float(at_zero)!r}" \
+               f"{f', out={out}' if out else ''})"
 
     def _print_erf(self, expr):
         self.helpers.add("erf")
@@ -341,7 +342,7 @@ class GradientPrinter(NumPyPrinter):
         """How ``f(x, out=…)`` is spelled for an elementwise ``f``: a NumPy ufunc or a helper."""
         fx = _applied(e)
         name = type(fx).__name__
-        if name in _INPLACE_HELPERS:
+        if name in _WRITES_INTO:
             return name
         if isinstance(fx, sp.Function) and len(fx.args) == 1 and name in self.known_functions \
                 and self.known_functions[name].startswith("numpy."):
@@ -420,7 +421,7 @@ class GradientPrinter(NumPyPrinter):
         fx = _applied(e)
         if out:
             name = self._inplace_function(e)
-            if name in _INPLACE_HELPERS:
+            if name in _WRITES_INTO:
                 return self._print(fx, out=out)
             return self._ir_call(self.known_functions[name].partition(".")[2],
                                  self._print(e.x), out=out)

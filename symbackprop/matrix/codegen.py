@@ -99,8 +99,8 @@ def matrix_program(d: MatrixDerivation) -> MatrixProgram:
     steps = derive_steps(net)  # every shortcut; one with a condition on Y in its exact form
     backward = [Statement(O.Adj(s.node, s.shape), _code_form(_adjoint(s), named), "backward")
                 for s in steps]
-    forward = [Statement(net.node(n).var, _stable_logs(e, definitions), "forward")
-               for n, e in definitions.items()]
+    forward = [Statement(net.node(n).var, _constants_outside(_stable_logs(e, definitions)),
+                         "forward", e) for n, e in definitions.items()]
     statements = _needed(forward, backward, net.loss, params)
     adjoints = {s.target.name: names.add("d" + identifiers[s.target.name])
                 for s in statements if isinstance(s.target, O.Adj)}
@@ -129,8 +129,36 @@ def _adjoint(step) -> O.Expr:
 
 
 def _code_form(e: O.Expr, named: dict) -> O.Expr:
-    """``f'(Z)`` in the stored activation's name (``A ⊙ (1 − A)``) wherever the rules give one."""
-    return O.replace(e, lambda n: textbook_prime(n, named) if isinstance(n, O.Prime) else None)
+    """``f'(Z)`` in the stored activation's name (``A ⊙ (1 − A)``) wherever the rules give one.
+
+    ReLU's ``𝟙[Z > 0]`` is ``𝟙[H > 0]`` of its output ``H``, so ``Z`` need not be kept.
+    """
+    def stored(n: O.Expr):
+        if isinstance(n, O.Prime):
+            return textbook_prime(n, named)
+        if isinstance(n, O.Apply) and n.func == "step" and O.Apply("relu", n.x) in named:
+            return O.Apply("step", named[O.Apply("relu", n.x)])
+        return None
+
+    e = O.replace(e, lambda n: textbook_prime(n, named) if isinstance(n, O.Prime) else None)
+    return O.replace(e, stored)
+
+
+def _constants_outside(e: O.Expr) -> O.Expr:
+    """``Y ⊙ (−s)`` as ``−(Y ⊙ s)``, bottom up, so that constants gather and cancel
+    (the softplus form of binary cross-entropy loses its minus signs)."""
+    if not e.children:
+        return e
+    kids = [_constants_outside(c) for c in e.children]
+    if isinstance(e, O.Hadamard):
+        (ca, a), (cb, b) = (_coefficient(k) for k in kids)
+        if ca != 1 or cb != 1:
+            return O.scale(ca * cb, O.hadamard(a, b))
+    return O.rebuild(e, kids)
+
+
+def _coefficient(e: O.Expr) -> tuple:
+    return (e.coeff, e.x) if isinstance(e, O.Scale) else (sp.Integer(1), e)
 
 
 def _stable_logs(e: O.Expr, definitions: dict) -> O.Expr:
@@ -231,9 +259,9 @@ def _common_subexpressions(statements: list[Statement], names: _Namespace,
         if s.expr in repeated and s.expr not in held:
             kids = [rebuild(c) for c in s.expr.children]
             held[s.expr] = s.target
-            out.append(Statement(s.target, _with_children(s.expr, kids), s.kind, s.expr))
+            out.append(Statement(s.target, _with_children(s.expr, kids), s.kind, s.shown or s.expr))
         else:
-            out.append(Statement(s.target, rebuild(s.expr), s.kind, s.expr))
+            out.append(Statement(s.target, rebuild(s.expr), s.kind, s.shown or s.expr))
     return out
 
 
