@@ -608,8 +608,8 @@ def matrix_module_source(d: MatrixDerivation, backend: str = "numpy", *,
     out.append("SHAPES = {" + ", ".join(f"{a!r}: {tuple(program.shapes[a])!r}" for a in arguments) + "}")
     out.append("#: canonical name -> Python identifier of every argument")
     out.append("IDENTIFIERS = {" + ", ".join(f"{a!r}: {ident[a]!r}" for a in arguments) + "}")
-    for h in helpers:
-        out += ["", "", helper_source(h, be.name)]
+    if helpers:
+        out += ["", "", helper_source(helpers, be.name)]
     out += ["", "", SHAPE_ERROR.format(np=be.alias).strip("\n")]
     if work:
         dims = _work_dims(program, work)

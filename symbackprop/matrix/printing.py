@@ -335,8 +335,9 @@ def helper_source(helpers) -> str:
     """Source defining the ``helpers`` a :class:`NumpyPrinter`'s code calls (``np`` imported)."""
     from ..codegen import BACKENDS, helper_source as source
 
-    return "\n\n".join(f"from {BACKENDS['numpy'].erf} import erf" if h == "erf" else source(h)
-                        for h in sorted(helpers))
+    helpers = set(helpers)
+    erf = [f"from {BACKENDS['numpy'].erf} import erf"] if "erf" in helpers else []
+    return "\n\n".join(erf + [source(helpers - {"erf"})])
 
 
 def to_latex(e: O.Expr, names: Optional[Mapping[str, str]] = None, loss: str = "L") -> str:
