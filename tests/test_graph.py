@@ -5,15 +5,17 @@ import re
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
 from symbackprop import backprop, load_spec, network_from_latex
 from symbackprop.cli import main
 from symbackprop.errors import SymbackpropError
-from symbackprop.render.graph import annotated_graph, graph_dot, write_graph
+from symbackprop.render.graph import Compact, annotated_graph, graph_dot, html_name, write_graph
 from symbackprop.render.tikz import layer_of, layout, tikz_picture, tikz_standalone
 
 SPECS = ["seed_scalar", "mazur_2_2_2", "micrograd_ops", "cs231n_circuit"]
+MATRIX_SPECS = ["seed_matrix", "matrix_bce_xor", "matrix_softmax", "circle_relu_bce"]
 needs_tex = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (dot) is not installed")
 
@@ -54,26 +56,28 @@ def test_layers_follow_the_longest_path_and_leaves_sit_by_their_consumer(derivat
                      "a_2": 4, "y": 4, "L": 5}
 
 
-@pytest.mark.parametrize("name", SPECS)
+@pytest.mark.parametrize("name", SPECS + MATRIX_SPECS)
 @pytest.mark.parametrize("direction", ["LR", "TB"])
 def test_layout_edges_go_forward_and_boxes_never_overlap(derivations, name, direction):
     g = annotated_graph(derive(derivations, name))
     lay = layout(g, direction)
     for a, b in g.edges:
+        if a in lay.side:  # a parameter drawn level with the operation it feeds
+            assert lay.side[a][0] == b and lay.layer[a] == lay.layer[b]
+            continue
         assert lay.layer[a] < lay.layer[b]
         # a long edge has a waypoint in every layer it crosses
         assert len(lay.routes[(a, b)]) == lay.layer[b] - lay.layer[a] - 1
-    w, h = lay.box
-    boxes = [lay.xy[n.name] for n in g.nodes]
-    for i, (x1, y1) in enumerate(boxes):
-        for x2, y2 in boxes[i + 1:]:
-            assert abs(x1 - x2) >= w - 1e-6 or abs(y1 - y2) >= h - 1e-6
+    boxes = [(lay.xy[n.name], lay.sizes[n.name]) for n in g.nodes]  # operations: their pills
+    for i, ((x1, y1), (w1, h1)) in enumerate(boxes):
+        for (x2, y2), (w2, h2) in boxes[i + 1:]:
+            assert abs(x1 - x2) >= (w1 + w2) / 2 - 1e-6 or abs(y1 - y2) >= (h1 + h2) / 2 - 1e-6
     # waypoints keep clear of the boxes of their layer
     for v in lay.virtual:
         x, y = lay.xy[v]
         for n in g.nodes:
             if lay.layer[n.name] == lay.layer[v]:
-                nx, ny = lay.xy[n.name]
+                (nx, ny), (w, h) = lay.xy[n.name], lay.sizes[n.name]
                 assert (abs(y - ny) if direction == "LR" else abs(x - nx)) >= \
                     (h if direction == "LR" else w) / 2
 
@@ -132,7 +136,6 @@ def test_graphviz_source_has_every_edge(derivations, name):
     source = graph_dot(g)
     ids = dict(re.findall(r"^\s*(n\d+) \[label=<<I>(.*?)</I>", source, re.M))
     by_label = {v: k for k, v in ids.items()}
-    from symbackprop.render.graph import html_name
 
     edges = set(re.findall(r"^\s*(n\d+) -> (n\d+)_op", source, re.M))
     expected = {(by_label[html_name(g.node(a).latex)], by_label[html_name(g.node(b).latex)])
@@ -170,3 +173,141 @@ def test_graph_rejects_unknown_picture_formats(derivations, tmp_path, capsys):
 def test_write_graph_error_is_a_symbackprop_error(derivations, tmp_path):
     with pytest.raises(SymbackpropError):
         write_graph(derive(derivations, "seed_scalar"), tmp_path / "missing" / "g.dot")
+
+
+# ---- matrix derivations: every operation, every shape ------------------------------------
+def test_matrix_graph_draws_every_operation_of_the_articles_mlp(derivations):
+    """Z_1 = X W_1 + b_1 is a matrix product feeding a broadcast sum; the loss is a difference
+    feeding (1/m)‖·‖²; every named node carries its shape and its size."""
+    g = annotated_graph(derive(derivations, "seed_matrix"))
+    assert [(n.op_text, n.is_operation) for n in g.nodes if not n.is_leaf] == [
+        ("·", True), ("+", False), ("σ", False), ("·", True), ("+", False), ("σ", False),
+        ("−", True), ("(1/m)‖·‖²", False)]
+    assert sorted(g.edges) == sorted([
+        ("X", "Z_1#1"), ("W_1", "Z_1#1"), ("Z_1#1", "Z_1"), ("b_1", "Z_1"), ("Z_1", "A_1"),
+        ("A_1", "Z_2#1"), ("W_2", "Z_2#1"), ("Z_2#1", "Z_2"), ("b_2", "Z_2"), ("Z_2", "A_2"),
+        ("A_2", "L#1"), ("Y", "L#1"), ("L#1", "L")])
+    assert (g.node("W_1").shape, g.node("W_1").size) == (r"n_{in} \times n_{1}", r"2 \times 4")
+    assert (g.node("b_1").shape, g.node("b_1").size) == ("n_{1}", "4")
+    assert (g.node("Z_1").shape, g.node("Z_1").size) == (r"m \times n_{1}", r"4 \times 4")
+    assert (g.node("L").value, g.node("L").gradient) == ("0.276", "1")
+    assert g.node("X").gradient is None and g.node("Y").gradient is None  # constants
+
+
+def test_small_gradients_are_written_out_and_large_ones_given_by_their_norm(derivations):
+    d = derive(derivations, "seed_matrix")
+    g = annotated_graph(d)
+    w1 = g.node("W_1")  # 2×4: every entry
+    assert w1.gradient_form == "value" and not w1.gradient.transposed
+    assert np.allclose(np.array(w1.gradient.rows, dtype=float), d.gradient_value("W_1"), atol=5e-4)
+    w2 = g.node("W_2")  # a 4×1 column, written as a transposed row
+    assert w2.gradient.transposed
+    assert np.allclose(np.array(w2.gradient.rows[0], dtype=float), d.gradient_value("W_2")[:, 0],
+                       atol=5e-4)
+    z1 = g.node("Z_1")  # 4×4: the Frobenius norm
+    assert z1.gradient_form == "norm"
+    assert float(z1.gradient) == pytest.approx(np.sqrt(np.sum(d.adjoint_value("Z_1") ** 2)), abs=5e-4)
+    tex = tikz_picture(g)
+    assert rf"\|\partial L/\partial Z_{{1}}\| = {z1.gradient}" in tex
+    assert r"\partial L/\partial W_{1} = \left[\begin{smallmatrix} " + " & ".join(w1.gradient.rows[0]) in tex
+
+
+def test_symbolic_matrix_graph_gives_each_gradient_its_shape(derivations):
+    g = annotated_graph(derive(derivations, "matrix_softmax"))
+    shown = {n.name: (n.gradient_form, n.gradient) for n in g.nodes if n.gradient is not None}
+    assert shown.pop("L") == ("value", "1")
+    assert shown == {n.name: ("shape", n.shape) for n in g.nodes
+                     if n.name in shown}  # ∂L/∂V has exactly the shape of V
+    assert set(shown) == {"W_1", "b_1", "Z_1", "H", "W_2", "b_2", "Z_2", "P"}
+    assert r"\partial L/\partial W_{1} \in \mathbb{R}^{d \times h}" in tikz_picture(g)
+
+
+def test_parameters_come_in_from_the_side_of_a_straight_chain(derivations):
+    """As textbooks draw it: X → · ← W_1, then + ← b_1, down one straight line to the loss."""
+    g = annotated_graph(derive(derivations, "seed_matrix"))
+    lay = layout(g)
+    assert lay.direction == "TB" and lay.scale == 1.0
+    assert lay.side == {"X": ("Z_1#1", -1), "W_1": ("Z_1#1", 1), "b_1": ("Z_1", 1),
+                        "W_2": ("Z_2#1", 1), "b_2": ("Z_2", 1), "Y": ("L#1", 1)}
+    spine = ["Z_1#1", "Z_1", "A_1", "Z_2#1", "Z_2", "A_2", "L#1", "L"]
+    assert len({lay.xy[k][0] for k in spine}) == 1
+    for leaf, (op, sign) in lay.side.items():  # level with its operation's pill, on its side
+        pill = lay.reach[op][0] + lay.op[1] / 2
+        assert lay.reach[leaf][0] < pill < lay.reach[leaf][1]
+        assert (lay.xy[leaf][0] - lay.xy[op][0]) * sign > 0
+
+
+def test_a_constant_only_leaves_feed_is_drawn_next_to_its_consumer(derivations):
+    """1 − Y waits for ⊙, which also needs ln(1 − A_2), instead of sitting at the top."""
+    lay = layout(annotated_graph(derive(derivations, "matrix_bce_xor")), "TB")
+    assert lay.layer["Y"] > lay.layer["A_2"]
+
+
+def _tikz_edges(tex: str) -> set[tuple[str, str]]:
+    """(source node, target node) of each drawn arrow: ``(n3.south) -- … -- (n5o.north)``."""
+    out = set()
+    for line in tex.splitlines():
+        if line.startswith(r"\draw[edge]"):
+            ids = re.findall(r"\((n\d+)o?\.", line)
+            out.add((ids[0], ids[-1]))
+    return out
+
+
+@pytest.mark.parametrize("name", MATRIX_SPECS)
+def test_matrix_tikz_figure_contains_every_node_and_edge(derivations, name):
+    g = annotated_graph(derive(derivations, name))
+    tex = tikz_picture(g)
+    boxes = re.findall(r"\\node\[(?:param|input|intermediate|loss)[^\]]*\] \((n\d+)\) at [^{]*\{\$([^$]*)\$",
+                       tex)
+    values = [n for n in g.nodes if not n.is_operation]
+    assert [top for _, top in boxes] == [
+        n.latex + (f" = {n.value}" if n.value else rf" \in \mathbb{{R}}" + (f"^{{{n.shape}}}" if n.shape else "")
+                   + (rf"\ {{\color{{black!55}}({n.size})}}" if n.size else "")) for n in values]
+    pills = re.findall(r"\\node\[op[^\]]*\] \((n\d+)o\) at [^{]*\{\$(.*)\$\};$", tex, re.M)
+    assert sorted(pills) == sorted((f"n{g.nodes.index(n)}", n.op_latex) for n in g.nodes if not n.is_leaf)
+    assert tex.count(r"\draw[edge]") == len(g.edges)
+    assert _tikz_edges(tex) == {(f"n{g.nodes.index(g.node(a))}", f"n{g.nodes.index(g.node(b))}")
+                                for a, b in g.edges}
+
+
+@pytest.mark.parametrize("name", MATRIX_SPECS)
+def test_matrix_graphviz_source_has_every_node_and_edge(derivations, name):
+    g = annotated_graph(derive(derivations, name))
+    source = graph_dot(g)
+    ids = {n.name: f"n{i}" for i, n in enumerate(g.nodes)}
+    for n in g.nodes:
+        if not n.is_operation:  # a box with its name
+            assert re.search(rf"^\s*{ids[n.name]} \[label=<<TABLE.*?<I>{re.escape(html_name(n.latex))}</I>",
+                             source, re.M), n.name
+        if not n.is_leaf:  # a circle with its operation
+            assert re.search(rf"^\s*{ids[n.name]}_op \[label=\"?{re.escape(n.op_text)}", source, re.M)
+    forward = set(re.findall(r"^\s*(n\d+(?:_op)?) -> (n\d+_op)\s*$", source, re.M))
+    forward |= {(a, b) for b, a in re.findall(r"^\s*(n\d+_op) -> (n\d+) \[dir=back\]", source, re.M)}
+    assert forward == {(ids[a] + ("_op" if g.node(a).is_operation else ""), ids[b] + "_op")
+                       for a, b in g.edges}
+
+
+@pytest.mark.parametrize("suffix", ["dot", "tex"] + [pytest.param(s, marks=needs_dot)
+                                                     for s in ["svg", "png", "pdf"]])
+def test_graph_command_draws_matrix_specs(derivations, tmp_path, suffix):
+    out = tmp_path / f"g.{suffix}"
+    assert main(["graph", str(derivations / "seed_matrix.toml"), "-o", str(out)]) == 0
+    data = out.read_bytes()
+    magic = {"svg": b"<?xml", "png": b"\x89PNG", "pdf": b"%PDF", "dot": b"digraph",
+             "tex": rb"\documentclass"}[suffix]
+    assert data.startswith(magic)
+    if suffix == "svg":
+        text = data.decode()
+        for shown in ["(4×4)", "‖∂L/∂Z", "0.037", "∂L/∂W", "(1/m)‖·‖²"]:
+            assert shown in text, shown
+
+
+@needs_tex
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("name", ["seed_matrix", "matrix_softmax"])
+def test_matrix_graph_tex_compiles(derivations, tmp_path, name, lang):
+    assert main(["graph", str(derivations / f"{name}.toml"), "-o", str(tmp_path / "g.tex"),
+                 "--lang", lang]) == 0
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "g.tex"],
+                         cwd=tmp_path, capture_output=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:]

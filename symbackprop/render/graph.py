@@ -6,6 +6,12 @@ edges in the forward direction, each node with its value and its gradient
 :math:`\\partial L/\\partial v`. Two writers draw it: :mod:`.tikz` (LaTeX) and
 :func:`graph_dot` here (Graphviz, for SVG/PNG/PDF pictures).
 
+A matrix derivation (:mod:`symbackprop.matrix`) gives the same data: every
+operation of a definition is drawn (``Z_1 = X W_1 + b_1`` is a matrix product
+feeding a broadcast sum), the operations inside a definition as nodes of kind
+``"operation"`` with no box, and each named node carries its shape; its
+gradient is written out when small, otherwise as its Frobenius norm.
+
 >>> from symbackprop import backprop, network_from_latex
 >>> net = network_from_latex("z = w x\\nL = (z - y)^2", params=["w"])
 >>> g = annotated_graph(backprop(net, {"w": 0.5, "x": 2.0, "y": 1.0}))
@@ -20,7 +26,9 @@ import html
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Union
 
+import numpy as np
 import sympy as sp
 
 from ..errors import SymbackpropError
@@ -33,20 +41,42 @@ INSTALL_GRAPHVIZ = "install Graphviz: apt-get install graphviz (and pip install 
 
 
 @dataclass
+class Compact:
+    """A small matrix written out, entries as shown; a column is written as a transposed row."""
+
+    rows: list[list[str]]
+    transposed: bool = False
+
+    def latex(self) -> str:
+        body = r" \\ ".join(" & ".join(r) for r in self.rows)
+        return (r"\left[\begin{smallmatrix} " + body + r" \end{smallmatrix}\right]"
+                + (r"^{\top}" if self.transposed else ""))
+
+
+@dataclass
 class GraphNode:
     """One node as drawn: its name, kind, operation, value and gradient (display text)."""
 
     name: str  #: canonical name
-    latex: str  #: LaTeX spelling of the name
-    kind: str  #: "param", "input", "intermediate" or "loss"
+    latex: str  #: LaTeX spelling of the name ("" for an operation inside a definition)
+    kind: str  #: "param", "input", "intermediate", "loss", or "operation" (no value box)
     op_latex: str | None = None  #: the operation that makes it (None for a leaf)
     op_text: str | None = None  #: the same in Unicode
     value: str | None = None  #: forward value as shown
-    gradient: str | None = None  #: ∂L/∂v as shown (None: not needed for the gradients)
+    gradient: Union[str, Compact, None] = None  #: ∂L/∂v as shown (None: not needed)
+    #: matrix graphs: what ``gradient`` holds: "value", "norm" (‖∂L/∂v‖) or "shape" (no numbers)
+    gradient_form: str = "value"
+    shape: str | None = None  #: matrix graphs: LaTeX shape (``m \times n_{1}``; "" a scalar)
+    size: str | None = None  #: its concrete size when the shape has names (``4 \times 4``)
 
     @property
     def is_leaf(self) -> bool:
         return self.op_latex is None
+
+    @property
+    def is_operation(self) -> bool:
+        """An operation inside a definition: a circle of its own, without a value box."""
+        return self.kind == "operation"
 
 
 @dataclass
@@ -54,6 +84,7 @@ class AnnotatedGraph:
     nodes: list[GraphNode]  #: topological order
     edges: list[tuple[str, str]]  #: (input, consumer) in the forward direction
     loss: str  #: LaTeX name of the loss
+    matrix: bool = False  #: a matrix derivation: nodes carry shapes
 
     def node(self, name: str) -> GraphNode:
         return next(n for n in self.nodes if n.name == name)
@@ -61,7 +92,11 @@ class AnnotatedGraph:
 
 def annotated_graph(d) -> AnnotatedGraph:
     """The nodes and forward edges of ``d``'s network with its numbers as the solution shows them."""
+    from ..matrix import MatrixDerivation
     from .solution import leaf_display  # the solution's spelling of given numbers
+
+    if isinstance(d, MatrixDerivation):
+        return matrix_graph(d)
 
     net = d.network
     leaves = leaf_display(d)
@@ -130,6 +165,236 @@ def operation(expr: sp.Expr) -> tuple[str, str]:
     return "f", "f"
 
 
+# ---- matrix derivations ------------------------------------------------------
+#: a gradient with at most this many rows and columns is written out (a column of at most
+#: COMPACT_COLUMNS entries as a transposed row); a larger one is shown by its Frobenius norm
+COMPACT_ROWS, COMPACT_COLUMNS = 2, 4
+
+
+def matrix_graph(d) -> AnnotatedGraph:
+    r"""The graph of a :class:`~symbackprop.matrix.MatrixDerivation`: every operation, every shape.
+
+    >>> from symbackprop.matrix import backprop, network_from_latex
+    >>> net = network_from_latex("Z = X W + b\nL = \\|Z\\|^2", params=["W", "b"],
+    ...                          shapes={"X": ["m", 2], "W": [2, 1], "b": [1]})
+    >>> g = matrix_graph(backprop(net))
+    >>> [(n.name, n.op_text, n.shape) for n in g.nodes]  # doctest: +NORMALIZE_WHITESPACE
+    [('X', None, 'm \\times 2'), ('W', None, '2 \\times 1'), ('b', None, '1'),
+     ('Z#1', '·', 'm \\times 1'), ('Z', '+', 'm \\times 1'), ('L', '‖·‖²', '')]
+    >>> g.edges
+    [('X', 'Z#1'), ('W', 'Z#1'), ('Z#1', 'Z'), ('b', 'Z'), ('Z', 'L')]
+    """
+    from ..matrix.shapes import shape_latex
+
+    net = d.network
+    numeric = d.values is not None
+    stepped = {s.node for s in d.backward} | {d.loss}
+    nodes: list[GraphNode] = []
+    edges: list[tuple[str, str]] = []
+    for name in net.order:
+        node = net.node(name)
+        g = GraphNode(name, node.latex, net.kind(name), shape=shape_latex(node.shape))
+        if not node.is_leaf:
+            g.op_latex, g.op_text = _expand(name, node.expr, nodes, edges)
+        if numeric:
+            named = any(isinstance(k, str) for k in node.shape)
+            g.size = shape_latex(d.sizes.resolve(node.shape)) if named else None
+            value = np.asarray(d.values[name], dtype=float)
+            if value.ndim == 0:
+                g.value = _scalar_value(float(value), d.digits, given=node.is_leaf)
+        if name in stepped:
+            if name == d.loss:
+                g.gradient = "1"
+            elif not numeric:
+                g.gradient, g.gradient_form = g.shape, "shape"
+            else:
+                g.gradient, g.gradient_form = _matrix_gradient(d.adjoint_value(name), d.digits)
+        nodes.append(g)
+    return AnnotatedGraph(nodes, edges, net.node(d.loss).latex, matrix=True)
+
+
+def side_leaves(graph: AnnotatedGraph, fits=lambda leaf, op: True) -> dict[str, tuple[str, int]]:
+    """Leaves drawn beside the operation they feed, as textbooks draw parameters
+    (``X → · ← W_1``): leaf -> (operation, -1 before it or +1 after it).
+
+    Only in matrix graphs, only a leaf no other operation uses, at most one on each side;
+    ``fits(leaf, op)`` may refuse a place (a picture where the leaf would stick out).
+    """
+    if not graph.matrix:
+        return {}
+    inputs: dict[str, list[str]] = {n.name: [] for n in graph.nodes}
+    consumers: dict[str, list[str]] = {n.name: [] for n in graph.nodes}
+    for a, b in graph.edges:
+        inputs[b].append(a)
+        consumers[a].append(b)
+    side: dict[str, tuple[str, int]] = {}
+    for n in graph.nodes:
+        c = n.name
+        leaves = [a for a in inputs[c] if graph.node(a).is_leaf and consumers[a] == [c]
+                  and fits(a, c)]
+        if len(leaves) == 2:
+            side[leaves[0]], side[leaves[1]] = (c, -1), (c, 1)
+        elif len(leaves) == 1:
+            side[leaves[0]] = (c, -1 if inputs[c][0] == leaves[0] else 1)
+    return side
+
+
+def gradients_shown(graph: AnnotatedGraph) -> str:
+    """What a matrix graph's red lines give: "values" (entries or norms) or "shapes" (no numbers)."""
+    return "shapes" if any(n.gradient_form == "shape" for n in graph.nodes) else "values"
+
+
+def _expand(owner: str, definition, nodes: list, edges: list) -> tuple[str, str]:
+    """Add the operations inside ``owner``'s definition as nodes, and every edge into them;
+    returns the outermost operation, the one drawn beside ``owner``'s box."""
+    from ..matrix import ops as O
+    from ..matrix.shapes import shape_latex
+
+    made: dict = {}  # a repeated subexpression is one node
+
+    def visit(e, target: str) -> tuple[str, str]:
+        latex, text, operands = matrix_operation(e)
+        for x in operands:
+            if isinstance(x, O.Var):
+                source = x.name
+            else:
+                if x not in made:
+                    made[x] = f"{owner}#{len(made) + 1}"
+                    op_latex, op_text = visit(x, made[x])
+                    nodes.append(GraphNode(made[x], "", "operation", op_latex, op_text,
+                                           shape=shape_latex(x.shape)))
+                source = made[x]
+            if (source, target) not in edges:
+                edges.append((source, target))
+        return latex, text
+
+    return visit(definition, owner)
+
+
+def _scalar_value(v: float, digits: int, given: bool) -> str:
+    """A scalar as the solution shows it: a given number as written, a computed one to ``digits``."""
+    from .printer import _short_float
+
+    short = _short_float(v)
+    if given and "e" not in short and len(short.partition(".")[2]) <= digits:
+        return short
+    return fmt(v, digits)
+
+
+def _matrix_gradient(value, digits: int) -> tuple[Union[str, Compact], str]:
+    """A gradient written out when it is small (as the solution prints entries), else its norm."""
+    from ..matrix.solution import Matrix
+
+    a = np.asarray(value, dtype=float)
+    if a.ndim == 0:
+        return fmt(float(a), digits), "value"
+    transposed = a.ndim == 2 and a.shape[1] == 1 and a.shape[0] > 1
+    row_form = a[:, 0] if transposed else a
+    rows = 1 if row_form.ndim == 1 else row_form.shape[0]
+    if rows <= COMPACT_ROWS and row_form.shape[-1] <= COMPACT_COLUMNS:
+        return Compact(Matrix(row_form)._entries(row_form, digits, True), transposed), "value"
+    return fmt(float(np.linalg.norm(a)), digits), "norm"
+
+
+# ---- matrix operations: one entry per IR class, as LaTeX, Unicode and the operands drawn
+def matrix_operation(e) -> tuple[str, str, list]:
+    r"""How an IR operation is drawn: its label in LaTeX and Unicode, and the operands it takes
+    (constants are written into the label: ``1 - \cdot``; a constant factor joins the
+    operation it scales: ``\tfrac{1}{m}\|\cdot\|^{2}``).
+
+    >>> from symbackprop.matrix import ops as O
+    >>> X, W = O.Var("X", ("m", "n")), O.Var("W", ("n", "k"))
+    >>> matrix_operation(O.matmul(X, W))[:2], matrix_operation(O.sub(O.Scalar(1), X))[:2]
+    (('\\cdot', '·'), ('1 - (\\cdot)', '1 − (·)'))
+    """
+    return _MATRIX_OPS[type(e).__name__](e)
+
+
+def _binary(latex: str, text: str):
+    def draw(e):
+        from ..matrix import ops as O
+
+        a, b = e.a, e.b
+        if isinstance(a, O.Scalar):
+            return rf"{_coeff(a.value)[0]} {latex} (\cdot)", f"{_coeff(a.value)[1]} {text} (·)", [b]
+        if isinstance(b, O.Scalar):
+            return rf"(\cdot) {latex} {_coeff(b.value)[0]}", f"(·) {text} {_coeff(b.value)[1]}", [a]
+        return latex, text, [a, b]
+    return draw
+
+
+def _unary(latex: str, text: str):
+    return lambda e: (latex, text, [e.x])
+
+
+def _coeff(c: sp.Expr) -> tuple[str, str]:
+    """A constant as a label writes it: ``\\tfrac{1}{m}`` and ``1/m``."""
+    sign = "-" if c.could_extract_minus_sign() else ""
+    num, den = sp.fraction(-c if sign else c)
+    if den == 1:
+        return sign + sp.latex(num), ("−" if sign else "") + str(num)
+    return (rf"{sign}\tfrac{{{sp.latex(num)}}}{{{sp.latex(den)}}}",
+            f"{'−' if sign else ''}({num}/{den})")
+
+
+def _scale(e):
+    from ..matrix import ops as O
+
+    c_latex, c_text = ("-", "−") if e.coeff == -1 else _coeff(e.coeff)
+    if isinstance(e.x, (O.Sum, O.FrobSq, O.Norm, O.Apply, O.Softmax)):  # prefix operations
+        latex, text, operands = matrix_operation(e.x)
+        return f"{c_latex}{latex}", f"{c_text}{text}", operands
+    return rf"{c_latex}\,(\cdot)", f"{c_text}(·)", [e.x]
+
+
+def _apply(e):
+    from ..matrix.printing import function_latex, function_text
+
+    special = {"sqrt": (r"\sqrt{\cdot}", "√"), "abs": (r"|\cdot|", "|·|"),
+               "step": (r"\mathbb{1}[\cdot > 0]", "1[·>0]")}
+    if e.func in special:
+        return (*special[e.func], [e.x])
+    return function_latex(e.func), function_text(e.func), [e.x]
+
+
+def _prime(e):
+    from ..matrix.printing import function_latex, function_text
+
+    return function_latex(e.func) + "'", function_text(e.func) + "′", [e.x]
+
+
+def _power(e):
+    k = e.exp
+    return rf"(\cdot)^{{\odot {sp.latex(k)}}}", "(·)^⊙" + str(k), [e.x]
+
+
+def _sum(e):
+    if e.axes is None:
+        return r"\sum", "Σ", [e.x]
+    if e.axes == (0,):
+        return r"\sum_{i}", "Σᵢ", [e.x]
+    return r"\operatorname{rowsum}", "rowsum", [e.x]
+
+
+def _atom(e):
+    from ..matrix import ops as O
+
+    return "=", "=", [e] if isinstance(e, O.Var) else []
+
+
+_MATRIX_OPS = {
+    "Var": _atom, "Scalar": _atom,
+    "Add": _binary("+", "+"), "Sub": _binary("-", "−"),
+    "Hadamard": _binary(r"\odot", "⊙"), "Div": _binary(r"\oslash", "⊘"),
+    "MatMul": _binary(r"\cdot", "·"),
+    "Scale": _scale, "Transpose": _unary(r"(\cdot)^{\top}", "(·)ᵀ"),
+    "Apply": _apply, "Prime": _prime, "Power": _power, "Sum": _sum,
+    "Broadcast": _unary(r"\cdot\,\mathbf{1}", "·𝟏"),
+    "FrobSq": _unary(r"\|\cdot\|^{2}", "‖·‖²"), "Norm": _unary(r"\|\cdot\|", "‖·‖"),
+    "Softmax": _unary(r"\operatorname{softmax}", "softmax"),
+}
+
+
 # ---- Graphviz -----------------------------------------------------------------
 COLORS = {"param": "#dbe8f7", "input": "#eeeeee", "intermediate": "#ffffff", "loss": "#fde3c8"}
 GRADIENT_COLOR = "#c0392b"
@@ -174,37 +439,120 @@ def graph_dot(graph: AnnotatedGraph, lang: str = "en") -> str:
     """Graphviz source of ``graph``: value boxes, operation circles, forward edges.
 
     Like micrograd's ``draw_dot``: each operation is a small circle feeding the
-    box of the value it makes, left to right.
+    box of the value it makes, left to right. A matrix graph runs top to bottom,
+    as its TikZ figure does, with the parameters level with the operation they feed.
     """
     try:
         import graphviz
     except ImportError:  # pragma: no cover - a declared dependency
         raise SymbackpropError(f"the graphviz Python package is missing; {INSTALL_GRAPHVIZ}") from None
     ids = {n.name: f"n{i}" for i, n in enumerate(graph.nodes)}
-    from .phrases import phrase
-
-    legend = phrase("graph_legend_text", lang, L=re.sub(r"[{}\\]", "", graph.loss))
     dot = graphviz.Digraph("computational_graph", graph_attr={
-        "rankdir": "LR", "nodesep": "0.25", "ranksep": "0.45", "bgcolor": "white",
-        "label": legend, "labelloc": "b", "fontname": "Helvetica", "fontsize": "10"},
+        "rankdir": "TB" if graph.matrix else "LR", "nodesep": "0.25", "ranksep": "0.45",
+        "bgcolor": "white", "label": _legend_text(graph, lang), "labelloc": "b",
+        "fontname": "Helvetica", "fontsize": "10"},
         node_attr={"fontname": "Helvetica", "fontsize": "11"},
         edge_attr={"arrowsize": "0.7", "color": "#555555"})
-    loss = html_name(graph.loss)
     for n in graph.nodes:
-        rows = [f"<I>{html_name(n.latex)}</I>" + (f" = {_html_number(n.value)}" if n.value else "")]
-        if n.gradient is not None:
-            rows.append(f'<FONT COLOR="{GRADIENT_COLOR}" POINT-SIZE="10">∂{loss}/∂{html_name(n.latex)}'
-                        f" = {_html_number(n.gradient)}</FONT>")
-        label = "<" + "<BR/>".join(rows) + ">"
+        op = ids[n.name] + "_op"
+        if not n.is_leaf:  # a circle, or a pill for a longer label (softmax, (1/m)‖·‖²)
+            shape = (dict(shape="circle", fixedsize="shape", margin="0.02") if len(n.op_text) <= 2
+                     else dict(shape="box", style="rounded", height="0.35", margin="0.04,0.02"))
+            dot.node(op, label=html.escape(n.op_text), width="0.35", fontsize="12", **shape)
+        if n.is_operation:
+            continue
+        label = _html_label(n, graph) if graph.matrix else _html_scalar_label(n, graph)
         dot.node(ids[n.name], label=label, shape="box", style="rounded,filled",
                  fillcolor=COLORS.get(n.kind, "#ffffff"))
         if not n.is_leaf:
-            dot.node(ids[n.name] + "_op", label=html.escape(n.op_text), shape="circle",
-                     width="0.35", fixedsize="shape", fontsize="12", margin="0.02")
-            dot.edge(ids[n.name] + "_op", ids[n.name], arrowhead="none")
+            dot.edge(op, ids[n.name], arrowhead="none")
+    beside = side_leaves(graph)
     for a, b in graph.edges:
-        dot.edge(ids[a], ids[b] + "_op")
+        source = ids[a] + ("_op" if graph.node(a).is_operation else "")
+        if beside.get(a, (b, -1))[1] > 0:  # a same-rank edge runs tail left of head: W_1 after ·
+            dot.edge(ids[b] + "_op", source, dir="back")
+        else:
+            dot.edge(source, ids[b] + "_op")
+    for a, (c, _) in beside.items():  # a parameter enters its operation from the side
+        with dot.subgraph() as same:
+            same.attr(rank="same")
+            same.node(ids[a])
+            same.node(ids[c] + "_op")
     return dot.source
+
+
+def _legend_text(graph: AnnotatedGraph, lang: str) -> str:
+    from .phrases import phrase
+
+    L = re.sub(r"[{}\\]", "", graph.loss)
+    if not graph.matrix:
+        return phrase("graph_legend_text", lang, L=L)
+    example = next((n.size for n in graph.nodes if n.size), None)
+    sizes = phrase("m_graph_legend_text_sizes", lang, example=_html_shape(example)) if example else ""
+    gradient = phrase(f"m_graph_legend_text_{gradients_shown(graph)}", lang, L=L)
+    return phrase("m_graph_legend_text", lang, sizes=sizes, gradient=gradient)
+
+
+def _html_scalar_label(n: GraphNode, graph: AnnotatedGraph) -> str:
+    loss = html_name(graph.loss)
+    rows = [f"<I>{html_name(n.latex)}</I>" + (f" = {_html_number(n.value)}" if n.value else "")]
+    if n.gradient is not None:
+        rows.append(f'<FONT COLOR="{GRADIENT_COLOR}" POINT-SIZE="10">∂{loss}/∂{html_name(n.latex)}'
+                    f" = {_html_number(n.gradient)}</FONT>")
+    return "<" + "<BR/>".join(rows) + ">"
+
+
+def _html_label(n: GraphNode, graph: AnnotatedGraph) -> str:
+    """A matrix node: name with shape (and size) or value; its gradient in red."""
+    name = f"<I>{html_name(n.latex)}</I>"
+    if n.value is not None:
+        top = f"{name} = {_html_number(n.value)}"
+    else:
+        top = f"{name} ∈ {_html_space(n.shape)}"
+        if n.size:
+            top += f' <FONT COLOR="#777777">({_html_shape(n.size)})</FONT>'
+    rows = [f"<TR><TD>{top}</TD></TR>"]
+    if n.gradient is not None:
+        red = lambda text: f'<FONT COLOR="{GRADIENT_COLOR}" POINT-SIZE="10">{text}</FONT>'  # noqa: E731
+        partial = f"∂{html_name(graph.loss)}/∂{html_name(n.latex)}"
+        if n.gradient_form == "norm":
+            cells = [red(f"‖{partial}‖ = {_html_number(n.gradient)}")]
+        elif n.gradient_form == "shape":
+            cells = [red(f"{partial} ∈ {_html_space(n.gradient)}")]
+        elif isinstance(n.gradient, Compact):
+            cells = [red(f"{partial} = "), _html_matrix(n.gradient, red)]
+            if n.gradient.transposed:
+                cells.append(red("<SUP>T</SUP>"))
+        else:
+            cells = [red(f"{partial} = {_html_number(n.gradient)}")]
+        inner = "".join(f"<TD>{c}</TD>" for c in cells)
+        rows.append(f'<TR><TD><TABLE BORDER="0" CELLSPACING="0" CELLPADDING="0"><TR>{inner}'
+                    f"</TR></TABLE></TD></TR>")
+    return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+            + "".join(rows) + "</TABLE>>")
+
+
+def _html_matrix(c: Compact, red) -> str:
+    """A small matrix as a table between two bracket-shaped cells."""
+    k = len(c.rows)
+    bracket = (f'<TD ROWSPAN="{k}" BORDER="1" SIDES="{{}}" COLOR="{GRADIENT_COLOR}" WIDTH="3">'
+               "</TD>")
+    rows = []
+    for i, r in enumerate(c.rows):
+        cells = "".join(f"<TD>{red(_html_number(e))}</TD>" for e in r)
+        rows.append("<TR>" + (bracket.format("LTB") if i == 0 else "") + cells
+                    + (bracket.format("RTB") if i == 0 else "") + "</TR>")
+    return ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">' + "".join(rows)
+            + "</TABLE>")
+
+
+def _html_shape(shape: str) -> str:
+    r"""A LaTeX shape in HTML: ``n_{in} \times n_{1}`` → ``n<SUB>in</SUB>×n<SUB>1</SUB>``."""
+    return "×".join(html_name(d) for d in shape.split(r" \times "))
+
+
+def _html_space(shape: str) -> str:
+    return "ℝ" + (f"<SUP>{_html_shape(shape)}</SUP>" if shape else "")
 
 
 def write_graph(d, path: Path | str, *, lang: str | None = None) -> None:

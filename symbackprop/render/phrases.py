@@ -211,6 +211,59 @@ PHRASES.update({
         "en": "Each gradient has exactly the shape of its parameter:",
         "zh": "每个梯度的形状都与对应参数完全相同：",
     },
+    "m_graph_intro": {
+        "en": r"Figure~\ref{{fig:graph}} draws it as a computational graph: each operation (matrix "
+              r"product $\cdot$, broadcast sum $+$, elementwise functions, …) is a small circle, "
+              r"each named result a box with its shape; the parameters come in from the side.",
+        "zh": r"图~\ref{{fig:graph}} 把它画成计算图：每个运算（矩阵乘法 $\cdot$、广播加法 $+$、"
+              r"逐元素函数等）是一个小圆圈，每个有名字的结果是标出形状的方框；参数从侧面进入。",
+    },
+    "m_graph_values": {
+        "en": r"In red: each gradient $\partial {L}/\partial V$, of the shape of $V$, written out "
+              r"when small, else its Frobenius norm $\|\partial {L}/\partial V\|$.",
+        "zh": r"红色为梯度 $\partial {L}/\partial V$，形状与 $V$ 相同：较小的写出全部元素，"
+              r"较大的给出 Frobenius 范数 $\|\partial {L}/\partial V\|$。",
+    },
+    "m_graph_shapes": {
+        "en": r"In red is the shape of each gradient $\partial {L}/\partial V$: always that of $V$.",
+        "zh": r"红色是梯度 $\partial {L}/\partial V$ 的形状：总与 $V$ 的形状相同。",
+    },
+    "m_graph_caption": {
+        "en": "The computational graph of the batched forward pass. Blue: trainable parameters; "
+              "grey: constant inputs{sizes}; ",
+        "zh": "批量前向传播的计算图。蓝色：可训练参数；灰色：常量输入{sizes}；",
+    },
+    "m_graph_caption_sizes": {"en": "; in parentheses: sizes", "zh": "；括号内：具体大小"},
+    "m_graph_caption_values": {
+        "en": r"red: $\partial {L}/\partial V$ (its norm when large).",
+        "zh": r"红色：$\partial {L}/\partial V$（较大时为其范数）。",
+    },
+    "m_graph_caption_shapes": {
+        "en": r"red: the shape of $\partial {L}/\partial V$.",
+        "zh": r"红色：$\partial {L}/\partial V$ 的形状。",
+    },
+    "m_graph_legend": {
+        "en": r"{param} trainable parameter\quad {input} constant input\quad {op} operation{sizes}"
+              r"\quad \textcolor{{sbpgradient}}{{{gradient}}}",
+        "zh": r"{param} 可训练参数\quad {input} 常量输入\quad {op} 运算{sizes}"
+              r"\quad \textcolor{{sbpgradient}}{{{gradient}}}",
+    },
+    "m_graph_legend_sizes": {"en": r"\quad {{\color{{black!55}}(${example}$)}} size",
+                             "zh": r"\quad {{\color{{black!55}}(${example}$)}} 大小"},
+    "m_graph_legend_values": {"en": r"gradient $\partial {L}/\partial V$ or its norm",
+                              "zh": r"梯度 $\partial {L}/\partial V$ 或其范数"},
+    "m_graph_legend_shapes": {"en": r"shape of the gradient $\partial {L}/\partial V$",
+                              "zh": r"梯度 $\partial {L}/\partial V$ 的形状"},
+    "m_graph_legend_text": {
+        "en": "blue: trainable parameter · grey: constant input · circle: operation{sizes} · "
+              "red: {gradient}",
+        "zh": "蓝色：可训练参数 · 灰色：常量输入 · 圆圈：运算{sizes} · 红色：{gradient}",
+    },
+    "m_graph_legend_text_sizes": {"en": " · ({example}): size", "zh": " · ({example})：大小"},
+    "m_graph_legend_text_values": {"en": "gradient ∂{L}/∂V or its norm ‖∂{L}/∂V‖",
+                                   "zh": "梯度 ∂{L}/∂V 或其范数 ‖∂{L}/∂V‖"},
+    "m_graph_legend_text_shapes": {"en": "shape of the gradient ∂{L}/∂V",
+                                   "zh": "梯度 ∂{L}/∂V 的形状"},
     "rule_scale": {"en": "constant-factor rule", "zh": "常数因子法则"},
     "rule_sub": {"en": "difference rule", "zh": "减法法则"},
     "rule_frobenius": {"en": "squared-norm rule (the gradient of a squared norm is twice the matrix inside)",
