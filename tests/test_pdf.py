@@ -15,6 +15,7 @@ from symbackprop.render.pdf import compile_pdf, write_pdf
 
 needs_tex = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 SPECS = ["seed_scalar", "mazur_2_2_2", "micrograd_ops", "cs231n_circuit"]
+MATRIX_SPECS = ["seed_matrix", "matrix_bce_xor", "matrix_softmax", "circle_relu_bce"]
 
 
 def derive(derivations, name, **kw):
@@ -22,10 +23,10 @@ def derive(derivations, name, **kw):
     return backprop(s.network, s.values, digits=s.digits, learning_rate=s.learning_rate, **kw)
 
 
-def pdf_text(path) -> str:
+def pdf_text(path, *pages: str) -> str:
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) is not installed")
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+    return subprocess.run(["pdftotext", "-layout", *pages, str(path), "-"], capture_output=True,
                           text=True, check=True).stdout
 
 
@@ -138,3 +139,42 @@ def test_without_tex_the_tex_is_written_and_the_error_says_how_to_install(
     assert "apt-get install texlive-latex-base" in err and "article.tex" in err
     assert not out.exists()
     assert (tmp_path / "article.tex").read_text().startswith(r"\documentclass")
+
+
+# ---- matrix form ----------------------------------------------------------------------
+def test_matrix_document_draws_its_graph(derivations):
+    tex = render_latex(derive(derivations, "seed_matrix"), standalone=True)
+    for part in [r"\begin{tikzpicture}", r"\label{fig:graph}", r"Figure~\ref{fig:graph}",
+                 r"\begin{smallmatrix}", r"(4 \times 4)", r"\tfrac{1}{m}\|\cdot\|^{2}"]:
+        assert part in tex, part
+    # the picture of the network, after its equations and before the tables of numbers
+    assert tex.index(r"\in \mathbb{R}^{m \times n_{1}}") < tex.index("tikzpicture") \
+        < tex.index(r"\toprule")
+    assert "tikzpicture" not in render_latex(derive(derivations, "seed_matrix"))  # a fragment
+
+
+def test_symbolic_matrix_document_says_what_red_means(derivations):
+    tex = render_latex(derive(derivations, "matrix_softmax"), standalone=True, lang="zh")
+    assert r"红色：$\partial L/\partial V$ 的形状" in tex and "tikzpicture" in tex
+
+
+@needs_tex
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_articles_matrix_mlp_has_its_graph_on_the_first_page(derivations, tmp_path, lang):
+    out = tmp_path / f"seed_matrix_{lang}.pdf"
+    assert main(["derive", str(derivations / "seed_matrix.toml"), "-o", str(out), "--lang", lang]) == 0
+    first = pdf_text(out, "-f", "1", "-l", "1")
+    assert ("Figure 1:" if lang == "en" else "图 1") in first
+    assert "(4 × 4)" in first or "(4×4)" in first.replace(" ", "")
+
+
+@needs_tex
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("name", MATRIX_SPECS)
+def test_matrix_documents_compile_within_the_margins(derivations, tmp_path, name, lang):
+    tex = render_latex(derive(derivations, name), standalone=True, lang=lang)
+    (tmp_path / "doc.tex").write_text(tex, encoding="utf-8")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                         cwd=tmp_path, capture_output=True, timeout=180)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert "Overfull \\hbox" not in (tmp_path / "doc.log").read_text(encoding="utf-8", errors="replace")

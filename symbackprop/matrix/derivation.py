@@ -127,11 +127,11 @@ class MatrixDerivation:
 
     # ---- output: the scalar writers print these blocks ---------------------
     def solution(self, *, lang: str | None = None, closed_forms: bool | str = False,
-                 title: str | None = None, **_):
-        """The worked solution as blocks (``graph=`` is accepted and ignored)."""
+                 title: str | None = None, graph: bool = False):
+        """The worked solution as blocks; ``graph`` adds the computational-graph figure."""
         from .solution import build_solution
 
-        return build_solution(self, lang=lang, closed_forms=closed_forms, title=title)
+        return build_solution(self, lang=lang, closed_forms=closed_forms, title=title, graph=graph)
 
     # the document writers are the scalar ones: they print the blocks of .solution()
     to_latex = Derivation.to_latex

@@ -15,7 +15,8 @@ import numpy as np
 from ..render.numbers import fmt
 from ..render.phrases import phrase
 from ..render.printer import _short_float
-from ..render.solution import Ctx, Equation, Equations, Heading, Para, Partial, Solution, Table
+from ..render.solution import (Ctx, Equation, Equations, Figure, Heading, Para, Partial, Solution,
+                                Table)
 from . import ops as O
 from .derivation import MatrixDerivation, MatrixStep, VJPTerm
 from .printing import LatexPrinter, TextPrinter
@@ -195,8 +196,9 @@ def solution_ctx(d: MatrixDerivation) -> Ctx:
 
 
 def build_solution(d: MatrixDerivation, *, lang: str | None = None,
-                   closed_forms: bool | str = False, title: str | None = None) -> Solution:
-    """The matrix worked solution of ``d`` as blocks."""
+                   closed_forms: bool | str = False, title: str | None = None,
+                   graph: bool = False) -> Solution:
+    """The matrix worked solution of ``d`` as blocks; ``graph`` adds the computational graph."""
     lang = lang or d.lang
     net = d.network
     ctx = solution_ctx(d)
@@ -220,6 +222,8 @@ def build_solution(d: MatrixDerivation, *, lang: str | None = None,
     add(Para(phrase("params", lang, names=sep.join(m(p) for p in params))))
     if inputs:
         add(Para(phrase("inputs", lang, names=sep.join(m(i) for i in inputs))))
+    if graph:  # the equations drawn, before the tables of numbers
+        sol.blocks.extend(graph_blocks(d, lang))
     sized = numeric and bool(net.dims)  # a size column only where a shape has names
     header = [phrase("h_node", lang), phrase("h_shape", lang)]
     if sized:
@@ -283,6 +287,27 @@ def build_solution(d: MatrixDerivation, *, lang: str | None = None,
         add(Para(phrase("loss_after", lang, before=f"${fmt(d.loss_value, d.digits)}$",
                         after=f"${fmt(d.loss_after, d.digits)}$")))
     return sol
+
+
+def graph_blocks(d: MatrixDerivation, lang: str) -> list:
+    """The network drawn: the computational graph with shapes, or a sentence when too large.
+
+    It belongs to the description of the network, with no heading of its own, so that the
+    article's two-layer MLP has its equations and its picture on the first page.
+    """
+    from ..render.graph import MAX_FIGURE_NODES, annotated_graph
+
+    g = annotated_graph(d)
+    if len(g.nodes) > MAX_FIGURE_NODES:
+        return [Para(phrase("graph_omitted", lang, n=len(g.nodes), max=MAX_FIGURE_NODES))]
+    L = d.network.node(d.loss).latex
+    numeric = d.values is not None
+    red = "values" if numeric else "shapes"  # what the red lines give
+    space = "" if lang == "zh" else " "  # no space between Chinese sentences
+    sizes = phrase("m_graph_caption_sizes", lang) if numeric and d.network.dims else ""
+    return [Para(phrase("m_graph_intro", lang) + space + phrase(f"m_graph_{red}", lang, L=L)),
+            Figure(g, phrase("m_graph_caption", lang, sizes=sizes) +
+                   phrase(f"m_graph_caption_{red}", lang, L=L))]
 
 
 def _gradient_rhs(d: MatrixDerivation, p: str) -> list:
