@@ -11,7 +11,6 @@ from pathlib import Path
 
 from .derive import backprop, derive
 from .errors import SymbackpropError
-from .matrix import MatrixNetwork
 from .spec import load_spec
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".json": "json",
@@ -21,12 +20,6 @@ FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".json":
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, as for every other input error
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _scalar_only(spec, command: str) -> None:
-    if isinstance(spec.network, MatrixNetwork):
-        raise SymbackpropError(f"'symbackprop {command}' does not handle matrix specs "
-                               f"([shapes]) yet; 'symbackprop derive' does")
 
 
 def _derive(args) -> int:
