@@ -318,7 +318,7 @@ def test_only_what_the_gradients_need_is_computed(derivations):
 def test_in_place_code_needs_few_work_arrays(derivations):
     source = matrix_module_source(matrix_backprop(load_spec(derivations / "seed_matrix.toml").network))
     work = source.split("def _work_arrays")[1].split("\n\n")[0]
-    assert work.count("np.empty((m, n_1))") == 2 and work.count("np.empty((m, n_2))") == 2
+    assert work.count("np.empty((rows, n_1))") == 2 and work.count("np.empty((rows, n_2))") == 2
 
 
 def test_export_to_stdout(derivations, capsys):
@@ -400,3 +400,60 @@ def test_jax_backend_gives_the_same_numbers_under_jit(path, tmp_path):
         for p in spec.network.params:
             assert jax_grads[p].shape == grads[p].shape
             np.testing.assert_allclose(np.asarray(jax_grads[p]), grads[p], rtol=1e-10, atol=1e-14)
+
+
+# ---- a large batch in blocks of rows ------------------------------------------------------
+@pytest.mark.parametrize("activation,loss", ACTIVATIONS_AND_LOSSES)
+def test_a_large_batch_in_blocks_of_rows_gives_the_same_numbers(activation, loss):
+    spec = spec_from_dict(mlp([3, 300, 2], activation, loss, values=True))
+    source = matrix_module_source(matrix_backprop(spec.network))
+    assert "def _loss_and_grad_of_rows(" in source  # 300 wide: blocks of 256 rows
+    namespace = {}
+    exec(source, namespace)
+    f = namespace["loss_and_grad"]
+    point, _, sizes = matrix_random_point(spec.network, seed=6, given=spec.values)
+    rng = np.random.default_rng(6)
+    for batch in (256, 257, 1000):  # one block; a block and a row; four blocks, the last short
+        arrays = dict(point, X=rng.normal(size=(batch, point["X"].shape[1])),
+                      Y=rng.uniform(0.1, 0.9, size=(batch, point["Y"].shape[1])))
+        loss_value, grads = f(**arrays)
+        ref_loss, ref = gradient_function(spec.network)(**arrays)
+        assert loss_value == pytest.approx(ref_loss, rel=1e-12)
+        for p in spec.network.params:
+            np.testing.assert_allclose(grads[p], ref[p], rtol=1e-11, atol=1e-14 * np.abs(ref[p]).max())
+
+
+@pytest.mark.parametrize("loss,split", [
+    (r"\frac{1}{m}\|A - Y\|^2", True),
+    (r"\|A - Y\|", False),  # a norm is not a sum over rows
+    (r"\frac{1}{m}\|A - Y\|^2 + \|W\|^2", False),  # a term without the rows: once, not per block
+])
+def test_blocks_only_when_the_loss_is_a_sum_over_rows(loss, split):
+    net = network_from_latex(f"Z = X W + b\nA = \\tanh(Z)\nL = {loss}", params=["W", "b"],
+                             shapes={"X": ["m", "n"], "W": ["n", "k"], "b": ["k"], "Y": ["m", "k"]})
+    source = matrix_module_source(matrix_backprop(net))
+    assert ("_loss_and_grad_of_rows" in source) == split
+    namespace = {}
+    exec(source, namespace)
+    rng = np.random.default_rng(1)
+    arrays = {"X": rng.normal(size=(2000, 3)), "W": rng.normal(size=(3, 300)),
+              "b": rng.normal(size=300), "Y": rng.normal(size=(2000, 300))}
+    loss_value, grads = namespace["loss_and_grad"](**arrays)
+    ref_loss, ref = gradient_function(net)(**arrays)
+    assert loss_value == pytest.approx(ref_loss, rel=1e-12)
+    for p in ("W", "b"):
+        np.testing.assert_allclose(grads[p], ref[p], rtol=1e-11)
+
+
+def test_the_block_loop_names_do_not_hide_arguments():
+    net = network_from_latex("Z = p W + start\nA = \\tanh(Z)\nL = \\frac{1}{m}\\|A - grads\\|^2",
+                             params=["W", "start"], shapes={"p": ["m", "n"], "W": ["n", "k"],
+                                                            "start": ["k"], "grads": ["m", "k"]})
+    f = matrix_backprop(net).compile()
+    rng = np.random.default_rng(2)
+    arrays = {"p": rng.normal(size=(700, 2)), "W": rng.normal(size=(2, 300)),
+              "start": rng.normal(size=300), "grads": rng.normal(size=(700, 300))}
+    _, grads = f(**arrays)
+    _, ref = gradient_function(net)(**arrays)
+    for name in ("W", "start"):
+        np.testing.assert_allclose(grads[name], ref[name], rtol=1e-11)

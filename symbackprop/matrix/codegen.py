@@ -18,8 +18,11 @@ expression (``dW_2 = A_1.T @ dZ_2``, ``db_2 = dZ_2.sum(axis=0)``), with
 For NumPy the statements run in place: each operation writes into a work array
 (``np.multiply(dA_2, A_2, out=w1)``), chosen by liveness so that a value's array
 is reused once it is dead, and the work arrays are kept per input size inside
-the module, so a call with the same sizes allocates only its gradients. For JAX
-the same statements are printed as expressions (``jax.jit`` fuses them).
+the module, so a call with the same sizes allocates only its gradients. When the
+loss is a sum over the rows of the batch (a mean over the samples) a large batch
+goes through the statements in blocks of rows, whose work arrays stay in cache,
+and the blocks' losses and gradients are added (:func:`batch_dimension`). For
+JAX the same statements are printed as expressions (``jax.jit`` fuses them).
 
 >>> from symbackprop import load_spec
 >>> from symbackprop.matrix import backprop
@@ -523,14 +526,16 @@ def _base(e: O.Expr) -> O.Expr:
 
 
 def _inplace_body(program: MatrixProgram, printer: GradientPrinter, names: _Namespace,
-                  identifiers: dict) -> tuple[list[str], list[tuple]]:
+                  identifiers: dict, sized: dict) -> tuple[list[str], list[tuple]]:
+    """The statements as in-place instructions; ``sized`` names the sizes of work arrays
+    (dimension -> identifier: the batch dimension is the block's rows when in blocks)."""
     code = _instructions(program, names, identifiers)
     instructions = [ins for _, block in code for ins in block]
     shapes = _allocate(instructions, printer)
     buffers = [names.add(f"w{i}") for i in range(len(shapes))]
     lines = []
     if shapes:
-        dims = [identifiers[x] for x in _work_dims(program, shapes)]
+        dims = [sized[x] for x in _work_dims(program, shapes)]
         key = f"({', '.join(dims)}{',' if len(dims) == 1 else ''})"
         lines += [f"    work = _WORK.pop({key}, None) or _work_arrays({', '.join(dims)})",
                   f"    {', '.join(buffers)}{',' if len(buffers) == 1 else ''} = work"]
@@ -571,6 +576,122 @@ def _work_arrays({dims}):
 '''
 
 
+# ---- a large batch in blocks of rows --------------------------------------------------------
+ROWS, ROWS_T, SUM, CONST, OTHER = "rows", "rows transposed", "sum", "const", "other"
+#: entries of the widest work array of a block: 64k float64 (512 KiB) stay in a core's cache
+BLOCK_ENTRIES = 65536
+#: fewest rows of a block (narrow layers: the per-block cost of the calls decides)
+MIN_ROWS = 256
+
+
+def batch_dimension(program: MatrixProgram) -> Optional[str]:
+    """The dimension the computation can be split along, when the loss is a sum over its rows.
+
+    It is the first axis of every input that has it (and of no parameter), each
+    node is either computed row by row from such rows (``X W + b``, ``σ``,
+    softmax), free of it, or a sum over the rows (``Aᵀ G``, ``Σ_i``, ``‖·‖²``,
+    scaled, added); the loss and every gradient are such sums. Then the loss and
+    gradients of a batch are the sums of those of its blocks of rows. None when
+    the program is not of this form (a norm ``‖A‖``, a term without the rows, …).
+    """
+    for b in program.dims:
+        if _is_batch(program, b):
+            return b
+    return None
+
+
+def _is_batch(program: MatrixProgram, b: str) -> bool:
+    kinds: dict = {}
+    for a in program.arguments:
+        shape = tuple(program.shapes[a])
+        if b not in shape:
+            kinds[("Var", a)] = CONST
+        elif a in program.params or shape[0] != b or shape.count(b) != 1:
+            return False
+        else:
+            kinds[("Var", a)] = ROWS
+    if ROWS not in kinds.values():
+        return False
+    for st in program.statements:
+        k = _kind(st.expr, kinds, b)
+        if k in (OTHER, ROWS_T) or (k == ROWS and tuple(st.target.shape)[:1] != (b,)):
+            return False
+        kinds[(type(st.target).__name__, st.target.name)] = k
+    outputs = [("Var", program.loss)] + [("Adj", g.name) for g in program.gradients.values() if g]
+    return all(kinds[o] == SUM for o in outputs)
+
+
+def _kind(e: O.Expr, kinds: dict, b: str) -> str:
+    """How ``e`` depends on the rows of the batch dimension ``b`` (ROWS, SUM, CONST or OTHER)."""
+    if isinstance(e, (O.Var, O.Adj)):
+        return kinds.get((type(e).__name__, e.name), OTHER)
+    if isinstance(e, O.Scalar):
+        return CONST  # the dimension's size is the whole batch's
+    ks = [_kind(c, kinds, b) for c in e.children]
+    if OTHER in ks:
+        return OTHER
+    if all(k == CONST for k in ks):
+        return CONST
+    k = ks[0]
+    if isinstance(e, (O.Add, O.Sub)):
+        kinds_ = set(ks)
+        return ROWS if kinds_ <= {ROWS, CONST} else SUM if kinds_ == {SUM} else OTHER
+    if isinstance(e, (O.Hadamard, O.Div)):
+        if set(ks) <= {ROWS, CONST}:
+            return ROWS
+        linear = ks in ([SUM, CONST], [CONST, SUM]) if isinstance(e, O.Hadamard) else ks == [SUM, CONST]
+        return SUM if linear else OTHER
+    if isinstance(e, O.Scale):
+        return k
+    if isinstance(e, O.Transpose):
+        return {ROWS: ROWS_T, SUM: SUM}.get(k, OTHER)
+    if isinstance(e, O.MatMul):
+        return {(ROWS, CONST): ROWS, (ROWS_T, ROWS): SUM, (SUM, CONST): SUM,
+                (CONST, SUM): SUM}.get(tuple(ks), OTHER)
+    if isinstance(e, (O.Apply, O.Prime, O.Power, O.Softmax, O.LogSoftmax)):
+        return ROWS if k == ROWS else OTHER
+    if isinstance(e, O.Sum):
+        if k == SUM:
+            return SUM
+        if k != ROWS:
+            return OTHER
+        return SUM if e.axes is None or 0 in e.axes else ROWS
+    if isinstance(e, O.FrobSq):
+        return SUM if k == ROWS else OTHER
+    return OTHER  # Norm, Broadcast: not split
+
+
+def _blocks_driver(program: MatrixProgram, ident: dict, work: list[tuple], b: str,
+                   function: str, parameters: list[str], names: _Namespace, rows: str) -> list[str]:
+    """``loss_and_grad``'s body when a large batch goes through ``function`` in blocks of rows."""
+    widths = sorted({" * ".join(str(x) if isinstance(x, int) else ident[x] for x in s[1:]) or "1"
+                     for s in work if tuple(s[:1]) == (b,)})
+    widest = widths[0] if len(widths) == 1 else f"max({', '.join(widths)})"
+    rows_of = {ident[a] for a in program.arguments if tuple(program.shapes[a][:1]) == (b,)}
+    m, loss = ident[b], ident[program.loss]
+
+    def call(part: Optional[str]) -> str:
+        args = [f"{x}[{part}]" if part and x in rows_of else x for x in parameters]
+        return f"{function}({', '.join(args)})"
+
+    start, grads, param = names.add("start"), names.add("grads"), names.add("param")
+    loss_k, grads_k = names.add(f"{loss}_k"), names.add(f"{grads}_k")
+    return [
+        f"    {rows} = max({MIN_ROWS}, {BLOCK_ENTRIES} // {widest})",
+        f"    if {m} <= {rows}:",
+        f"        return {call(None)}",
+        "    # a large batch: blocks of rows whose work arrays stay in cache; the loss and every",
+        "    # gradient are sums over the rows, so the blocks' results add up",
+        f"    {loss}, {grads} = {call(f':{rows}')}",
+        f"    for {start} in range({rows}, {m}, {rows}):",
+        f"        {loss_k}, {grads_k} = {call(f'{start}:{start} + {rows}')}",
+        f"        {loss} += {loss_k}",
+        f"        for {param} in {grads}:",
+        f"            {grads}[{param}] += {grads_k}[{param}]",
+        f"    return {loss}, {grads}",
+    ]
+
+
 # ---- the module ----------------------------------------------------------------------------
 def matrix_module_source(d: MatrixDerivation, backend: str = "numpy", *,
                          origin: Optional[str] = None, inplace: Optional[bool] = None) -> str:
@@ -588,10 +709,19 @@ def matrix_module_source(d: MatrixDerivation, backend: str = "numpy", *,
         raise SymbackpropError(f"in-place code is for NumPy; {be.name} arrays are immutable")
     ident = program.identifiers
     names = _Namespace(set(ident.values()) | set(program.adjoints.values()) | RESERVED)
+    batch = batch_dimension(program) if inplace else None
+    sized = dict(ident)
+    if batch is not None:
+        sized[batch] = names.add("rows")
     if inplace:
-        body, work = _inplace_body(program, printer, names, ident)
+        body, work = _inplace_body(program, printer, names, ident, sized)
     else:
         body, work = _expression_body(program, printer), []
+    if batch is not None and not any(tuple(w[:1]) == (batch,) for w in work):
+        batch = None  # nothing of the batch's size is stored: no blocks
+        sized = dict(ident)
+        names = _Namespace(set(ident.values()) | set(program.adjoints.values()) | RESERVED)
+        body, work = _inplace_body(program, printer, names, ident, sized)
 
     arguments = program.arguments
     needs_mapping = any(ident[a] != a for a in arguments)
@@ -599,7 +729,7 @@ def matrix_module_source(d: MatrixDerivation, backend: str = "numpy", *,
     if needs_mapping:
         helpers.append("_by_identifier")
 
-    out = [_docstring(program, be, origin, needs_mapping, inplace), ""]
+    out = [_docstring(program, be, origin, needs_mapping, inplace, batch), ""]
     out.append(f"import {be.module} as {be.alias}")
     if "erf" in printer.helpers:
         out.append(f"from {be.erf} import erf  # NumPy has no erf (GELU)")
@@ -613,8 +743,8 @@ def matrix_module_source(d: MatrixDerivation, backend: str = "numpy", *,
     out += ["", "", SHAPE_ERROR.format(np=be.alias).strip("\n")]
     if work:
         dims = _work_dims(program, work)
-        arrays = ", ".join(f"{be.alias}.empty({_shape_code(s, ident)})" for s in work)
-        out += ["", "", WORK.format(dims=", ".join(ident[x] for x in dims), arrays=arrays).strip("\n")]
+        arrays = ", ".join(f"{be.alias}.empty({_shape_code(s, sized)})" for s in work)
+        out += ["", "", WORK.format(dims=", ".join(sized[x] for x in dims), arrays=arrays).strip("\n")]
     out += ["", ""]
 
     if needs_mapping:
@@ -630,14 +760,28 @@ def matrix_module_source(d: MatrixDerivation, backend: str = "numpy", *,
     dtype = f", dtype={be.alias}.float64" if be.name == "numpy" else ""
     out += [f"    {ident[a]} = {be.alias}.asarray({ident[a]}{dtype})" for a in arguments]
     out += _dims_code(program, printer)
-    out += body
     grads = ", ".join(f"{p!r}: {printer.code(g) if g is not None else f'{be.alias}.zeros_like({ident[p]})'}"
                       for p, g in program.gradients.items())
-    out.append(f"    return {ident[program.loss]}, {{{grads}}}")
+    result = f"    return {ident[program.loss]}, {{{grads}}}"
+    if batch is None:
+        out += body + [result]
+        return "\n".join(out) + "\n"
+
+    # the statements go into a function of some rows of the batch, called per block
+    parameters = [ident[a] for a in arguments] + [ident[x] for x in program.dims]
+    out += _blocks_driver(program, ident, work, batch, "_loss_and_grad_of_rows", parameters, names,
+                          sized[batch])
+    first_rows = next(a for a in arguments if tuple(program.shapes[a][:1]) == (batch,))
+    out += ["", "", f"def _loss_and_grad_of_rows({', '.join(parameters)}):",
+            f'    """The sums over some rows of a batch of {ident[batch]} rows that make up the loss and '
+            'the gradients."""',
+            f"    {sized[batch]} = {ident[first_rows]}.shape[0]"]
+    out += body + [result]
     return "\n".join(out) + "\n"
 
 
-def _docstring(program: MatrixProgram, be, origin: Optional[str], mapping: bool, inplace: bool) -> str:
+def _docstring(program: MatrixProgram, be, origin: Optional[str], mapping: bool, inplace: bool,
+               batch: Optional[str]) -> str:
     title = program.title or "A symbackprop network in matrix form"
     made = "Generated by symbackprop" + (f" from {origin}" if origin else "")
     text = [f"{title}: loss and gradients for a batch.", "", f"{made}; needs only {be.module}.", ""]
@@ -649,6 +793,10 @@ def _docstring(program: MatrixProgram, be, origin: Optional[str], mapping: bool,
         text += ["", "The arithmetic is float64 and in place: work arrays are kept per size in this",
                  "module between calls (a call with new sizes allocates them once); the returned",
                  "loss and gradients are fresh arrays."]
+    if batch:
+        text += ["The loss and the gradients are sums over the rows of the batch, so a large batch",
+                 f"goes in blocks of rows (at least {MIN_ROWS}; {BLOCK_ENTRIES} entries in the widest "
+                 "work array),", "which stay in cache, and the blocks' results are added."]
     if mapping:
         text += ["", "Some names are not Python identifiers: pass them by canonical name,",
                  "loss_and_grad(**{'W_{1}': ...}), or by the identifier in IDENTIFIERS."]
