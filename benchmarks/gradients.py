@@ -9,7 +9,8 @@ the median over rounds of (candidate time / hand NumPy time in the same round).
 * **hand NumPy** — :func:`hand_numpy.hand_loss_and_grad`, the baseline (1.00×).
 * **exported** — the module ``symbackprop export`` writes for the matrix spec
   (``Z_1 = X W_1 + b_1``, …; :mod:`symbackprop.matrix.codegen`): in-place NumPy
-  with work arrays kept per size, the module's default.
+  with work arrays kept per size, the module's default. **expressions**: the
+  same statements printed as NumPy expressions (``inplace=False``, the JAX form).
 * **explicit elements** (2-4-1 only) — the scalar spec written one line per
   neuron (:func:`symbackprop.generate.explicit_mlp`) broadcast over the batch
   axis, then averaged over the batch ("per point" leaves out that mean).
@@ -18,6 +19,15 @@ the median over rounds of (candidate time / hand NumPy time in the same round).
 
 Everything runs on one thread (``--threads`` to change): on this 2-core machine,
 shared with other work, multi-threaded OpenBLAS was 5-40× slower and erratic.
+
+The allocator matters as much as the arithmetic: glibc gives a fresh array of
+more than ~128 KiB new pages (a page fault per 4 KiB on first touch) unless its
+thresholds have grown, which depends on what ran before in the process (one
+PyTorch call made hand NumPy 2.7× faster at 64-256-10, batch 256). So the
+state is fixed: ``--malloc warm`` (the default) restarts the script with glibc's
+trim and mmap thresholds at 1 GB, so temporaries are reused memory, the
+strongest baseline; ``--malloc default`` keeps glibc's own settings (use it with
+``--only exported,expressions``, as the other candidates warm the allocator).
 
 Run ``python benchmarks/gradients.py`` (``--quick`` for a short run, ``--markdown``
 for the README table).
@@ -33,14 +43,21 @@ from pathlib import Path
 from typing import Callable
 
 
-def _threads_from_argv(default: str = "1") -> str:
+def _from_argv(option: str, default: str) -> str:
     argv = sys.argv
-    return argv[argv.index("--threads") + 1] if "--threads" in argv[:-1] else default
+    return argv[argv.index(option) + 1] if option in argv[:-1] else default
 
 
-THREADS = _threads_from_argv()
+THREADS = _from_argv("--threads", "1")
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, THREADS)  # before NumPy or PyTorch load their BLAS
+
+#: glibc reads these at start-up: temporaries come from reused memory, no page faults
+WARM_MALLOC = {"MALLOC_TRIM_THRESHOLD_": "1000000000", "MALLOC_MMAP_THRESHOLD_": "1000000000"}
+if __name__ == "__main__" and _from_argv("--malloc", "warm") == "warm" \
+        and any(os.environ.get(k) != v for k, v in WARM_MALLOC.items()):
+    os.environ.update(WARM_MALLOC)
+    os.execv(sys.executable, [sys.executable] + sys.argv)  # restart with the allocator settled
 
 import numpy as np  # noqa: E402
 
@@ -137,21 +154,24 @@ def exported_scalar(p, sizes, mean: bool = True):
 _MATRIX: dict = {}
 
 
-def matrix_module():
+def matrix_module(inplace: bool = True):
     """The exported matrix-form module (derived once; one module serves every size)."""
-    if not _MATRIX:
+    if inplace not in _MATRIX:
         from symbackprop.matrix import backprop as matrix_backprop
         from symbackprop.matrix import network_from_latex
+        from symbackprop.matrix.codegen import matrix_module_source
 
         shapes = {"X": ["m", "n_0"], "W_1": ["n_0", "n_1"], "b_1": ["n_1"], "W_2": ["n_1", "n_2"],
                   "b_2": ["n_2"], "Y": ["m", "n_2"]}
         net = network_from_latex(MATRIX_FORWARD, params=["W_1", "b_1", "W_2", "b_2"], shapes=shapes)
-        _MATRIX["f"] = matrix_backprop(net).compile()
-    return _MATRIX["f"]
+        namespace: dict = {}
+        exec(matrix_module_source(matrix_backprop(net), inplace=inplace), namespace)  # our own code
+        _MATRIX[inplace] = namespace["loss_and_grad"]
+    return _MATRIX[inplace]
 
 
-def exported_matrix(p):
-    f = matrix_module()
+def exported_matrix(p, inplace: bool = True):
+    f = matrix_module(inplace)
     kwargs = {"X": p["X"], "Y": p["Y"], "W_1": p["W1"], "b_1": p["b1"], "W_2": p["W2"], "b_2": p["b2"]}
     return lambda: f(**kwargs)
 
@@ -207,7 +227,7 @@ def measure(candidates: dict[str, Callable], rounds: int, target: float) -> dict
             for k, t in times.items()}
 
 
-def run(rounds: int, target: float, sizes=SIZES, batches=BATCHES) -> list[dict]:
+def run(rounds: int, target: float, sizes=SIZES, batches=BATCHES, only=None) -> list[dict]:
     try:
         import torch
 
@@ -219,7 +239,8 @@ def run(rounds: int, target: float, sizes=SIZES, batches=BATCHES) -> list[dict]:
     for size in sizes:
         for batch in batches:
             p = problem(size, batch)
-            candidates = {"hand": hand(p), "exported": exported_matrix(p)}
+            candidates = {"hand": hand(p), "exported": exported_matrix(p),
+                          "expressions": exported_matrix(p, inplace=False)}
             notes = []
             if size[0] * size[1] <= 64:  # explicit elements: one line per neuron
                 candidates["explicit"] = exported_scalar(p, size)
@@ -227,6 +248,8 @@ def run(rounds: int, target: float, sizes=SIZES, batches=BATCHES) -> list[dict]:
             candidates["autograd"] = autograd_candidate(p)
             if torch_version:
                 candidates["torch"] = torch_candidate(p)
+            if only:
+                candidates = {k: v for k, v in candidates.items() if k == "hand" or k in only}
             for name, fn in candidates.items():
                 if name not in ("hand", "explicit per point"):
                     check_agreement(p, size, fn)
@@ -237,7 +260,7 @@ def run(rounds: int, target: float, sizes=SIZES, batches=BATCHES) -> list[dict]:
     return rows
 
 
-COLUMNS = ["exported", "explicit", "explicit per point", "autograd", "torch"]
+COLUMNS = ["exported", "expressions", "explicit", "explicit per point", "autograd", "torch"]
 
 
 def _line(row) -> str:
@@ -248,9 +271,9 @@ def _line(row) -> str:
 
 
 def markdown(rows) -> str:
-    head = ("| size | batch | hand NumPy | exported | explicit elements | explicit elements, per point "
-            "| HIPS autograd | torch eager |")
-    out = [head, "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    head = ("| size | batch | hand NumPy | exported | exported, expressions | explicit elements "
+            "| explicit elements, per point | HIPS autograd | torch eager |")
+    out = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         res = row["result"]
         cells = [row["size"], str(row["batch"]), f"{res['hand']['time'] * 1e6:,.1f} µs"]
@@ -268,9 +291,14 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="5 rounds of 5 ms blocks")
     parser.add_argument("--markdown", action="store_true", help="print the README table")
     parser.add_argument("--threads", default="1", help="BLAS / PyTorch threads (default 1)")
+    parser.add_argument("--malloc", choices=["warm", "default"], default="warm",
+                        help="glibc allocator: thresholds raised (default) or as glibc sets them")
+    parser.add_argument("--only", help="candidates besides hand NumPy, comma-separated "
+                                       f"({', '.join(COLUMNS)})")
     args = parser.parse_args(argv)
     rounds, block = (5, 0.005) if args.quick else (args.rounds, args.block)
-    rows = run(rounds, block)
+    only = {c.strip() for c in args.only.split(",")} if args.only else None
+    rows = run(rounds, block, only=only)
     if args.markdown:
         print(markdown(rows))
     return 0
