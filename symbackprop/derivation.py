@@ -80,8 +80,68 @@ class Update:
     updated: float
 
 
+class DerivationBase:
+    """What every derivation offers, scalar or matrix form: queries and writers.
+
+    A subclass holds ``network`` and ``backward`` (its steps, consumers first),
+    and says how its values, its worked solution (:meth:`solution`) and its JSON
+    are made; the document writers print the blocks of :meth:`solution`.
+    """
+
+    @property
+    def loss(self) -> str:
+        return self.network.loss
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        return tuple(self.network.params)
+
+    def step(self, node: str):
+        for s in self.backward:
+            if s.node == node:
+                return s
+        raise KeyError(node)
+
+    def gradient(self, param: str):
+        """The gradient of the loss for ``param``, in consumer adjoints and node names."""
+        return self.step(param).adjoint
+
+    def gradient_value(self, param: str):
+        return self.adjoint_value(param)
+
+    # ---- output -----------------------------------------------------------
+    def to_latex(self, **options) -> str:
+        from .render.latex import render_latex
+
+        return render_latex(self, **options)
+
+    def to_markdown(self, **options) -> str:
+        from .render.markdown import render_markdown
+
+        return render_markdown(self, **options)
+
+    def to_text(self, **options) -> str:
+        from .render.text import render_text
+
+        return render_text(self, **options)
+
+    def compile(self, backend: str = "numpy"):
+        """``loss_and_grad(**arrays) -> (loss, {param: gradient})``: this derivation as code.
+
+        Straight-line NumPy (or JAX) printed from these very steps (see
+        :mod:`symbackprop.codegen`): scalar specs broadcast over arrays, matrix
+        specs take any batch and layer sizes that fit their shapes.
+        """
+        from .codegen import compile_derivation
+
+        return compile_derivation(self, backend)
+
+    def _repr_markdown_(self) -> str:  # Jupyter
+        return self.to_markdown()
+
+
 @dataclass
-class Derivation:
+class Derivation(DerivationBase):
     """Everything a worked solution says; build it with :func:`symbackprop.backprop`."""
 
     network: "Network"
@@ -95,32 +155,10 @@ class Derivation:
     loss_after: float | None = None
     lang: str = "en"
 
-    # ---- queries ----------------------------------------------------------
-    @property
-    def loss(self) -> str:
-        return self.network.loss
-
-    @property
-    def params(self) -> tuple[str, ...]:
-        return tuple(self.network.params)
-
-    def step(self, node: str) -> BackwardStep:
-        for s in self.backward:
-            if s.node == node:
-                return s
-        raise KeyError(node)
-
     def adjoint_value(self, node: str) -> float | None:
         if node == self.loss:
             return 1.0
         return None if self.values is None else self.values[Adjoint(node).key]
-
-    def gradient(self, param: str) -> sp.Expr:
-        """The gradient of the loss for ``param``, in consumer adjoints and node names."""
-        return self.step(param).adjoint
-
-    def gradient_value(self, param: str) -> float | None:
-        return self.adjoint_value(param)
 
     @property
     def loss_value(self) -> float | None:
@@ -149,35 +187,14 @@ class Derivation:
         return result
 
     # ---- output -----------------------------------------------------------
-    def to_latex(self, **options) -> str:
-        from .render.latex import render_latex
+    def solution(self, *, lang: str | None = None, closed_forms: bool | str = False,
+                 title: str | None = None, graph: bool = False):
+        """The worked solution as blocks; ``graph`` adds the computational-graph figure."""
+        from .render.solution import build_solution
 
-        return render_latex(self, **options)
-
-    def to_markdown(self, **options) -> str:
-        from .render.markdown import render_markdown
-
-        return render_markdown(self, **options)
-
-    def to_text(self, **options) -> str:
-        from .render.text import render_text
-
-        return render_text(self, **options)
+        return build_solution(self, lang=lang, closed_forms=closed_forms, title=title, graph=graph)
 
     def to_json(self, **options) -> dict:
         from .render.json import render_json
 
         return render_json(self, **options)
-
-    def compile(self, backend: str = "numpy"):
-        """``loss_and_grad(**arrays) -> (loss, {param: gradient})``: this derivation as NumPy code.
-
-        Straight-line code printed from these very steps (see :mod:`symbackprop.codegen`);
-        every argument may be an array, and all broadcast together.
-        """
-        from .codegen import compile_derivation
-
-        return compile_derivation(self, backend)
-
-    def _repr_markdown_(self) -> str:  # Jupyter
-        return self.to_markdown()

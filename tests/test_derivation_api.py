@@ -110,3 +110,13 @@ def test_natural_log_prints_as_ln_and_leaves_as_given():
     s = spec_from_dict({"forward": r"L = -\ln(w x)", "params": ["w"], "values": {"w": 0.5, "x": 2.0}})
     md = sb.backprop(s.network, s.values).to_markdown()
     assert r"\ln\left(w x\right)" in md and "0.5 \\times 2" in md
+
+
+def test_closed_forms_in_node_names_and_in_leaves(derivations):
+    d = sb.derive(derivations / "seed_scalar.toml")
+    nodes = d.to_text(closed_forms=True)
+    leaves = d.to_text(closed_forms="leaves")
+    assert "∂L/∂w_1 = 2·a_1·a_2·w_2·x·(1 - a_1)·(1 - a_2)·(a_2 - y)" in nodes
+    assert "σ(w_1·x)" in leaves and "σ(w_1·x)" not in nodes
+    assert isinstance(d, sb.Derivation) and isinstance(sb.derive(derivations / "seed_matrix.toml"),
+                                                       sb.MatrixDerivation)

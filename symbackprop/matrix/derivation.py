@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
-from ..derivation import Derivation
+from ..derivation import DerivationBase
 from . import ops as O
 from .shapes import Shape, Sizes
 
@@ -52,8 +52,12 @@ class MatrixUpdate:
 
 
 @dataclass
-class MatrixDerivation:
-    """Everything a matrix worked solution says; build it with :func:`~.backprop.backprop`."""
+class MatrixDerivation(DerivationBase):
+    """Everything a matrix worked solution says; build it with :func:`~.backprop.backprop`.
+
+    Its gradients (``gradient(p)``) are IR in consumer adjoints and node names
+    (``A_1ᵀ · ∂L/∂Z_2``), their values arrays of exactly the parameter's shape.
+    """
 
     network: "MatrixNetwork"
     backward: list[MatrixStep]
@@ -68,25 +72,6 @@ class MatrixDerivation:
     lang: str = "en"
     named: dict = field(default_factory=dict, repr=False)  #: definition -> Var of its node
 
-    # ---- queries ----------------------------------------------------------
-    @property
-    def loss(self) -> str:
-        return self.network.loss
-
-    @property
-    def params(self) -> tuple[str, ...]:
-        return tuple(self.network.params)
-
-    def step(self, node: str) -> MatrixStep:
-        for s in self.backward:
-            if s.node == node:
-                return s
-        raise KeyError(node)
-
-    def gradient(self, param: str) -> O.Expr:
-        """``∂L/∂param`` as IR, in consumer adjoints and node names (``A_1ᵀ · ∂L/∂Z_2``)."""
-        return self.step(param).adjoint
-
     def textbook(self, node: str) -> O.Expr:
         """``∂L/∂node`` as the textbook writes it (``(2/m)(A_2 − Y) ⊙ σ'(Z_2)``)."""
         return self.step(node).textbook
@@ -95,10 +80,6 @@ class MatrixDerivation:
         if node == self.loss:
             return np.asarray(1.0)
         return None if self.adjoints is None else self.adjoints[node]
-
-    def gradient_value(self, param: str) -> Optional[np.ndarray]:
-        """The gradient as an array of exactly the parameter's shape."""
-        return self.adjoint_value(param)
 
     @property
     def loss_value(self) -> Optional[float]:
@@ -133,24 +114,7 @@ class MatrixDerivation:
 
         return build_solution(self, lang=lang, closed_forms=closed_forms, title=title, graph=graph)
 
-    # the document writers are the scalar ones: they print the blocks of .solution()
-    to_latex = Derivation.to_latex
-    to_markdown = Derivation.to_markdown
-    to_text = Derivation.to_text
-    _repr_markdown_ = Derivation._repr_markdown_
-
     def to_json(self, **options) -> dict:
         from .render import render_json
 
         return render_json(self, **options)
-
-    def compile(self, backend: str = "numpy"):
-        """``loss_and_grad(**arrays) -> (loss, {param: gradient})`` for any batch: these steps as code.
-
-        Straight-line NumPy (or JAX) printed from the same VJP expressions, for any
-        arrays of the network's shapes (see :mod:`symbackprop.matrix.codegen`);
-        each gradient has exactly its parameter's shape.
-        """
-        from ..codegen import compile_derivation
-
-        return compile_derivation(self, backend)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from .breaking import break_sum, math_width, one_line
-from .solution import Equations, Figure, Heading, Para, Solution, Table, build_solution
+from .solution import Equations, Figure, Heading, Para, Solution, Table
 from .tikz import TIKZ_PACKAGES, tikz_figure
 
 #: what fits on a line of the standalone document (16 cm at 11 pt, in em), with room for
@@ -109,7 +109,7 @@ def render_latex(d, *, lang: str | None = None, standalone: bool = False,
     standalone document only: a fragment's host document may lack TikZ).
     """
     graph = standalone if graph is None else graph
-    sol = build_solution(d, lang=lang, closed_forms=closed_forms, graph=graph)
+    sol = d.solution(lang=lang, closed_forms=closed_forms, graph=graph)
     body = solution_latex(sol)
     if not standalone:
         return body

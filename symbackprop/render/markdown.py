@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from .breaking import one_line
-from .solution import Equations, Heading, Para, Table, build_solution
+from .solution import Equations, Heading, Para, Table
 
 
 def render_markdown(d, *, lang: str | None = None, closed_forms: bool = False) -> str:
     """Markdown of the worked solution (KaTeX/MathJax compatible math)."""
-    sol = build_solution(d, lang=lang, closed_forms=closed_forms)
+    sol = d.solution(lang=lang, closed_forms=closed_forms)
     ctx = sol.ctx
     out = [f"# {sol.title}"]
     for b in sol.blocks:

@@ -184,15 +184,10 @@ class Solution:
 
 
 # ---- building --------------------------------------------------------------
-def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool = False,
+def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool | str = False,
                    title: str | None = None, graph: bool = False) -> Solution:
-    """The worked solution of ``d`` as blocks; ``graph`` adds the computational-graph figure.
-
-    A derivation that builds its own blocks (a matrix derivation: ``d.solution``)
-    is asked for them, so every writer prints it unchanged.
-    """
-    if not isinstance(d, Derivation):
-        return d.solution(lang=lang, closed_forms=closed_forms, title=title, graph=graph)
+    """The worked solution of a scalar derivation as blocks (``d.solution()`` calls this);
+    ``graph`` adds the computational-graph figure."""
     lang = lang or d.lang
     net = d.network
     ctx = solution_ctx(d)
@@ -263,7 +258,10 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
     if closed_forms:
         add(Heading(phrase("closed_forms", lang)))
         add(Para(phrase("closed_intro", lang)))
-        add(Equations([Equation(Partial(d.loss, p), [Expr(d.expand(p))]) for p in params]))
+        leaves = closed_forms == "leaves"  # and then in the leaves too
+        add(Equations([Equation(Partial(d.loss, p), [Expr(d.expand(p))] +
+                                ([Expr(d.expand(p, leaves=True))] if leaves else []))
+                       for p in params]))
 
     if d.updates:
         add(Heading(phrase("update", lang)))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from .solution import Equations, Heading, Para, Table, build_solution
+from .solution import Equations, Heading, Para, Table
 
 _INLINE = re.compile(r"\$([^$]*)\$")
 _SIMPLE = [(r"\frac{\partial ", "∂"), (r"}{\partial ", "/∂"), (r"\eta", "η"),
@@ -27,7 +27,7 @@ def _plain(text: str) -> str:
 
 def render_text(d, *, lang: str | None = None, closed_forms: bool = False) -> str:
     """The worked solution as plain text."""
-    sol = build_solution(d, lang=lang, closed_forms=closed_forms)
+    sol = d.solution(lang=lang, closed_forms=closed_forms)
     ctx = sol.ctx
     out = [sol.title, "=" * len(sol.title)]
     for b in sol.blocks:
