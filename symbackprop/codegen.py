@@ -37,9 +37,12 @@ once σ has rounded to exactly 1 (``z`` above ~37) it is infinite. Write such a
 loss on the logit (``\\mathrm{softplus}(z) - y z``) when ``z`` may saturate.
 
 Printing goes through :class:`GradientPrinter`, a subclass of SymPy's
-``NumPyPrinter``: a new kind of expression needs one ``_print_<Class>`` method
-(matrix products, transposes and Hadamard products already have one, for the
-matrix form).
+``NumPyPrinter``: a new kind of expression needs one ``_print_<Class>`` method.
+It prints the matrix IR of :mod:`symbackprop.matrix` too (``_print_ir_<Class>``,
+as expressions or as calls writing into an array, ``out=``): the batched module
+of a matrix derivation is :mod:`symbackprop.matrix.codegen`'s, and
+:func:`module_source` and :meth:`~symbackprop.matrix.MatrixDerivation.compile`
+lead there.
 """
 from __future__ import annotations
 
@@ -120,10 +123,6 @@ def _applied(e) -> sp.Expr:
 _WRITES_INTO = {"sigmoid", "softplus", "relu", "Heaviside"}
 #: Python's binding strengths, on SymPy's scale
 _ADD, _MUL, _POW, _ATOM = PRECEDENCE["Add"], PRECEDENCE["Mul"], PRECEDENCE["Pow"], PRECEDENCE["Atom"]
-
-
-def _sympy_precedence(e: sp.Expr) -> int:
-    return precedence(e)
 
 
 def _ir_precedence(e: IR) -> int:
@@ -403,7 +402,7 @@ class GradientPrinter(NumPyPrinter):
 
     def _print_ir_Scale(self, e, out=None):
         c = self._print(e.coeff)
-        if PRECEDENCE["Mul"] > _sympy_precedence(e.coeff):
+        if PRECEDENCE["Mul"] > precedence(e.coeff):
             c = f"({c})"
         if out:
             if e.coeff == -1:

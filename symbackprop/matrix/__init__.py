@@ -16,7 +16,9 @@ For other parts of symbackprop:
 
 * :func:`network_from_latex` / :class:`MatrixNetwork` — the network (``.shapes``, ``.dims``);
 * :func:`backprop` → :class:`MatrixDerivation` — the worked solution (``.gradient(p)``,
-  ``.textbook(v)``, ``.gradient_value(p)``, ``.to_json()``);
+  ``.textbook(v)``, ``.gradient_value(p)``, ``.to_json()``), and ``.compile()``:
+  ``loss_and_grad(**arrays) -> (loss, {param: gradient})`` for any batch, the
+  standalone NumPy/JAX module of :mod:`.codegen`;
 * :func:`loss_and_gradients`, :func:`gradient_function` — numbers only, for any arrays;
   the pieces they are made of, :func:`derive_steps`, and in :mod:`.backprop`
   ``leaf_arrays`` (values checked against shapes → arrays and dimension sizes),
@@ -24,7 +26,8 @@ For other parts of symbackprop:
 * :func:`lower` — a matrix-dialect LaTeX tree to the IR, given node shapes;
 * :mod:`.ops` — the IR (walk ``.children``; each node has ``.shape``),
   :func:`evaluate` its value; :mod:`.printing` — LaTeX, text and NumPy printers
-  (``NumpyPrinter.helpers`` and ``helper_source`` for the helpers printed code calls).
+  (``NumpyPrinter.helpers`` and ``helper_source`` for the helpers printed code calls;
+  NumPy code is printed by :class:`symbackprop.codegen.GradientPrinter`).
 """
 from .backprop import backprop, derive_steps, gradient_function, loss_and_gradients
 from .derivation import MatrixDerivation, MatrixStep, VJPTerm

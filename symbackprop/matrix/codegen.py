@@ -49,7 +49,7 @@ from .backprop import derive_steps
 from .derivation import MatrixDerivation
 from .printing import to_text
 from .rules import textbook_prime
-from .shapes import dim_symbol, space_text
+from .shapes import space_text
 
 
 # ---- the program -----------------------------------------------------------------
@@ -286,7 +286,8 @@ def _formulas(d: MatrixDerivation, steps, statements: list[Statement]) -> list[s
     lines += ["", f"Backward pass (∂{loss}/∂v = Σ over consumers c of the VJP of ∂{loss}/∂c):"]
     for s in steps:
         if s.node in computed:
-            lines.append(f"    ∂{loss}/∂{s.node} = {to_text(s.textbook, loss)}  ∈ {space_text(s.shape)}")
+            formula = to_text(s.textbook, loss)
+            lines.append(f"    ∂{loss}/∂{s.node} = {formula}  ∈ {space_text(s.shape)}")
     if any(t.fused is not None and t.fused.assumption for s in steps for t in s.terms
            if s.node in computed):
         lines += ["", "Softmax with cross-entropy is computed as (1/m)(P ⊙ rowsum(Y) − Y), exact for",
@@ -344,7 +345,8 @@ def _shape_error(*arrays):
     for (name, declared), value in zip(SHAPES.items(), arrays):
         actual = {np}.shape(value)
         if len(actual) != len(declared):
-            raise ValueError(f"{{name}} has shape {{actual}}; expected {{len(declared)}} dimensions {{declared}}")
+            raise ValueError(f"{{name}} has shape {{actual}}; expected {{len(declared)}} "
+                             f"dimensions {{declared}}")
         for dim, size in zip(declared, actual):
             if isinstance(dim, int):
                 if size != dim:
