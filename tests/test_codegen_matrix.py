@@ -457,3 +457,29 @@ def test_the_block_loop_names_do_not_hide_arguments():
     _, ref = gradient_function(net)(**arrays)
     for name in ("W", "start"):
         np.testing.assert_allclose(grads[name], ref[name], rtol=1e-11)
+
+
+def test_a_value_of_the_whole_batchs_shape_keeps_the_batch_whole():
+    # ∂L/∂A = 𝟏 (m×k) for L = Σ A: written for the whole batch, so no blocks
+    net = network_from_latex("Z = X W\nA = \\tanh(Z)\nL = \\sum A", params=["W"],
+                             shapes={"X": ["m", "n"], "W": ["n", "k"]})
+    source = matrix_module_source(matrix_backprop(net))
+    assert "_loss_and_grad_of_rows" not in source
+    namespace = {}
+    exec(source, namespace)
+    rng = np.random.default_rng(3)
+    arrays = {"X": rng.normal(size=(3000, 2)), "W": rng.normal(size=(2, 300))}
+    _, grads = namespace["loss_and_grad"](**arrays)
+    np.testing.assert_allclose(grads["W"], gradient_function(net)(**arrays)[1]["W"], rtol=1e-11)
+
+
+def test_gelu_needs_erf_and_says_so():
+    net = network_from_latex("Z = X W\nA = \\mathrm{GELU}(Z)\nL = \\sum A \\odot A", params=["W"],
+                             shapes={"X": ["m", "n"], "W": ["n", "k"]})
+    source = matrix_module_source(matrix_backprop(net))
+    assert "needs numpy and scipy.special.erf" in source and "from scipy.special import erf" in source
+    namespace = {}
+    exec(source, namespace)
+    point, _, sizes = matrix_random_point(net, seed=1)
+    _, grads = namespace["loss_and_grad"](**point)
+    assert max_relative_error(grads["W"], matrix_autograd_gradient(net, point, sizes)["W"]) <= 1e-12
