@@ -9,6 +9,8 @@ import warnings
 
 import numpy as np
 import pytest
+
+from symbackprop.matrix import MatrixNetwork
 import sympy as sp
 
 from symbackprop import backprop, load_spec
@@ -23,7 +25,9 @@ from symbackprop.spec import network_from_latex, spec_from_toml
 from conftest import DERIVATIONS
 from helpers import central_difference, forward_loss, rel_err
 
-SPECS = sorted(DERIVATIONS.glob("*.toml"))
+#: the scalar specs (matrix specs are exported in tests/test_codegen_matrix.py)
+SPECS = [p for p in sorted(DERIVATIONS.glob("*.toml"))
+         if not isinstance(load_spec(p).network, MatrixNetwork)]
 
 ZOO = r"""
 z = w x + b
@@ -43,17 +47,6 @@ params = ["w_{1,2}", "\\lambda"]
 """
 
 
-def scalar_spec(path):
-    """The spec, or a skip when it is one the scalar loader cannot handle yet (matrix specs)."""
-    try:
-        spec = load_spec(path)
-    except SymbackpropError as e:
-        pytest.skip(f"{path.name}: {e}")
-    if spec.shapes or any(isinstance(v, list) for v in (spec.values or {}).values()):
-        pytest.skip(f"{path.name}: matrix spec")
-    return spec
-
-
 def import_file(path, name="grads"):
     module_spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(module_spec)
@@ -71,7 +64,7 @@ def export(spec_path, tmp_path, backend="numpy"):
 @pytest.mark.parametrize("where", ["spec values", "random values"])
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
 def test_exported_module_agrees_with_central_differences_and_autograd(path, where, tmp_path):
-    spec = scalar_spec(path)
+    spec = load_spec(path)
     net = spec.network
     module = import_file(export(path, tmp_path))
     given = spec.values if where == "spec values" else None
