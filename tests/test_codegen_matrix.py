@@ -295,10 +295,10 @@ def test_the_code_is_the_articles_formulas(derivations):
     # σ computed once per layer, σ' from the stored activation; biases by broadcasting
     assert fast.count("_sigmoid(") == 2
     assert "np.subtract(1.0, A_2, out=" in fast and "np.subtract(1.0, A_1, out=" in fast
-    assert "np.add(u0, b_1, out=" in fast and "ones(" not in source and ".dot(" not in source
+    assert "np.add(u0, b_1, out=" in fast and "ones((" not in source and ".dot(" not in source
     assert fast.count("np.subtract(A_2, Y") == 1  # shared by the loss and ∂L/∂A_2
     assert "np.vdot(" in fast  # ‖A_2 − Y‖² without a temporary
-    assert "dW_1 = X.T @ dZ_1" in fast and "db_1 = dZ_1.sum(axis=0)" in fast  # fresh outputs
+    assert "dW_1 = X.T @ dZ_1" in fast and "db_1 = _sum_rows(dZ_1)" in fast  # fresh outputs
     # the docstring states the article's six formulas, with shapes
     doc = ast.get_docstring(ast.parse(source))
     for formula in ["∂L/∂Z_2 = (2/m)(A_2 - Y) ⊙ σ'(Z_2)  ∈ ℝ^(m×n_2)",
@@ -483,3 +483,14 @@ def test_gelu_needs_erf_and_says_so():
     point, _, sizes = matrix_random_point(net, seed=1)
     _, grads = namespace["loss_and_grad"](**point)
     assert max_relative_error(grads["W"], matrix_autograd_gradient(net, point, sizes)["W"]) <= 1e-12
+
+
+def test_row_sums_by_blas_equal_numpy_sums():
+    """The fast module's _sum_rows (ones @ x) is Σ over the rows, narrow or wide, small or large."""
+    namespace = {"np": np}
+    from symbackprop.codegen import helper_source
+    exec(compile(helper_source({"_sum_rows"}), "<helpers>", "exec"), namespace)
+    rng = np.random.default_rng(0)
+    for shape in [(1, 1), (4, 3), (300, 7), (5000, 256), (4097, 300)]:
+        x = rng.normal(size=shape)
+        assert np.allclose(namespace["_sum_rows"](x), x.sum(axis=0), rtol=1e-12, atol=1e-12)

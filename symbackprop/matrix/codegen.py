@@ -296,9 +296,10 @@ def _formulas(d: MatrixDerivation, steps, statements: list[Statement]) -> list[s
 
 
 # ---- printing: shared parts ------------------------------------------------------------
-def _printer(program: MatrixProgram, backend: str, names: dict | None = None) -> GradientPrinter:
+def _printer(program: MatrixProgram, backend: str, names: dict | None = None,
+             row_sums_by_blas: bool = False) -> GradientPrinter:
     return GradientPrinter({"backend": backend, "identifiers": names or program.identifiers,
-                            "adjoints": program.adjoints})
+                            "adjoints": program.adjoints, "row_sums_by_blas": row_sums_by_blas})
 
 
 def _dims_code(program: MatrixProgram, printer: GradientPrinter) -> list[str]:
@@ -718,9 +719,9 @@ def matrix_module_source(d: MatrixDerivation, backend: str = "numpy", *,
     (default: for NumPy) writes into work arrays kept between calls.
     """
     program = matrix_program(d)
-    printer = _printer(program, backend)
+    inplace = backend == "numpy" if inplace is None else inplace
+    printer = _printer(program, backend, row_sums_by_blas=inplace)
     be = printer.backend
-    inplace = be.name == "numpy" if inplace is None else inplace
     if inplace and be.name != "numpy":
         raise SymbackpropError(f"in-place code is for NumPy; {be.name} arrays are immutable")
     ident = program.identifiers
