@@ -1,6 +1,7 @@
 """Independent numeric truth for tests: central differences on the forward pass alone."""
 from __future__ import annotations
 
+import importlib.util
 import math
 
 import sympy as sp
@@ -34,3 +35,20 @@ def rel_err(a: float, b: float) -> float:
 def assert_close(a: float, b: float, rel: float = 1e-6) -> None:
     assert math.isfinite(a) and math.isfinite(b)
     assert rel_err(a, b) <= rel, (a, b)
+
+
+def import_file(path, name: str = "grads"):
+    """Import a generated module from its file."""
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def export(spec_path, tmp_path, backend: str = "numpy"):
+    """``symbackprop export`` of a spec into ``tmp_path``; the file written."""
+    from symbackprop.cli import main
+
+    out = tmp_path / f"grads_{backend}_{spec_path.stem}.py"
+    assert main(["export", str(spec_path), "-o", str(out), "--backend", backend]) == 0
+    return out

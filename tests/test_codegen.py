@@ -1,6 +1,5 @@
 """The exported gradient module: right numbers, broadcasting, stability, no SymPy at run time."""
 import ast
-import importlib.util
 import json
 import random
 import subprocess
@@ -9,8 +8,6 @@ import warnings
 
 import numpy as np
 import pytest
-
-from symbackprop.matrix import MatrixNetwork
 import sympy as sp
 
 from symbackprop import backprop, load_spec
@@ -19,11 +16,12 @@ from symbackprop.cli import main
 from symbackprop.codegen import GradientPrinter, module_source, python_identifier
 from symbackprop.derivation import Adjoint
 from symbackprop.errors import SymbackpropError
+from symbackprop.matrix import MatrixNetwork
 from symbackprop.network import Network
 from symbackprop.spec import network_from_latex, spec_from_toml
 
 from conftest import DERIVATIONS
-from helpers import central_difference, forward_loss, rel_err
+from helpers import central_difference, export, forward_loss, import_file, rel_err
 
 #: the scalar specs (matrix specs are exported in tests/test_codegen_matrix.py)
 SPECS = [p for p in sorted(DERIVATIONS.glob("*.toml"))
@@ -45,19 +43,6 @@ L = (\hat{y} - y)^2
 '''
 params = ["w_{1,2}", "\\lambda"]
 """
-
-
-def import_file(path, name="grads"):
-    module_spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
-
-
-def export(spec_path, tmp_path, backend="numpy"):
-    out = tmp_path / f"grads_{backend}.py"
-    assert main(["export", str(spec_path), "-o", str(out), "--backend", backend]) == 0
-    return out
 
 
 # ---- the numbers --------------------------------------------------------------
@@ -218,7 +203,7 @@ def test_exported_file_runs_without_sympy(derivations, tmp_path):
         "sys.modules['sympy'] = None\n"
         "sys.modules['symbackprop'] = None\n"
         f"sys.path.insert(0, {str(tmp_path)!r})\n"
-        "import grads_numpy as g\n"
+        f"import {out.stem} as g\n"
         f"loss, grads = g.loss_and_grad(**{spec.values!r})\n"
         "print(json.dumps([float(loss), {k: float(v) for k, v in grads.items()}]))\n"
     )

@@ -1,6 +1,5 @@
 """The exported matrix-form module: right numbers for any sizes, good code, stability, no SymPy."""
 import ast
-import importlib.util
 import json
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from symbackprop.matrix.generate import mlp
 from symbackprop.spec import spec_from_dict, spec_from_toml
 
 from conftest import DERIVATIONS
+from helpers import export, import_file
 
 
 def matrix_specs():
@@ -40,19 +40,6 @@ def matrix_specs():
 
 
 MATRIX_SPECS = matrix_specs()
-
-
-def import_file(path, name="grads"):
-    module_spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
-
-
-def export(spec_path, tmp_path, backend="numpy"):
-    out = tmp_path / f"grads_{backend}_{spec_path.stem}.py"
-    assert main(["export", str(spec_path), "-o", str(out), "--backend", backend]) == 0
-    return out
 
 
 def compiled(net, inplace=True):

@@ -11,6 +11,7 @@ from typing import Optional
 import numpy as np
 
 from ..render.latex import solution_latex
+from ..render.json import json_skeleton
 from ..render.solution import Equations, Solution
 from .derivation import MatrixDerivation
 from .printing import to_latex
@@ -34,17 +35,7 @@ def render_json(d: MatrixDerivation, *, lang: Optional[str] = None,
     def shape(dims):
         return list(d.sizes.resolve(dims)) if d.values is not None else list(dims)
 
-    out: dict = {
-        "title": net.title,
-        "loss": {"name": d.loss, "value": d.loss_value},
-        "params": list(d.params),
-        "sizes": dict(d.sizes),
-        "nodes": {},
-        "gradients": {},
-        "steps": [],
-        "digits": d.digits,
-        "mode": d.mode,
-    }
+    out = {**json_skeleton(d), "sizes": dict(d.sizes)}
     for n in net.order:
         node = net.node(n)
         entry = {"kind": net.kind(n), "latex": node.latex, "shape": shape(node.shape),

@@ -6,16 +6,10 @@ from .printer import to_latex
 from .solution import Equations, Solution, solution_ctx, step_blocks
 
 
-def render_json(d, *, lang: str | None = None, closed_forms: bool | str = False) -> dict:
-    """A JSON-ready dict: ``loss``, ``nodes``, ``gradients``, ``update``, ``steps``.
-
-    ``closed_forms`` adds each gradient expanded in node names (``True``/``"nodes"``)
-    and also in leaves (``"leaves"``).
-    """
-    net = d.network
-    names = {n: net.node(n).latex for n in net.order}
-    out: dict = {
-        "title": net.title,
+def json_skeleton(d) -> dict:
+    """The keys every derivation's JSON starts with (scalar and matrix form alike)."""
+    return {
+        "title": d.network.title,
         "loss": {"name": d.loss, "value": d.loss_value},
         "params": list(d.params),
         "nodes": {},
@@ -24,6 +18,17 @@ def render_json(d, *, lang: str | None = None, closed_forms: bool | str = False)
         "digits": d.digits,
         "mode": d.mode,
     }
+
+
+def render_json(d, *, lang: str | None = None, closed_forms: bool | str = False) -> dict:
+    """A JSON-ready dict: ``loss``, ``nodes``, ``gradients``, ``update``, ``steps``.
+
+    ``closed_forms`` adds each gradient expanded in node names (``True``/``"nodes"``)
+    and also in leaves (``"leaves"``).
+    """
+    net = d.network
+    names = {n: net.node(n).latex for n in net.order}
+    out = json_skeleton(d)
     for n in net.order:
         node = net.node(n)
         entry = {"kind": net.kind(n), "latex": node.latex,
