@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
+import subprocess
+import sys
 
 import sympy as sp
 
@@ -52,3 +55,22 @@ def export(spec_path, tmp_path, backend: str = "numpy"):
     out = tmp_path / f"grads_{backend}_{spec_path.stem}.py"
     assert main(["export", str(spec_path), "-o", str(out), "--backend", backend]) == 0
     return out
+
+
+def run_without_sympy(module_path, values: dict):
+    """Call an exported module's ``loss_and_grad(**values)`` in a fresh interpreter in which
+    SymPy and symbackprop cannot be imported; ``(loss, {param: gradient as nested lists})``."""
+    code = (
+        "import sys, json\n"
+        "import numpy as np\n"
+        "sys.modules['sympy'] = None\n"
+        "sys.modules['symbackprop'] = None\n"
+        f"sys.path.insert(0, {str(module_path.parent)!r})\n"
+        f"import {module_path.stem} as g\n"
+        f"loss, grads = g.loss_and_grad(**{values!r})\n"
+        "print(json.dumps([float(loss), {k: np.asarray(v).tolist() for k, v in grads.items()}]))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=module_path.parent)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)

@@ -21,7 +21,7 @@ from symbackprop.network import Network
 from symbackprop.spec import network_from_latex, spec_from_toml
 
 from conftest import DERIVATIONS
-from helpers import central_difference, export, forward_loss, import_file, rel_err
+from helpers import central_difference, export, forward_loss, import_file, rel_err, run_without_sympy
 
 #: the scalar specs (matrix specs are exported in tests/test_codegen_matrix.py)
 SPECS = [p for p in sorted(DERIVATIONS.glob("*.toml"))
@@ -198,18 +198,7 @@ def test_saturated_sigmoid_softplus_and_log_sigmoid_are_finite_and_silent(w):
 def test_exported_file_runs_without_sympy(derivations, tmp_path):
     out = export(derivations / "mazur_2_2_2.toml", tmp_path)
     spec = load_spec(derivations / "mazur_2_2_2.toml")
-    code = (
-        "import sys, json\n"
-        "sys.modules['sympy'] = None\n"
-        "sys.modules['symbackprop'] = None\n"
-        f"sys.path.insert(0, {str(tmp_path)!r})\n"
-        f"import {out.stem} as g\n"
-        f"loss, grads = g.loss_and_grad(**{spec.values!r})\n"
-        "print(json.dumps([float(loss), {k: float(v) for k, v in grads.items()}]))\n"
-    )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
-    assert run.returncode == 0, run.stderr
-    loss, grads = json.loads(run.stdout)
+    loss, grads = run_without_sympy(out, spec.values)
     assert loss == pytest.approx(0.298371109, abs=1e-9)  # Mazur's published figure
     assert grads["w_5"] == pytest.approx(0.082167041, abs=1e-9)
     imports = [n for n in ast.parse(out.read_text()).body if isinstance(n, (ast.Import, ast.ImportFrom))]

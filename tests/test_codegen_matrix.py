@@ -24,7 +24,7 @@ from symbackprop.matrix.generate import mlp
 from symbackprop.spec import spec_from_dict, spec_from_toml
 
 from conftest import DERIVATIONS
-from helpers import export, import_file
+from helpers import export, import_file, run_without_sympy
 
 
 def matrix_specs():
@@ -245,18 +245,7 @@ def test_exported_file_runs_without_sympy(derivations, tmp_path):
     out = export(derivations / "seed_matrix.toml", tmp_path)
     spec = load_spec(derivations / "seed_matrix.toml")
     d = matrix_backprop(spec.network, spec.values)
-    code = (
-        "import sys, json\n"
-        "sys.modules['sympy'] = None\n"
-        "sys.modules['symbackprop'] = None\n"
-        f"sys.path.insert(0, {str(tmp_path)!r})\n"
-        f"import {out.stem} as g\n"
-        f"loss, grads = g.loss_and_grad(**{spec.values!r})\n"
-        "print(json.dumps([float(loss), {k: v.tolist() for k, v in grads.items()}]))\n"
-    )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
-    assert run.returncode == 0, run.stderr
-    loss, grads = json.loads(run.stdout)
+    loss, grads = run_without_sympy(out, spec.values)
     assert loss == pytest.approx(d.loss_value, rel=1e-14)
     for p in d.params:
         np.testing.assert_allclose(grads[p], d.gradient_value(p), rtol=1e-13)
