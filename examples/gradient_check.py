@@ -40,7 +40,7 @@ def gradient_check(model, X, y, eps=1e-5, tol=1e-4):
     返回：解析梯度与数值梯度的最大相对误差
     """
     # 先做一次前向+反向，获取解析梯度
-    pred = model.forward(X)
+    model.forward(X)  # the article assigns this to pred, which it never uses
     model.backward(y)
 
     analytic = {

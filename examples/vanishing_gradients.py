@@ -153,7 +153,7 @@ def main(fast: bool = False, plot_to: str | None = None) -> dict:
     print(f"   layer 1 gets {drop:.1e} of layer {DEPTH}'s gradient "
           f"(the article's drawing: {ARTICLE_BARS[1] / ARTICLE_BARS[10]:.0e}).")
 
-    print(f"\n3. The same network with ReLU hidden layers (He initialisation N(0, 2/fan_in)):")
+    print("\n3. The same network with ReLU hidden layers (He initialisation N(0, 2/fan_in)):")
     bar_chart(relu)
     print(f"   layer 1 / layer {DEPTH}: {relu[1] / relu[DEPTH]:.2f} — ReLU' = 1 where z > 0, "
           "so the gradient does not decay.")

@@ -94,7 +94,7 @@ def _backward_order(network: Network) -> list[str]:
     This is the order of a textbook: after ``z_2 = w_2 a_1 + b`` come
     ``w_2`` and ``b``, then ``a_1``.
     """
-    order, placed = [], set()
+    order = []
     defined = [n for n in network.order if not network.node(n).is_leaf]
     first_consumer = {}
     for name in defined:

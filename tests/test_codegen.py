@@ -1,9 +1,6 @@
 """The exported gradient module: right numbers, broadcasting, stability, no SymPy at run time."""
 import ast
-import json
 import random
-import subprocess
-import sys
 import warnings
 
 import numpy as np

@@ -1,8 +1,5 @@
 """The exported matrix-form module: right numbers for any sizes, good code, stability, no SymPy."""
 import ast
-import json
-import subprocess
-import sys
 import threading
 import warnings
 

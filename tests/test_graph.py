@@ -11,7 +11,7 @@ import pytest
 from symbackprop import backprop, load_spec, network_from_latex
 from symbackprop.cli import main
 from symbackprop.errors import SymbackpropError
-from symbackprop.render.graph import Compact, annotated_graph, graph_dot, html_name, write_graph
+from symbackprop.render.graph import annotated_graph, graph_dot, html_name, write_graph
 from symbackprop.render.tikz import layer_of, layout, tikz_picture, tikz_standalone
 
 SPECS = ["seed_scalar", "mazur_2_2_2", "micrograd_ops", "cs231n_circuit"]
@@ -261,7 +261,7 @@ def test_matrix_tikz_figure_contains_every_node_and_edge(derivations, name):
                        tex)
     values = [n for n in g.nodes if not n.is_operation]
     assert [top for _, top in boxes] == [
-        n.latex + (f" = {n.value}" if n.value else rf" \in \mathbb{{R}}" + (f"^{{{n.shape}}}" if n.shape else "")
+        n.latex + (f" = {n.value}" if n.value else r" \in \mathbb{R}" + (f"^{{{n.shape}}}" if n.shape else "")
                    + (rf"\ {{\color{{black!55}}({n.size})}}" if n.size else "")) for n in values]
     pills = re.findall(r"\\node\[op[^\]]*\] \((n\d+)o\) at [^{]*\{\$(.*)\$\};$", tex, re.M)
     assert sorted(pills) == sorted((f"n{g.nodes.index(n)}", n.op_latex) for n in g.nodes if not n.is_leaf)

@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 
 import sympy as sp
 
-from ..derivation import Adjoint, Derivation
+from ..derivation import Derivation
 from .numbers import fmt
 from .phrases import phrase
 from .printer import _short_float, partial_latex, to_latex, to_text
