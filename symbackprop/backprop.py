@@ -112,7 +112,8 @@ def _forward_values(network: Network, env: dict[str, float], rnd) -> None:
     for name in network.order:
         node = network.node(name)
         if not node.is_leaf:
-            env[name] = rnd(_evaluate(node.expr, env, f"node '{name}'"))
+            where = f" (line {node.line})" if node.line else ""
+            env[name] = rnd(_evaluate(node.expr, env, f"node '{name}'{where}"))
 
 
 def _nodes_needing_adjoints(network: Network) -> set[str]:
@@ -147,7 +148,9 @@ def _evaluate(expr: sp.Expr, env: Mapping[str, float], what: str) -> float:
     except (TypeError, ValueError, ZeroDivisionError):
         raise SpecError(f"{what} has no numeric value at the given point") from None
     if value.imag != 0 or not math.isfinite(value.real):
-        raise SpecError(f"{what} is not a finite real number at the given point ({value})")
+        shown = f"{value.real:.6g}" if value.imag == 0 else f"{value.real:.6g}{value.imag:+.6g}i"
+        raise SpecError(f"{what} is {shown} at the given values, not a finite real number "
+                        f"(a logarithm, root or division outside its domain?)")
     return value.real
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .backprop import backprop as scalar_backprop
 from .derivation import Derivation
+from .errors import SymbackpropError
 from .matrix import MatrixDerivation, MatrixNetwork
 from .matrix import backprop as matrix_backprop
 from .spec import Spec, load_spec
@@ -42,4 +43,9 @@ def derive(spec: Spec | str | Path, **overrides) -> Derivation | MatrixDerivatio
     options = {"digits": spec.digits, "mode": spec.mode, "learning_rate": spec.learning_rate,
                "lang": spec.lang}
     options.update({k: v for k, v in overrides.items() if v is not None})
-    return backprop(spec.network, spec.values, **options)
+    try:
+        return backprop(spec.network, spec.values, **options)
+    except SymbackpropError as e:  # say which file, as the spec's own errors do
+        if spec.path is None or str(e).startswith(str(spec.path)):
+            raise
+        raise type(e)(f"{spec.path}: {e}") from None

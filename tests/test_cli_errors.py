@@ -88,3 +88,16 @@ def test_output_format_from_extension(tmp_path, derivations):
         out = tmp_path / f"out{ext}"
         assert main(["derive", str(derivations / "seed_scalar.toml"), "-o", str(out)]) == 0
         assert needle in out.read_text()
+
+
+@pytest.mark.parametrize("forward,needle", [
+    (r"L = \ln(-w)", "node 'L' (line 2) is -0.693147+3.14159i"),
+    (r"L = \sqrt{w - 1}", "not a finite real number"),
+    (r"z = \frac{1}{w - 0.5}" + "\nL = z^2", "node 'z' (line 2) is"),
+])
+def test_values_outside_the_domain_name_the_node_and_line(tmp_path, capsys, forward, needle):
+    spec = tmp_path / "domain.toml"
+    spec.write_text(f"forward = '''\n{forward}\n'''\nparams = [\"w\"]\n[values]\nw = 0.5\n")
+    assert main(["derive", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1, err
