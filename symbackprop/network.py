@@ -54,6 +54,8 @@ class Network:
     params: Iterable[str] = ()
     loss_name: str | None = None
     title: str | None = None
+    #: the title in other languages (``{"zh": …}``), used by documents in that language
+    titles: dict[str, str] = field(default_factory=dict)
     _nodes: dict[str, Node] = field(default_factory=dict, repr=False)
     _inputs: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _consumers: dict[str, list[str]] = field(default_factory=dict, repr=False)

@@ -2,7 +2,7 @@
 
 A spec is data only: nothing in it is ever executed. The keys::
 
-    title = "The article's example"        # optional
+    title = "The article's example"        # optional; or { en = "…", zh = "…" }
     forward = '''
     z_1 = w_1 x
     a_1 = \\sigma(z_1)
@@ -120,6 +120,7 @@ def spec_from_dict(data: Mapping[str, Any], path: Path | None = None, *,
     # shapes, or a value that is a list: batched matrix form (symbackprop.matrix)
     matrix = bool(shapes) or any(isinstance(v, list) for v in (values or {}).values())
 
+    title, titles = _titles(data.get("title"), where)
     loss = data.get("loss")
     if loss is not None and not isinstance(loss, str):
         raise SpecError(f"{where}'loss' must be a node name")
@@ -128,16 +129,17 @@ def spec_from_dict(data: Mapping[str, Any], path: Path | None = None, *,
             from .matrix.network import network_from_latex as matrix_network
 
             network = matrix_network(forward, params=params, loss=canonical_name(loss) if loss else None,
-                                     shapes=shapes, values=values, title=data.get("title"),
+                                     shapes=shapes, values=values, title=title,
                                      first_line=first_line)
         else:
             network = network_from_latex(
                 forward, params=params, loss=canonical_name(loss) if loss else None,
-                known=set(values or ()) | set(shapes), title=data.get("title"),
+                known=set(values or ()) | set(shapes), title=title,
                 first_line=first_line,
             )
     except SymbackpropError as e:
         raise type(e)(f"{where}{e}") from None
+    network.titles = titles
     if values is not None:
         unknown_values = [k for k in values if k not in network]
         if unknown_values:
@@ -155,7 +157,20 @@ def spec_from_dict(data: Mapping[str, Any], path: Path | None = None, *,
     lang = data.get("lang", "en")
     if lang not in ("en", "zh"):
         raise SpecError(f"{where}'lang' must be \"en\" or \"zh\", got {lang!r}")
-    return Spec(network, values, lr, digits, mode, lang, data.get("title"), shapes, path)
+    return Spec(network, values, lr, digits, mode, lang, title, shapes, path)
+
+
+def _titles(raw, where: str) -> tuple[str | None, dict[str, str]]:
+    """``title = "…"``, or one per language: ``title = { en = "…", zh = "…" }``."""
+    if raw is None or isinstance(raw, str):
+        return raw, {}
+    if isinstance(raw, dict) and raw and all(isinstance(v, str) for v in raw.values()):
+        unknown = sorted(set(raw) - {"en", "zh"})
+        if not unknown:
+            return raw.get("en", next(iter(raw.values()))), dict(raw)
+        raise SpecError(f"{where}'title' has a title for unknown language '{unknown[0]}'; use en, zh")
+    raise SpecError(f"{where}'title' must be a string or a table of strings by language, "
+                    f"e.g. title = {{ en = \"…\", zh = \"…\" }}")
 
 
 def _forward_lines(forward: str, first_line: int = 1) -> Iterable[tuple[int, str]]:

@@ -120,3 +120,13 @@ def test_closed_forms_in_node_names_and_in_leaves(derivations):
     assert "σ(w_1·x)" in leaves and "σ(w_1·x)" not in nodes
     assert isinstance(d, sb.Derivation) and isinstance(sb.derive(derivations / "seed_matrix.toml"),
                                                        sb.MatrixDerivation)
+
+
+def test_a_title_per_language(derivations):
+    from symbackprop.spec import spec_from_dict
+    d = sb.derive(derivations / "seed_scalar.toml")
+    assert d.to_text(lang="zh").startswith("手算一次完整的反向传播")
+    assert d.to_text().startswith("Backpropagation by hand")
+    assert d.to_json()["title"] == "Backpropagation by hand: the article's example"
+    with pytest.raises(sb.SpecError, match="unknown language 'fr'"):
+        spec_from_dict({"forward": "L = w^2", "params": ["w"], "title": {"fr": "x"}})

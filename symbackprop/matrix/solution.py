@@ -203,7 +203,7 @@ def build_solution(d: MatrixDerivation, *, lang: str | None = None,
     net = d.network
     ctx = solution_ctx(d)
     names = ctx.names
-    sol = Solution(title or net.title or phrase("title", lang), ctx=ctx)
+    sol = Solution(title or net.titles.get(lang) or net.title or phrase("title", lang), ctx=ctx)
     add = sol.blocks.append
     numeric = d.values is not None
     sep = phrase("and", lang)

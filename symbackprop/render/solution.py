@@ -192,7 +192,7 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
     net = d.network
     ctx = solution_ctx(d)
     names = ctx.names
-    sol = Solution(title or net.title or phrase("title", lang), ctx=ctx)
+    sol = Solution(title or net.titles.get(lang) or net.title or phrase("title", lang), ctx=ctx)
     add = sol.blocks.append
 
     def m(name: str) -> str:

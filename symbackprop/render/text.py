@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from .solution import Equations, Heading, Para, Table
 
@@ -25,15 +26,24 @@ def _plain(text: str) -> str:
     return _INLINE.sub(repl, text)
 
 
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: CJK characters take two.
+
+    >>> display_width("第 1 步"), display_width("Step 1")
+    (7, 6)
+    """
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def render_text(d, *, lang: str | None = None, closed_forms: bool = False) -> str:
     """The worked solution as plain text."""
     sol = d.solution(lang=lang, closed_forms=closed_forms)
     ctx = sol.ctx
-    out = [sol.title, "=" * len(sol.title)]
+    out = [sol.title, "=" * display_width(sol.title)]
     for b in sol.blocks:
         if isinstance(b, Heading):
             t = _plain(b.text)
-            out += ["", t, ("-" if b.level == 2 else "·") * len(t)]
+            out += ["", t, ("-" if b.level == 2 else "·") * display_width(t)]
         elif isinstance(b, Para):
             out.append(_plain(b.text))
         elif isinstance(b, Equations):
@@ -43,9 +53,10 @@ def render_text(d, *, lang: str | None = None, closed_forms: bool = False) -> st
                 out += [f"  {' ' * len(lhs)} = {r.text(ctx)}" for r in eq.rhs[1:]]
         elif isinstance(b, Table):
             rows = [b.header] + [[_plain(c) for c in r] for r in b.rows]
-            widths = [max(len(r[i]) for r in rows) for i in range(len(b.header))]
+            widths = [max(display_width(r[i]) for r in rows) for i in range(len(b.header))]
             for k, r in enumerate(rows):
-                out.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+                cells = (c + " " * (w - display_width(c)) for c, w in zip(r, widths))
+                out.append("  " + "  ".join(cells).rstrip())
                 if k == 0:
                     out.append("  " + "  ".join("-" * w for w in widths))
     return "\n".join(out) + "\n"
