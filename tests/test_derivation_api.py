@@ -130,3 +130,10 @@ def test_a_title_per_language(derivations):
     assert d.to_json()["title"] == "Backpropagation by hand: the article's example"
     with pytest.raises(sb.SpecError, match="unknown language 'fr'"):
         spec_from_dict({"forward": "L = w^2", "params": ["w"], "title": {"fr": "x"}})
+
+
+def test_text_reads_like_the_article(derivations):
+    text = sb.derive(derivations / "seed_scalar.toml").to_text()
+    assert "  z_1 = w_1·x = 0.5 × 2 = 1.000\n" in text
+    assert "  a_2 = σ(z_2) = σ(-0.731) = 0.325\n" in text
+    assert "  ∂L/∂w_2 = ∂L/∂z_2 · ∂z_2/∂w_2 = ∂L/∂z_2 · a_1 = -0.296 × 0.731 = -0.217\n" in text

@@ -126,7 +126,10 @@ class TextPrinter(StrPrinter):
 
     def _print_Function(self, expr):
         if hasattr(expr, "text_name"):  # activations: σ(z), ReLU(z)
-            return f"{expr.text_name}({self._print(expr.args[0])})"
+            arg = self._print(expr.args[0])
+            if expr.args[0].is_Symbol and arg.startswith("(-"):  # σ(-0.731), not σ((-0.731))
+                arg = arg[1:-1]
+            return f"{expr.text_name}({arg})"
         return super()._print_Function(expr)
 
     def _print_Float(self, expr):

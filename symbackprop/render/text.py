@@ -26,6 +26,10 @@ def _plain(text: str) -> str:
     return _INLINE.sub(repl, text)
 
 
+#: a chain ``lhs = a = b = c`` up to this many columns is printed on one line
+ONE_LINE = 76
+
+
 def display_width(text: str) -> int:
     """Columns ``text`` takes in a terminal: CJK characters take two.
 
@@ -48,9 +52,13 @@ def render_text(d, *, lang: str | None = None, closed_forms: bool = False) -> st
             out.append(_plain(b.text))
         elif isinstance(b, Equations):
             for eq in b.rows:
-                lhs = eq.lhs.text(ctx)
-                out.append(f"  {lhs} = {eq.rhs[0].text(ctx)}")
-                out += [f"  {' ' * len(lhs)} = {r.text(ctx)}" for r in eq.rhs[1:]]
+                lhs, rhs = eq.lhs.text(ctx), [r.text(ctx) for r in eq.rhs]
+                chain = " = ".join([lhs, *rhs])
+                if display_width(chain) <= ONE_LINE:  # as the article writes a short chain
+                    out.append(f"  {chain}")
+                    continue
+                out.append(f"  {lhs} = {rhs[0]}")
+                out += [f"  {' ' * display_width(lhs)} = {r}" for r in rhs[1:]]
         elif isinstance(b, Table):
             rows = [b.header] + [[_plain(c) for c in r] for r in b.rows]
             widths = [max(display_width(r[i]) for r in rows) for i in range(len(b.header))]
