@@ -311,3 +311,21 @@ def test_matrix_graph_tex_compiles(derivations, tmp_path, name, lang):
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "g.tex"],
                          cwd=tmp_path, capture_output=True, timeout=120)
     assert run.returncode == 0, run.stdout[-2000:]
+
+
+def test_markdown_draws_the_graph_with_mermaid(derivations):
+    """Every value box and every edge of the graph is in the Markdown's Mermaid block."""
+    import re
+
+    import symbackprop as sb
+    from symbackprop.render.graph import annotated_graph
+
+    for name in ("seed_scalar.toml", "seed_matrix.toml"):
+        d = sb.derive(derivations / name)
+        md = d.to_markdown()
+        block = re.search(r"```mermaid\n(.*?)\n```", md, re.S).group(1)
+        g = annotated_graph(d)
+        boxes = [n for n in g.nodes if not n.is_operation]
+        assert len(re.findall(r'^  n\d+\["', block, re.M)) == len(boxes)
+        assert len(re.findall(r"^  n\d+(?:_op)? --> n\d+_op$", block, re.M)) == len(g.edges)
+        assert "Figure 1:" in md and "\\ref" not in md

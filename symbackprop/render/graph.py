@@ -555,6 +555,83 @@ def _html_space(shape: str) -> str:
     return "ℝ" + (f"<SUP>{_html_shape(shape)}</SUP>" if shape else "")
 
 
+def graph_mermaid(graph: AnnotatedGraph) -> str:
+    """Mermaid source of ``graph`` (a Markdown ``mermaid`` block draws it on GitHub and GitLab).
+
+    The same picture as :func:`graph_dot`: value boxes coloured by kind, an
+    operation circle feeding each computed value, forward edges.
+
+    >>> from symbackprop import backprop, network_from_latex
+    >>> net = network_from_latex("z = w x\\nL = z^2", params=["w"])
+    >>> print(graph_mermaid(annotated_graph(backprop(net, {"w": 0.5, "x": 2.0}))))
+    flowchart LR
+      n0["<i>w</i> = 0.5<br/><span style='color:#c0392b'>∂L/∂w = 4.000</span>"]:::param
+      n1["<i>x</i> = 2"]:::input
+      n2_op(("×"))
+      n2["<i>z</i> = 1.000<br/><span style='color:#c0392b'>∂L/∂z = 2.000</span>"]:::intermediate
+      n2_op --> n2
+      n3_op(("(·)²"))
+      n3["<i>L</i> = 1.000<br/><span style='color:#c0392b'>∂L/∂L = 1</span>"]:::loss
+      n3_op --> n3
+      n0 --> n2_op
+      n1 --> n2_op
+      n2 --> n3_op
+      classDef param fill:#dbe8f7,stroke:#555
+      classDef input fill:#eeeeee,stroke:#555
+      classDef intermediate fill:#ffffff,stroke:#555
+      classDef loss fill:#fde3c8,stroke:#555
+    """
+    ids = {n.name: f"n{i}" for i, n in enumerate(graph.nodes)}
+    loss = _mermaid_html(html_name(graph.loss))
+    lines = ["flowchart " + ("TB" if graph.matrix else "LR")]
+    for n in graph.nodes:
+        op = ids[n.name] + "_op"
+        if not n.is_leaf:
+            lines.append(f'  {op}(("{_mermaid_text(n.op_text)}"))')
+        if n.is_operation:
+            continue
+        name = f"<i>{_mermaid_html(html_name(n.latex))}</i>"
+        if n.value is not None:
+            rows = [f"{name} = {_mermaid_html(_html_number(n.value))}"]
+        else:
+            rows = [f"{name} ∈ {_mermaid_html(_html_space(n.shape or ''))}"
+                    + (f" ({_mermaid_html(_html_shape(n.size))})" if n.size else "")]
+        if n.gradient is not None:
+            rows.append(f"<span style='color:{GRADIENT_COLOR}'>∂{loss}/∂"
+                        f"{_mermaid_html(html_name(n.latex))}{_mermaid_gradient(n)}</span>")
+        lines.append(f'  {ids[n.name]}["{"<br/>".join(rows)}"]:::{n.kind}')
+        if not n.is_leaf:
+            lines.append(f"  {op} --> {ids[n.name]}")
+    for a, b in graph.edges:
+        source = ids[a] + ("_op" if graph.node(a).is_operation else "")
+        lines.append(f"  {source} --> {ids[b]}_op")
+    lines += [f"  classDef {kind} fill:{color},stroke:#555" for kind, color in COLORS.items()]
+    return "\n".join(lines)
+
+
+def _mermaid_gradient(n: GraphNode) -> str:
+    """`` = value`` of a gradient in a Mermaid label: a number, a small matrix, its norm or shape."""
+    g = n.gradient
+    if isinstance(g, Compact):
+        rows = "; ".join(", ".join(_html_number(e) for e in r) for r in g.rows)
+        return _mermaid_html(f" = [{rows}]" + ("ᵀ" if g.transposed else ""))
+    if n.gradient_form == "norm":
+        return _mermaid_html(f": ‖·‖ = {_html_number(g)}")
+    if n.gradient_form == "shape":
+        return _mermaid_html(f" ∈ {_html_space(g)}")
+    return _mermaid_html(f" = {_html_number(g)}")
+
+
+def _mermaid_html(text: str) -> str:
+    """Graphviz-style HTML (``<SUB>``) as Mermaid label HTML: lower-case tags, quotes escaped."""
+    text = re.sub(r"</?(SUB|SUP|I|BR)\b", lambda m: m.group(0).lower(), text)
+    return text.replace('"', "#quot;")
+
+
+def _mermaid_text(text: str) -> str:
+    return html.escape(text).replace('"', "#quot;")
+
+
 def write_graph(d, path: Path | str, *, lang: str | None = None) -> None:
     """Write ``d``'s computational graph to ``path``: .svg/.png/.pdf (Graphviz), .dot, .tex (TikZ)."""
     path = Path(path)

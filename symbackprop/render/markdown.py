@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from .breaking import one_line
-from .solution import Equations, Heading, Para, Table
+from .graph import graph_mermaid
+from .phrases import phrase
+from .solution import Equations, Figure, Heading, Para, Table
 
 
 def render_markdown(d, *, lang: str | None = None, closed_forms: bool = False) -> str:
     """Markdown of the worked solution (KaTeX/MathJax compatible math)."""
-    sol = d.solution(lang=lang, closed_forms=closed_forms)
+    sol = d.solution(lang=lang, closed_forms=closed_forms, graph=True)
     ctx = sol.ctx
     out = [f"# {sol.title}"]
     for b in sol.blocks:
@@ -24,6 +26,9 @@ def render_markdown(d, *, lang: str | None = None, closed_forms: bool = False) -
                     body = f"{parts[0]} &= {parts[1]} \\\\\n" + " \\\\\n".join(
                         f"&= {p}" for p in parts[2:])
                     out.append("$$\n\\begin{aligned}\n" + body + "\n\\end{aligned}\n$$")
+        elif isinstance(b, Figure):  # drawn by Mermaid, as GitHub and GitLab render it
+            out.append("```mermaid\n" + graph_mermaid(b.graph) + "\n```")
+            out.append("*" + phrase("figure", lang or d.lang, caption=b.caption) + "*")
         elif isinstance(b, Table):
             lines = ["| " + " | ".join(b.header) + " |", "|" + "---|" * len(b.header)]
             lines += ["| " + " | ".join(r) + " |" for r in b.rows]

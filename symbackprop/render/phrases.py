@@ -19,11 +19,11 @@ PHRASES: dict[str, dict[str, str]] = {
     "given": {"en": "Given values: {values}.", "zh": "已知数值：{values}。"},
     "graph": {"en": "Computational graph", "zh": "计算图"},
     "graph_intro": {
-        "en": r"Figure~\ref{{fig:graph}} draws the forward pass as a computational graph: the "
+        "en": r"Figure 1 draws the forward pass as a computational graph: the "
               "leaves (parameters and constants) first, then each operation, drawn as a small "
               "circle, making the named value in the box beside it; arrows point in the forward "
               "direction.",
-        "zh": r"图~\ref{{fig:graph}} 把前向传播画成计算图：先是叶子节点（参数与常量），然后每个运算"
+        "zh": r"图 1 把前向传播画成计算图：先是叶子节点（参数与常量），然后每个运算"
               "（小圆圈）得到旁边方框中有名字的值；箭头指向前向计算的方向。",
     },
     "graph_values": {
@@ -42,11 +42,12 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "graph_omitted": {
         "en": "The network has {n} nodes, too many to draw legibly on a page (at most {max}), so "
-              r"the figure of its computational graph is left out; \texttt{{symbackprop graph}} "
+              "the figure of its computational graph is left out; symbackprop graph "
               "draws it as a picture.",
         "zh": "该网络有 {n} 个节点，超过一页能清楚画出的数量（至多 {max} 个），因此省略计算图；"
-              r"可用 \texttt{{symbackprop graph}} 单独画出。",
+              "可用 symbackprop graph 单独画出。",
     },
+    "figure": {"en": "Figure 1: {caption}", "zh": "图 1　{caption}"},
     "graph_legend": {
         "en": r"{param} trainable parameter\quad {input} constant input\quad {op} operation"
               r"\quad value, \textcolor{{sbpgradient}}{{gradient $\partial {L}/\partial v$}}",
@@ -212,10 +213,10 @@ PHRASES.update({
         "zh": "每个梯度的形状都与对应参数完全相同：",
     },
     "m_graph_intro": {
-        "en": r"Figure~\ref{{fig:graph}} draws it as a computational graph: each operation (matrix "
+        "en": r"Figure 1 draws it as a computational graph: each operation (matrix "
               r"product $\cdot$, broadcast sum $+$, elementwise functions, …) is a small circle, "
               r"each named result a box with its shape; the parameters come in from the side.",
-        "zh": r"图~\ref{{fig:graph}} 把它画成计算图：每个运算（矩阵乘法 $\cdot$、广播加法 $+$、"
+        "zh": r"图 1 把它画成计算图：每个运算（矩阵乘法 $\cdot$、广播加法 $+$、"
               r"逐元素函数等）是一个小圆圈，每个有名字的结果是标出形状的方框；参数从侧面进入。",
     },
     "m_graph_values": {
