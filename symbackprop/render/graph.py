@@ -37,7 +37,8 @@ from .numbers import fmt
 #: more nodes than this and a figure is no longer readable on a page
 MAX_FIGURE_NODES = 40
 
-INSTALL_GRAPHVIZ = "install Graphviz: apt-get install graphviz (and pip install graphviz)"
+INSTALL_GRAPHVIZ = ("install Graphviz: apt-get install graphviz (fonts-wqy-microhei for Chinese legends) "
+                    "and pip install graphviz")
 
 
 @dataclass
