@@ -67,13 +67,8 @@ from hand_numpy import autograd_loss_and_grad, hand_loss_and_grad, torch_loss_an
 SIZES = [(2, 4, 1), (64, 256, 10)]
 BATCHES = [4, 256, 16384]
 
-MATRIX_FORWARD = r"""
-Z_1 = X W_1 + b_1
-A_1 = \sigma(Z_1)
-Z_2 = A_1 W_2 + b_2
-A_2 = \sigma(Z_2)
-L = \frac{1}{m}\|A_2 - Y\|^2
-"""
+#: the article's network in matrix form: the module `symbackprop export` writes for it
+MATRIX_SPEC = Path(__file__).resolve().parent.parent / "derivations" / "seed_matrix.toml"
 
 
 # ---- problems ---------------------------------------------------------------------
@@ -157,13 +152,11 @@ _MATRIX: dict = {}
 def matrix_module(inplace: bool = True):
     """The exported matrix-form module (derived once; one module serves every size)."""
     if inplace not in _MATRIX:
+        from symbackprop import load_spec
         from symbackprop.matrix import backprop as matrix_backprop
-        from symbackprop.matrix import network_from_latex
         from symbackprop.matrix.codegen import matrix_module_source
 
-        shapes = {"X": ["m", "n_0"], "W_1": ["n_0", "n_1"], "b_1": ["n_1"], "W_2": ["n_1", "n_2"],
-                  "b_2": ["n_2"], "Y": ["m", "n_2"]}
-        net = network_from_latex(MATRIX_FORWARD, params=["W_1", "b_1", "W_2", "b_2"], shapes=shapes)
+        net = load_spec(MATRIX_SPEC).network  # its shapes have names: one module, any sizes
         namespace: dict = {}
         exec(matrix_module_source(matrix_backprop(net), inplace=inplace), namespace)  # our own code
         _MATRIX[inplace] = namespace["loss_and_grad"]
