@@ -12,7 +12,7 @@ chain rule, step by step:
 >>> round(d.gradient_value("w_1"), 4)
 -0.2115
 """
-from .derivation import Adjoint, Derivation
+from .derivation import AdjointSymbol, Derivation
 from .derive import backprop, derive
 from .errors import LatexSyntaxError, ShapeError, SpecError, SymbackpropError
 from .matrix import MatrixDerivation, MatrixNetwork
@@ -21,7 +21,7 @@ from .spec import Spec, load_spec, network_from_latex
 from .verification import verify
 
 __all__ = [
-    "Adjoint", "Derivation", "LatexSyntaxError", "MatrixDerivation", "MatrixNetwork", "Network",
+    "AdjointSymbol", "Derivation", "LatexSyntaxError", "MatrixDerivation", "MatrixNetwork", "Network",
     "ShapeError", "Spec",
     "SpecError", "SymbackpropError", "backprop", "derive", "load_spec", "network_from_latex", "verify",
 ]

@@ -20,7 +20,7 @@ from typing import Mapping
 
 import sympy as sp
 
-from .derivation import Adjoint, BackwardStep, Derivation, ForwardStep, LocalDerivative, Update
+from .derivation import AdjointSymbol, BackwardStep, Derivation, ForwardStep, LocalDerivative, Update
 from .errors import SpecError
 from .network import Network
 from .render.numbers import hand_round
@@ -68,17 +68,17 @@ def backprop(
                 continue
             local = _local_derivative(network.node(c).expr, node.symbol, textbook)
             term = LocalDerivative(c, name, local)
-            upstream = sp.Integer(1) if c == loss else Adjoint(c)
+            upstream = sp.Integer(1) if c == loss else AdjointSymbol(c)
             adjoint += upstream * local
             if env is not None:
                 term.value = rnd(_evaluate(local, env, f"∂{c}/∂{name}"))
-                up = 1.0 if c == loss else env[Adjoint(c).key]
+                up = 1.0 if c == loss else env[AdjointSymbol(c).key]
                 total += up * term.value
             terms.append(term)
         step = BackwardStep(name, terms, adjoint, number=len(backward) + 1)
         if env is not None:
             step.value = rnd(total)
-            env[Adjoint(name).key] = step.value
+            env[AdjointSymbol(name).key] = step.value
         backward.append(step)
 
     derivation = Derivation(network, forward, backward, values=env, digits=digits, mode=mode,
@@ -141,7 +141,7 @@ def _leaf_values(network: Network, values: Mapping[str, float], rnd) -> dict[str
 
 
 def _evaluate(expr: sp.Expr, env: Mapping[str, float], what: str) -> float:
-    subs = {s: sp.Float(env[s.key if isinstance(s, Adjoint) else s.name], 30)
+    subs = {s: sp.Float(env[s.key if isinstance(s, AdjointSymbol) else s.name], 30)
             for s in expr.free_symbols}
     try:
         value = complex(expr.xreplace(subs).evalf(30))

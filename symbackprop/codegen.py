@@ -60,7 +60,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
 from . import functions as F
-from .derivation import Adjoint, Derivation
+from .derivation import AdjointSymbol, Derivation
 from .errors import SymbackpropError
 from .matrix import ops as O
 from .matrix.ops import Add as IRAdd
@@ -148,7 +148,7 @@ class GradientPrinter(NumPyPrinter):
     >>> import sympy as sp
     >>> a = sp.Symbol("a_2", real=True)
     >>> p = GradientPrinter({"identifiers": {"a_2": "a_2"}, "adjoints": {"a_2": "d_a_2"}})
-    >>> p.doprint(Adjoint("a_2") * a * (1 - a))
+    >>> p.doprint(AdjointSymbol("a_2") * a * (1 - a))
     'd_a_2*a_2*(1 - a_2)'
     >>> p.doprint(F.sigmoid(a)), sorted(p.helpers)
     ('_sigmoid(a_2)', ['_sigmoid'])
@@ -200,7 +200,7 @@ class GradientPrinter(NumPyPrinter):
         except KeyError:
             raise SymbackpropError(f"no identifier for symbol '{expr.name}'") from None
 
-    def _print_Adjoint(self, expr):
+    def _print_AdjointSymbol(self, expr):
         return self._settings["adjoints"][expr.node]
 
     _print_MatrixSymbol = _print_Symbol
@@ -575,11 +575,11 @@ def gradient_program(d: Derivation) -> GradientProgram:
 
     plain = [Statement(net.node(n).symbol, _stable_logs(net.node(n).expr, sigmoid_of), "forward")
              for n in defined]
-    plain += [Statement(Adjoint(s.node), _stable_logs(s.adjoint, sigmoid_of), "backward")
+    plain += [Statement(AdjointSymbol(s.node), _stable_logs(s.adjoint, sigmoid_of), "backward")
               for s in d.backward]
     statements = _common_subexpressions(plain, names, identifiers)
 
-    gradients = {p: (Adjoint(p) if p in adjoints else None) for p in params}
+    gradients = {p: (AdjointSymbol(p) if p in adjoints else None) for p in params}
     program = GradientProgram(net.title, loss, params, inputs, identifiers, adjoints, statements,
                               gradients)
     deps = _dependencies(program, {net.node(n).symbol: frozenset([n]) for n in leaves})

@@ -15,10 +15,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .network import Network
 
 
-class Adjoint(sp.Symbol):
+class AdjointSymbol(sp.Symbol):
     r"""The adjoint :math:`\partial L / \partial v` of node ``v``, as a symbol.
 
-    >>> Adjoint("z_2").node
+    >>> AdjointSymbol("z_2").node
     'z_2'
     """
 
@@ -33,6 +33,15 @@ class Adjoint(sp.Symbol):
     @property
     def key(self) -> str:
         return self.name
+
+    def _latex(self, printer) -> str:
+        """SymPy's own ``latex()`` prints a fraction; symbackprop's printer its own form."""
+        own = getattr(printer, "_print_AdjointSymbol", None)
+        if own is not None:
+            return own(self)
+        from .latex_in import latex_name
+
+        return rf"\frac{{\partial L}}{{\partial {latex_name(self.node)}}}"
 
 
 @dataclass
@@ -147,7 +156,7 @@ class Derivation(DerivationBase):
     network: "Network"
     forward: list[ForwardStep]
     backward: list[BackwardStep]
-    values: dict[str, float] | None = None  #: node and adjoint values (keys: names, Adjoint.key)
+    values: dict[str, float] | None = None  #: node and adjoint values (keys: names, AdjointSymbol.key)
     digits: int = 3
     mode: str = "exact"
     learning_rate: float | None = None
@@ -158,7 +167,7 @@ class Derivation(DerivationBase):
     def adjoint_value(self, node: str) -> float | None:
         if node == self.loss:
             return 1.0
-        return None if self.values is None else self.values[Adjoint(node).key]
+        return None if self.values is None else self.values[AdjointSymbol(node).key]
 
     @property
     def loss_value(self) -> float | None:
@@ -173,12 +182,12 @@ class Derivation(DerivationBase):
         """
         closed: dict[sp.Symbol, sp.Expr] = {}
         for step in self.backward:  # reverse topological: consumers come first
-            closed[Adjoint(step.node)] = step.adjoint.xreplace(closed)
+            closed[AdjointSymbol(step.node)] = step.adjoint.xreplace(closed)
             if step.node == node:
                 break
         else:
             raise KeyError(node)
-        result = closed[Adjoint(node)]
+        result = closed[AdjointSymbol(node)]
         if leaves:
             for name in reversed(self.network.order):
                 n = self.network.node(name)

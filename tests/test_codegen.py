@@ -11,7 +11,7 @@ from symbackprop import backprop, load_spec
 from symbackprop.check import autograd_gradient, random_point
 from symbackprop.cli import main
 from symbackprop.codegen import GradientPrinter, module_source, python_identifier
-from symbackprop.derivation import Adjoint
+from symbackprop.derivation import AdjointSymbol
 from symbackprop.errors import SymbackpropError
 from symbackprop.matrix import MatrixNetwork
 from symbackprop.network import Network
@@ -285,7 +285,7 @@ def printer(*names):
 def test_printer_spellings():
     x, y = sp.symbols("x y", real=True)
     p = printer("x", "y")
-    assert p.doprint(Adjoint("x") * y) == "d_x*y"
+    assert p.doprint(AdjointSymbol("x") * y) == "d_x*y"
     assert p.doprint(1 / (x + 1)) == "1/(x + 1)"
     assert p.doprint(10 / x**2) == "10/x**2"
     assert p.doprint(sp.Max(x, y, 0)) in ("np.maximum(np.maximum(0, x), y)", "np.maximum(np.maximum(x, y), 0)")

@@ -5,7 +5,7 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop.derivation import Adjoint
+from symbackprop.derivation import AdjointSymbol
 from symbackprop.functions import sigmoid
 
 
@@ -36,7 +36,7 @@ def test_textbook_local_derivatives_use_node_names():
     assert str(d.step("a_2").terms[0].expr) == "2*(a_2 - y)"
     assert sp.expand(d.step("a_2").terms[0].expr - 2 * (a2 - y)) == 0
     assert d.step("z_2").terms[0].expr == a2 * (1 - a2)
-    assert d.gradient("w_1") == Adjoint("z_1") * sp.Symbol("x", real=True)
+    assert d.gradient("w_1") == AdjointSymbol("z_1") * sp.Symbol("x", real=True)
 
 
 def test_closed_form_equals_sympy_diff_of_composed_loss():

@@ -5,13 +5,13 @@ Node symbols print with their LaTeX spelling; adjoints as
 its number instead (the "numbers substituted" line of a worked step).
 
 >>> import sympy as sp
->>> from symbackprop.derivation import Adjoint
+>>> from symbackprop.derivation import AdjointSymbol
 >>> a = sp.Symbol("a_2", real=True)
 >>> to_latex(a * (1 - a))
 'a_{2} \\\\left(1 - a_{2}\\\\right)'
 >>> to_latex(a * (1 - a), values={"a_2": 0.325})
 '0.325 \\\\times \\\\left(1 - 0.325\\\\right)'
->>> to_latex(Adjoint("z_2"))
+>>> to_latex(AdjointSymbol("z_2"))
 '\\\\frac{\\\\partial L}{\\\\partial z_{2}}'
 """
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Printer(LatexPrinter):
         text = value if isinstance(value, str) else fmt(value, self._settings["digits"])
         return rf"\left({text}\right)" if text.startswith("-") else text
 
-    def _print_Adjoint(self, expr):
+    def _print_AdjointSymbol(self, expr):
         values = self._settings["values"]
         key = expr.key
         if values is not None and key in values:
@@ -115,7 +115,7 @@ class TextPrinter(StrPrinter):
             return self._number(values[expr.name])
         return expr.name
 
-    def _print_Adjoint(self, expr):
+    def _print_AdjointSymbol(self, expr):
         values = self._settings["values"]
         if values is not None and expr.key in values:
             return self._number(values[expr.key])

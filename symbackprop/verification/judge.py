@@ -22,7 +22,7 @@ from typing import Iterator
 import sympy as sp
 
 from .. import latex_in
-from ..derivation import Adjoint
+from ..derivation import AdjointSymbol
 from ..errors import LatexSyntaxError, SpecError, SymbackpropError
 from ..latex_in import Name, Num, Partial
 from ..render.phrases import phrase
@@ -382,7 +382,7 @@ class Judge:
                 values = []
                 for p in e.points:
                     env = o.adjoints(target.of, p)
-                    up = 1.0 if term.of == target.of else float(env[Adjoint(term.of)])
+                    up = 1.0 if term.of == target.of else float(env[AdjointSymbol(term.of)])
                     through = 1.0 if down is None else o.value(down, p)
                     local = evaluate(term.expr, env)
                     if through is None or local is None:

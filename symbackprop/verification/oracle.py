@@ -29,7 +29,7 @@ import sympy as sp
 
 from .. import functions as F
 from ..backprop import backprop
-from ..derivation import Adjoint, Derivation, LocalDerivative
+from ..derivation import AdjointSymbol, Derivation, LocalDerivative
 from ..errors import SpecError
 from ..network import Network
 
@@ -165,7 +165,7 @@ class Oracle:
                     if value is None:
                         env = None
                         break
-                    env[Adjoint(step.node)] = sp.Float(value, PRECISION)
+                    env[AdjointSymbol(step.node)] = sp.Float(value, PRECISION)
             self._envs[key] = env
         return self._envs[key]
 
@@ -182,7 +182,7 @@ class Oracle:
         if not self.has_step(target.of, target.wrt):
             return 0.0
         env = self.adjoints(target.of, point)
-        return None if env is None else float(env[Adjoint(target.wrt)])
+        return None if env is None else float(env[AdjointSymbol(target.wrt)])
 
     def hand_value(self, target: Target, digits: int) -> float | None:
         """The value a person gets carrying ``digits`` decimals forward (spec values only)."""
