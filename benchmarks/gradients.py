@@ -153,8 +153,8 @@ def matrix_module(inplace: bool = True):
     """The exported matrix-form module (derived once; one module serves every size)."""
     if inplace not in _MATRIX:
         from symbackprop import load_spec
-        from symbackprop.matrix import backprop as matrix_backprop
-        from symbackprop.matrix.codegen import matrix_module_source
+        from symbackprop.backprop import backprop as matrix_backprop
+        from symbackprop.codegen.module import module_source as matrix_module_source
 
         net = load_spec(MATRIX_SPEC).network  # its shapes have names: one module, any sizes
         namespace: dict = {}

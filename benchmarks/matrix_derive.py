@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 import time
 
-from symbackprop.matrix import backprop
-from symbackprop.matrix.generate import mlp
+from symbackprop.backprop import backprop
+from symbackprop.generate_matrix import mlp
 from symbackprop.spec import spec_from_dict
 
 

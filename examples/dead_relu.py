@@ -28,9 +28,10 @@ import sympy as sp
 
 import symbackprop as sb
 from symbackprop.analysis import dead_units, exported_gradient, local_derivative, node_values
-from symbackprop.matrix import network_from_latex, to_text
-from symbackprop.matrix.ops import scalar_derivative
-from symbackprop.render.printer import to_text as scalar_text
+from symbackprop.reader.forward import network_from_latex
+from symbackprop.printing.ir import to_text
+from symbackprop.ir import scalar_derivative
+from symbackprop.printing.sympy import to_text as scalar_text
 from training_loop import SPEC, batches, circle_data, linear_init, train
 
 BAD_LR, BAD_STEPS = 10.0, 3

@@ -26,8 +26,9 @@ import numpy as np
 import symbackprop as sb
 from symbackprop.analysis import (clip_by_global_norm, exported_gradient, global_norm,
                                   layer_gradient_norms)
-from symbackprop.matrix import network_from_latex, to_text
-from symbackprop.matrix.generate import mlp
+from symbackprop.reader.forward import network_from_latex
+from symbackprop.printing.ir import to_text
+from symbackprop.generate_matrix import mlp
 from plotting import pyplot, save
 
 DEPTH, WIDTH, BATCH = 10, 16, 64

@@ -25,8 +25,8 @@ import numpy as np
 import symbackprop as sb
 from symbackprop.analysis import exported_gradient
 from symbackprop.check import relative_error
-from symbackprop.matrix import network_from_latex
-from symbackprop.matrix.generate import mlp
+from symbackprop.reader.forward import network_from_latex
+from symbackprop.generate_matrix import mlp
 from gradient_check import numeric_gradient
 from plotting import pyplot, save
 

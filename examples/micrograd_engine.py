@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 import symbackprop as sb
-from symbackprop.render.printer import to_text
+from symbackprop.printing.sympy import to_text
 
 SPEC = Path(__file__).resolve().parent.parent / "derivations" / "seed_scalar.toml"
 

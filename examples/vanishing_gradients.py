@@ -25,8 +25,8 @@ import sympy as sp
 import symbackprop as sb
 from symbackprop.analysis import exported_gradient, layer_gradient_norms, sigmoid_bound
 from symbackprop.generate import sigmoid_chain
-from symbackprop.matrix import network_from_latex
-from symbackprop.matrix.generate import mlp
+from symbackprop.reader.forward import network_from_latex
+from symbackprop.generate_matrix import mlp
 from plotting import pyplot, save
 
 DEPTH, WIDTH, BATCH = 10, 16, 64

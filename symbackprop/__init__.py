@@ -12,17 +12,19 @@ chain rule, step by step:
 >>> round(d.gradient_value("w_1"), 4)
 -0.2115
 """
-from .derivation import AdjointSymbol, Derivation
-from .derive import backprop, derive
-from .errors import LatexSyntaxError, ShapeError, SpecError, SymbackpropError
-from .matrix import MatrixDerivation, MatrixNetwork
-from .network import Network
-from .spec import Spec, load_spec, network_from_latex
-from .verification import verify
+from symbackprop.backprop import backprop
+from symbackprop.derivation import Derivation
+from symbackprop.derive import derive
+from symbackprop.errors import LatexSyntaxError, ShapeError, SpecError, SymbackpropError
+from symbackprop.network import Network
+from symbackprop.reader.forward import network_from_latex
+from symbackprop.spec import Spec, load_spec
+from symbackprop.sympy_form import AdjointSymbol
+from symbackprop.verification import verify
 
 __all__ = [
-    "AdjointSymbol", "Derivation", "LatexSyntaxError", "MatrixDerivation", "MatrixNetwork", "Network",
-    "ShapeError", "Spec",
-    "SpecError", "SymbackpropError", "backprop", "derive", "load_spec", "network_from_latex", "verify",
+    "AdjointSymbol", "Derivation", "LatexSyntaxError", "Network", "ShapeError", "Spec",
+    "SpecError", "SymbackpropError", "backprop", "derive", "load_spec", "network_from_latex",
+    "verify",
 ]
 __version__ = "0.1.0"

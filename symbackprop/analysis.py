@@ -148,7 +148,7 @@ def local_derivative(derivation, node: str) -> Callable[[np.ndarray], np.ndarray
     >>> relu_prime(np.array([[-2.0, 0.5]])).tolist()
     [[0.0, 1.0]]
     """
-    from .matrix import ops as O
+    from symbackprop import ir as O
 
     step = derivation.step(node)
     primes = [e for t in step.terms for e in O.walk(t.expr)
@@ -175,7 +175,7 @@ def node_values(network, arrays: Mapping[str, np.ndarray],
     >>> node_values(net, {"X": [[1.0, 2.0]], "W": [[1.0, -1.0], [1.0, -1.0]]})["A"].tolist()
     [[3.0, 0.0]]
     """
-    from .matrix.backprop import forward_values, leaf_arrays
+    from symbackprop.backprop import forward_values, leaf_arrays
 
     env, sizes = leaf_arrays(network, arrays)
     forward_values(network, env, sizes, names=names)
@@ -189,6 +189,6 @@ def exported_gradient(network) -> Callable[..., tuple[float, dict[str, np.ndarra
     (:meth:`Derivation.compile`, scalar or matrix form): derived once, and for a
     matrix network one function serves every batch size.
     """
-    from . import backprop
+    from symbackprop import backprop
 
     return backprop(network).compile()

@@ -1,94 +1,89 @@
-"""Reverse mode over named nodes, with local rules only.
+r"""Reverse mode over named nodes, with the rules of :mod:`symbackprop.rules` only.
 
-For each node ``v`` in reverse topological order the adjoint is the sum over
-its consumers ``c`` of ``adjoint(c) * dc/dv``, where ``dc/dv`` differentiates
-*only* ``c``'s own definition. The composed loss is never built or
-differentiated, so expression size grows linearly with the network.
+For each node ``v`` (reverse topological order, each leaf right after its first
+consumer: the textbook's order) the adjoint is the sum over its consumers
+``c`` of the pull-back of ``∂L/∂c`` through ``c``'s own definition;
+broadcasting is undone once per operand (:func:`~symbackprop.rules.unbroadcast`),
+and every adjoint is checked to have exactly its node's shape. Only a node's
+own definition is ever differentiated, never the composed loss, so the size of
+every expression grows linearly with the network.
 
->>> from symbackprop.spec import network_from_latex
+A scalar is the 0-d case. A scalar consumer's pull-back of ``1`` is its local
+derivative ``∂c/∂v`` (the rules are linear in the upstream gradient), which the
+worked solution shows, and its term is ``∂L/∂c · ∂c/∂v``.
+
+>>> from symbackprop.reader.forward import network_from_latex
 >>> net = network_from_latex(r'''
 ... z = w x
 ... L = (z - y)^2''', params=["w"])
 >>> d = backprop(net, {"w": 0.5, "x": 2.0, "y": 1.0})
->>> d.gradient_value("w")
-0.0
+>>> d.gradient_value("w"), str(d.step("w").terms[0].local)
+(0.0, 'x')
+>>> net = network_from_latex(r'''
+... Z = X W + b
+... L = \frac{1}{m}\|Z - Y\|^2''', params=["W", "b"],
+...     shapes={"X": ["m", "n"], "W": ["n", "k"], "b": ["k"], "Y": ["m", "k"]})
+>>> d = backprop(net)
+>>> [str(d.gradient(p)) for p in ("W", "b")]
+['Xᵀ · ∂L/∂Z', 'Σ_(i=1..m) ∂L/∂Z']
 """
 from __future__ import annotations
 
-import math
-from typing import Mapping
+from collections import defaultdict
+from typing import Any, Callable, Mapping, Optional
 
-import sympy as sp
+import numpy as np
 
-from .derivation import AdjointSymbol, BackwardStep, Derivation, ForwardStep, LocalDerivative, Update
-from .errors import SpecError
-from .network import Network
-from .render.numbers import hand_round
+from symbackprop import ir
+from symbackprop.derivation import Derivation, ForwardStep, Step, Term, Update
+from symbackprop.errors import ShapeError, SpecError
+from symbackprop.network import Network
+from symbackprop.printing.numbers import hand_round
+from symbackprop.rules import BROADCAST, Fused, fused_rule, unbroadcast, vjp_rule
+from symbackprop.shapes import Sizes, as_array, shape_text, size_text
 
 MODES = ("exact", "hand")
+Values = Mapping[str, Any]
 
 
-def backprop(
-    network: Network,
-    values: Mapping[str, float] | None = None,
-    *,
-    digits: int = 3,
-    mode: str = "exact",
-    learning_rate: float | None = None,
-    lang: str = "en",
-) -> Derivation:
+def backprop(network: Network, values: Optional[Values] = None, *, digits: int = 3,
+             mode: str = "exact", learning_rate: Optional[float] = None,
+             lang: str = "en") -> Derivation:
     """Derive every gradient of ``network``'s loss, step by step.
 
-    ``values`` (leaf name -> number) makes the derivation numeric; ``mode="hand"``
-    carries values rounded to ``digits`` decimals forward, as a person does.
+    ``values`` (leaf name -> number or nested lists) makes the derivation
+    numeric and gives the dimension names their sizes; ``mode="hand"`` rounds
+    every value to ``digits`` decimals before it is used again, as a person
+    calculating by hand does.
     """
     if mode not in MODES:
         raise SpecError(f"unknown number mode '{mode}'; use one of {', '.join(MODES)}")
     network.validate()
-    loss = network.loss
-    needed = _nodes_needing_adjoints(network)
+    rnd = _rounding(mode, digits)
+    env = sizes = None
+    if values is not None:
+        env, sizes = leaf_arrays(network, values, rnd)
+        forward_values(network, env, sizes, rnd)
 
-    rnd = (lambda v: hand_round(v, digits)) if mode == "hand" else (lambda v: v)
-    env = _leaf_values(network, values, rnd) if values is not None else None
+    def allowed(f: Fused) -> bool:  # a shortcut is used only when its condition holds
+        return f.assumption != "rows_sum_to_one" or env is None or _rows_sum_to_one(f, env, sizes)
 
+    steps = derive_steps(network, allowed)
+    forward = [ForwardStep(n, network.node(n).expr, None if env is None else env[n])
+               for n in network.order if not network.node(n).is_leaf]
+    d = Derivation(network, forward, steps, values=env, sizes=sizes or Sizes(), digits=digits,
+                   mode=mode, learning_rate=learning_rate, lang=lang, named=named(network))
     if env is not None:
-        _forward_values(network, env, rnd)
-    forward = [ForwardStep(n.name, n.display, n.expr, None if env is None else env[n.name])
-               for n in network.nodes.values() if not n.is_leaf]
-
-    textbook = _textbook_map(network)
-    backward: list[BackwardStep] = []
-    for name in _backward_order(network):
-        if name not in needed:
-            continue
-        node = network.node(name)
-        terms, adjoint, total = [], sp.Integer(0), 0.0
-        for c in network.consumers(name):
-            if c != loss and c not in needed:
-                continue
-            local = _local_derivative(network.node(c).expr, node.symbol, textbook)
-            term = LocalDerivative(c, name, local)
-            upstream = sp.Integer(1) if c == loss else AdjointSymbol(c)
-            adjoint += upstream * local
-            if env is not None:
-                term.value = rnd(_evaluate(local, env, f"∂{c}/∂{name}"))
-                up = 1.0 if c == loss else env[AdjointSymbol(c).key]
-                total += up * term.value
-            terms.append(term)
-        step = BackwardStep(name, terms, adjoint, number=len(backward) + 1)
-        if env is not None:
-            step.value = rnd(total)
-            env[AdjointSymbol(name).key] = step.value
-        backward.append(step)
-
-    derivation = Derivation(network, forward, backward, values=env, digits=digits, mode=mode,
-                            learning_rate=learning_rate, lang=lang)
-    if learning_rate is not None and env is not None:
-        _gradient_descent_step(derivation, values, learning_rate, rnd)
-    return derivation
+        d.adjoints = backward_values(network, steps, env, sizes, rnd)
+        for f in d.forward:
+            f.value = d.value(f.node)
+        if learning_rate is not None:
+            _gradient_descent_step(d, values, learning_rate, rnd)
+    return d
 
 
-def _backward_order(network: Network) -> list[str]:
+# ---- the order of a worked solution -----------------------------------------
+def backward_order(network: Network) -> list[str]:
     """Reverse topological order, each leaf right after its first consumer.
 
     This is the order of a textbook: after ``z_2 = w_2 a_1 + b`` come
@@ -96,7 +91,7 @@ def _backward_order(network: Network) -> list[str]:
     """
     order = []
     defined = [n for n in network.order if not network.node(n).is_leaf]
-    first_consumer = {}
+    first_consumer: dict[str, str] = {}
     for name in defined:
         for i in network.inputs(name):
             first_consumer.setdefault(i, name)
@@ -107,16 +102,7 @@ def _backward_order(network: Network) -> list[str]:
     return order
 
 
-def _forward_values(network: Network, env: dict[str, float], rnd) -> None:
-    """Evaluate every defined node in order, adding its value to ``env``."""
-    for name in network.order:
-        node = network.node(name)
-        if not node.is_leaf:
-            where = f" (line {node.line})" if node.line else ""
-            env[name] = rnd(_evaluate(node.expr, env, f"node '{name}'{where}"))
-
-
-def _nodes_needing_adjoints(network: Network) -> set[str]:
+def nodes_needing_adjoints(network: Network) -> set[str]:
     """Nodes on a path from a parameter to the loss (the loss itself excluded)."""
     depends = set(network.params)
     for name in network.order:
@@ -125,59 +111,213 @@ def _nodes_needing_adjoints(network: Network) -> set[str]:
     return network.ancestors(network.loss) & depends
 
 
-def _leaf_values(network: Network, values: Mapping[str, float], rnd) -> dict[str, float]:
-    env: dict[str, float] = {}
+def named(network: Network) -> dict:
+    """Each definition -> its node, so derivatives are written with node names."""
+    return {n.expr: n.var for n in network.nodes.values() if not n.is_leaf}
+
+
+# ---- symbolic --------------------------------------------------------------
+def derive_steps(network: Network,
+                 allowed: Callable[[Fused], bool] = lambda f: True) -> list[Step]:
+    """The backward steps of ``network`` (no numbers)."""
+    loss = network.loss
+    needed = nodes_needing_adjoints(network)
+    pulled: dict[str, dict] = {}
+    closed: dict[str, ir.Expr] = {}  # adjoints written straight from the loss
+    steps: list[Step] = []
+    for name in backward_order(network):
+        if name not in needed:
+            continue
+        node = network.node(name)
+        terms = []
+        for c in network.consumers(name):
+            if c != loss and c not in needed:
+                continue
+            fused = _fused(network, name, c, allowed)
+            if fused is not None:
+                terms.append(Term(c, name, fused.gradient, (fused.rule,), fused=fused))
+                continue
+            if c not in pulled:
+                pulled[c] = pullback(network, c, needed)
+            terms.append(_term(network, c, name, pulled[c][name]))
+        adjoint = terms[0].expr
+        for t in terms[1:]:
+            adjoint = ir.add(adjoint, t.expr)
+        if adjoint.shape != node.shape:  # the 维度记忆技巧, checked on every step
+            raise ShapeError(f"the gradient of '{name}' came out {shape_text(adjoint.shape)}, "
+                             f"but '{name}' is {shape_text(node.shape)}")
+        textbook = ir.replace(adjoint, lambda e: closed.get(e.name) if isinstance(e, ir.Adj) else None)
+        if not ir.adjoints_in(adjoint):
+            closed[name] = adjoint
+        steps.append(Step(name, terms, adjoint, textbook, node.shape, number=len(steps) + 1))
+    return steps
+
+
+def _term(network: Network, c: str, v: str, parts: list) -> Term:
+    """The term of ``v``'s adjoint through consumer ``c``: each use of ``v`` in ``c``'s definition."""
+    rules = tuple(dict.fromkeys(r for _, path in parts for r in path))
+    local = None
+    for e, _ in parts:
+        local = e if local is None else ir.add(local, e)
+    if network.node(c).shape == ():  # the pull-back of 1 is the local derivative ∂c/∂v
+        upstream = ir.Scalar(1) if c == network.loss else ir.Adj(c, ())
+        scalar = network.node(v).shape == ()
+        return Term(c, v, ir.hadamard(upstream, local), rules, local=local if scalar else None)
+    return Term(c, v, local, rules)
+
+
+def pullback(network: Network, consumer: str, wants) -> dict[str, list]:
+    """``∂L/∂v`` through ``consumer``'s definition for each wanted ``v`` it uses.
+
+    Returns ``{v: [(expr, rules), …]}``, one entry per occurrence of ``v``. The
+    upstream gradient is ``∂L/∂consumer`` for an array, and 1 for a number (whose
+    result is then the local derivative ``∂consumer/∂v``).
+    """
+    node = network.node(consumer)
+    scalar = node.shape == ()
+    g = ir.Scalar(1) if consumer == network.loss or scalar else ir.Adj(consumer, node.shape)
+    out: dict[str, list] = defaultdict(list)
+
+    def visit(e: ir.Expr, g: ir.Expr, path: tuple, ans) -> None:
+        if isinstance(e, ir.Var):
+            out[e.name].append((g, path))
+            return
+        for i, child in enumerate(e.children):
+            if not ir.names_in(child) & wants:
+                continue
+            rule = vjp_rule(e, i)
+            gc, summed = unbroadcast(rule.fn(g, e, ans), child.shape)
+            visit(child, gc, path + (rule,) + ((BROADCAST,) if summed else ()), None)
+
+    visit(node.expr, g, (), node.var)
+    return out
+
+
+def _fused(network: Network, z: str, c: str, allowed) -> Optional[Fused]:
+    loss = network.loss
+    if c == loss or network.consumers(c) != (loss,) or network.node(c).shape == ():
+        return None
+    definition = network.node(c).expr
+    if definition.children[:1] != (network.node(z).var,):  # c = f(z) itself
+        return None
+    fused = fused_rule(definition, network.node(c).var, network.node(loss).expr)
+    return fused if fused is not None and allowed(fused) else None
+
+
+# ---- numbers ---------------------------------------------------------------
+def _rounding(mode: str, digits: int):
+    if mode != "hand":
+        return lambda a: a
+    rnd = np.vectorize(lambda v: hand_round(float(v), digits), otypes=[float])
+    return lambda a: rnd(a) if np.ndim(a) else np.asarray(hand_round(float(a), digits))
+
+
+def leaf_arrays(network: Network, values: Values, rnd=lambda a: a):
+    """The leaves' values as arrays, checked against their shapes; the dimension sizes."""
+    env: dict[str, np.ndarray] = {}
+    sizes = Sizes()
     for name in network.order:
         node = network.node(name)
         if not node.is_leaf:
             continue
         if name not in values:
             raise SpecError(f"no value given for leaf '{name}'")
-        v = values[name]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise SpecError(f"value of '{name}' must be a finite number, got {v!r}")
-        env[name] = float(v)
-    return env
+        arr = as_array(name, values[name])
+        sizes.bind(name, node.shape, arr.shape)
+        env[name] = rnd(arr)
+    return env, sizes
 
 
-def _evaluate(expr: sp.Expr, env: Mapping[str, float], what: str) -> float:
-    subs = {s: sp.Float(env[s.key if isinstance(s, AdjointSymbol) else s.name], 30)
-            for s in expr.free_symbols}
-    try:
-        value = complex(expr.xreplace(subs).evalf(30))
-    except (TypeError, ValueError, ZeroDivisionError):
-        raise SpecError(f"{what} has no numeric value at the given point") from None
-    if value.imag != 0 or not math.isfinite(value.real):
-        shown = f"{value.real:.6g}" if value.imag == 0 else f"{value.real:.6g}{value.imag:+.6g}i"
-        raise SpecError(f"{what} is {shown} at the given values, not a finite real number "
-                        f"(a logarithm, root or division outside its domain?)")
-    return value.real
+def forward_values(network: Network, env: dict, sizes: Sizes, rnd=lambda a: a,
+                   names=None) -> None:
+    """Evaluate every defined node in order (or only ``names`` and what they need),
+    adding its value to ``env``."""
+    wanted = None if names is None else set(names) | network.ancestors(*names)
+    for name in network.order:
+        node = network.node(name)
+        if not node.is_leaf and (wanted is None or name in wanted):
+            where = f" (line {node.line})" if node.line else ""
+            env[name] = rnd(_checked(ir.evaluate(node.expr, env, sizes=sizes), node.shape, sizes,
+                                     f"node '{name}'{where}"))
 
 
-def _textbook_map(network: Network) -> dict[sp.Expr, sp.Symbol]:
-    """Each definition -> its node symbol, so derivatives are written with node names.
+def backward_values(network: Network, steps: list[Step], env: Mapping,
+                    sizes: Sizes, rnd=lambda a: a) -> dict[str, np.ndarray]:
+    """Evaluate every step's terms and adjoint; returns node -> ∂L/∂node."""
+    adjoints: dict[str, np.ndarray] = {}
+    for step in steps:
+        total = 0.0
+        for t in step.terms:
+            what = f"∂{network.loss}/∂{step.node}"
+            if t.local is not None:
+                t.local_value = float(rnd(_checked(ir.evaluate(t.local, env, adjoints, sizes), (),
+                                                   sizes, f"∂{t.of}/∂{step.node}")))
+            t.value = rnd(_checked(ir.evaluate(t.expr, env, adjoints, sizes), step.shape, sizes,
+                                   what))
+            total = total + t.value
+        step.value = rnd(np.asarray(total, dtype=float)) if len(step.terms) > 1 else step.terms[0].value
+        adjoints[step.node] = step.value
+    for step in steps:  # the API's numbers: floats for scalars
+        if step.shape == ():
+            step.value = float(step.value)
+            for t in step.terms:
+                t.value = float(t.value)
+    return adjoints
 
-    Only nodes the loss is computed from are used: a node off that path would
-    appear in a derivative without being part of the computation.
-    """
-    on_path = network.ancestors(network.loss) | {network.loss}
-    return {n.expr: n.symbol for n in network.nodes.values()
-            if n.name in on_path and not n.is_leaf and not n.expr.is_Atom}
+
+def _checked(value: np.ndarray, shape, sizes: Sizes, what: str) -> np.ndarray:
+    want = sizes.resolve(shape)
+    if value.shape != want:
+        raise ShapeError(f"{what} came out {size_text(value.shape)}, expected "
+                         f"{shape_text(shape)} = {size_text(want)}")
+    if not np.all(np.isfinite(value)):
+        shown = f" ({float(value):.6g})" if value.ndim == 0 else ""
+        raise SpecError(f"{what} is not finite at the given values{shown} (a logarithm, root or "
+                        f"division outside its domain?)")
+    return value
 
 
-def _local_derivative(expr: sp.Expr, wrt: sp.Symbol, textbook: Mapping) -> sp.Expr:
-    """``d expr / d wrt`` of one node's own definition, in textbook form."""
-    local = sp.diff(expr, wrt).xreplace(textbook)
-    return sp.factor_terms(local)
+def _rows_sum_to_one(f: Fused, env, sizes) -> bool:
+    rows = ir.evaluate(f.targets, env, sizes=sizes)
+    return bool(np.allclose(rows.sum(axis=-1), 1.0, atol=1e-12))
 
 
-def _gradient_descent_step(d: Derivation, leaf_values, lr: float, rnd) -> None:
-    updated = dict(leaf_values)
+def _gradient_descent_step(d: Derivation, values: Values, lr: float, rnd) -> None:
+    updated = dict(values)
     for p in d.params:
-        g = d.gradient_value(p)
-        new = rnd(d.values[p] - lr * g)
-        d.updates[p] = Update(d.values[p], g, new)
+        current, g = d.value(p), d.gradient_value(p)
+        new = rnd(np.asarray(current) - lr * np.asarray(g))
+        new = float(new) if np.ndim(new) == 0 else new
+        d.updates[p] = Update(current, g, new)
         updated[p] = new
-    env = _leaf_values(d.network, updated, rnd)
-    _forward_values(d.network, env, rnd)
-    d.loss_after = env[d.loss]
+    env, sizes = leaf_arrays(d.network, updated, rnd)
+    forward_values(d.network, env, sizes, rnd)
+    d.loss_after = float(env[d.loss])
+
+
+# ---- the numeric API for the gradient checker and the claim verifier --------
+def gradient_function(network: Network) -> Callable[..., tuple[float, dict[str, np.ndarray]]]:
+    """Derive once; return ``f(**arrays) -> (loss, {param: gradient})``.
+
+    Every gradient has exactly its parameter's shape (a bias declared
+    ``["n_1"]`` gets a 1-D array). The arrays give the dimensions their sizes,
+    so one function serves any batch size. Shortcut rules that hold only for
+    some targets (softmax + cross-entropy with one-hot rows) are not used: the
+    result is the exact gradient for any arrays.
+
+    >>> from symbackprop.reader.forward import network_from_latex
+    >>> net = network_from_latex(r"L = \\sum X W", params=["W"], shapes={"X": ["m", "n"], "W": ["n", 1]})
+    >>> f = gradient_function(net)
+    >>> loss, g = f(X=[[1.0, 2.0]], W=[[3.0], [4.0]])
+    >>> loss, g["W"].tolist()
+    (11.0, [[1.0], [2.0]])
+    """
+    steps = derive_steps(network, lambda f: f.assumption is None)
+
+    def loss_and_grad(**arrays) -> tuple[float, dict[str, np.ndarray]]:
+        env, sizes = leaf_arrays(network, arrays)
+        forward_values(network, env, sizes)
+        adjoints = backward_values(network, steps, env, sizes)
+        return float(env[network.loss]), {p: adjoints[p] for p in network.params}
+
+    return loss_and_grad

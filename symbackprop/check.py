@@ -17,7 +17,7 @@ numeric autograd (HIPS ``autograd``, and PyTorch when it is installed) run on a
 forward function built from the network's node expressions alone, never from
 the symbolic derivatives; and with the compiled code of :mod:`symbackprop.codegen`.
 
->>> from symbackprop.spec import network_from_latex
+>>> from symbackprop.reader.forward import network_from_latex
 >>> net = network_from_latex(r'''
 ... z = w x
 ... a = \\sigma(z)
@@ -38,9 +38,9 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import sympy as sp
 
-from . import functions as F
-from .errors import SpecError, SymbackpropError
-from .network import Network
+from symbackprop import functions as F
+from symbackprop.errors import SpecError, SymbackpropError
+from symbackprop.network import Network
 
 #: below: correct; above BUG: a bug; between: suspicious (the article's table)
 CORRECT, BUG = 1e-5, 1e-3
@@ -198,25 +198,6 @@ def _erf(o: Ops):
     return o.erf
 
 
-def forward_function(network: Network, ops: Ops) -> Callable[[Mapping[str, Any]], Any]:
-    """``f(leaf values) -> loss``, evaluating each node's expression with ``ops``.
-
-    Built from the forward pass only: no derivative of symbackprop's is involved.
-    """
-    order = [network.node(n) for n in network.order]
-    loss = network.loss
-
-    def f(leaves: Mapping[str, Any]):
-        env = {}
-        for node in order:
-            env[node.name] = leaves[node.name] if node.is_leaf else _evaluate(node.expr, env, ops)
-            if node.name == loss:
-                return env[loss]
-        raise AssertionError("the loss is a node")  # pragma: no cover
-
-    return f
-
-
 def _evaluate(e: sp.Basic, env: Mapping[str, Any], o: Ops):
     if e.is_Symbol:
         return env[e.name]
@@ -252,53 +233,6 @@ def _piecewise(e: sp.Piecewise, env, o: Ops):
     return value
 
 
-# ---- the oracles ----------------------------------------------------------------
-def central_differences(network: Network, point: Mapping[str, float], eps: float = 1e-5,
-                        ops: Ops | None = None) -> dict[str, float]:
-    """``(L(p + ε) − L(p − ε)) / 2ε`` for every parameter ``p``, in float64."""
-    f = forward_function(network, ops or numpy_ops())
-    out = {}
-    with np.errstate(all="ignore"):
-        for p in network.params:
-            plus, minus = dict(point), dict(point)
-            plus[p] += eps
-            minus[p] -= eps
-            out[p] = float((f(plus) - f(minus)) / (2 * eps))
-    return out
-
-
-def autograd_gradient(network: Network, point: Mapping[str, float]) -> dict[str, float]:
-    """The gradient by HIPS autograd, reverse mode over the forward function."""
-    import autograd
-
-    f = forward_function(network, autograd_ops())
-    params = tuple(network.params)
-
-    def loss(theta):
-        env = dict(point)
-        env.update({p: theta[i] for i, p in enumerate(params)})
-        return f(env)
-
-    theta = np.array([point[p] for p in params], dtype=float)
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")  # "output seems independent of input"
-        g = autograd.grad(loss)(theta)
-    return {p: float(g[i]) for i, p in enumerate(params)}
-
-
-def torch_gradient(network: Network, point: Mapping[str, float]) -> dict[str, float]:
-    """The gradient by PyTorch eager autograd (float64)."""
-    import torch
-
-    ops = TorchOps()
-    f = forward_function(network, ops)
-    env = {n: torch.tensor(float(v), dtype=torch.float64, requires_grad=n in network.params)
-           for n, v in point.items()}
-    loss = f(env)
-    loss.backward()
-    return {p: float(env[p].grad) if env[p].grad is not None else 0.0 for p in network.params}
-
-
 def available_oracles() -> list[str]:
     """Autograd libraries importable here, in the order they are consulted."""
     found = []
@@ -309,12 +243,6 @@ def available_oracles() -> list[str]:
             continue
         found.append(name)
     return found
-
-
-ORACLES: dict[str, Callable[[Network, Mapping[str, float]], dict[str, float]]] = {
-    "autograd": autograd_gradient,
-    "torch": torch_gradient,
-}
 
 
 # ---- the report -------------------------------------------------------------------
@@ -462,83 +390,14 @@ class CheckReport:
 
 
 # ---- the check -------------------------------------------------------------------
-def random_point(network: Network, seed: int = 0, given: Mapping[str, float] | None = None
-                 ) -> tuple[dict[str, float], list[str]]:
-    """Every leaf's value: ``given`` ones kept, others uniform in (−1, 1), seeded.
-
-    When the loss is not finite there (a log of a negative number, say), the
-    missing values are drawn again from (0.1, 1).
-    """
-    given = dict(given or {})
-    leaves = [n for n in network.order if network.node(n).is_leaf]
-    missing = [n for n in leaves if n not in given]
-    rng = np.random.default_rng(seed)
-    f = forward_function(network, numpy_ops())
-    point = dict(given)
-    for low in (-1.0, 0.1):
-        point.update({n: round(float(rng.uniform(low, 1.0)), 6) for n in missing})
-        with np.errstate(all="ignore"):
-            try:
-                if math.isfinite(float(f(point))):
-                    break
-            except (ZeroDivisionError, OverflowError, ValueError, TypeError):
-                continue
-    return {n: float(point[n]) for n in leaves}, missing
-
-
-def gradient_check(network: Network, values: Mapping[str, float] | None = None, *,
-                   eps: float = 1e-5, seed: int = 0, oracles: list[str] | None = None,
-                   compiled: bool = True) -> CheckReport:
-    """Check every gradient of ``network`` at ``values`` (random, seeded, where missing).
-
-    A matrix network (:class:`~symbackprop.matrix.MatrixNetwork`) is checked entry
-    by entry: :func:`matrix_gradient_check`.
-    """
-    from .backprop import backprop
-    from .matrix import MatrixNetwork
-
-    if isinstance(network, MatrixNetwork):
-        return matrix_gradient_check(network, values, eps=eps, seed=seed, oracles=oracles,
-                                     compiled=compiled)
-    _check_eps(eps)
-    network.validate()
-    for name, v in (values or {}).items():
-        if isinstance(v, list):
-            raise SpecError(f"the scalar gradient check needs numbers; '{name}' is a list")
-    point, drawn = random_point(network, seed, values)
-    d = backprop(network, point)
-    steps = {s.node for s in d.backward}
-    analytic = {p: d.gradient_value(p) if p in steps else 0.0 for p in network.params}
-
-    numeric: dict[str, dict[str, float]] = {"finite_difference": central_differences(network, point, eps)}
-    notes = []
-    for name in oracles if oracles is not None else ["autograd", "torch"]:
-        if name not in ORACLES:
-            raise SymbackpropError(f"unknown oracle '{name}'; use one of {', '.join(ORACLES)}")
-        try:
-            numeric[name] = ORACLES[name](network, point)
-        except ImportError:
-            notes.append(f"{name} is not installed: not compared")
-    if compiled:
-        fn = d.compile()
-        with np.errstate(all="ignore"):
-            _, grads = fn(**point)
-        numeric["compiled"] = {p: float(g) for p, g in grads.items()}
-
-    sources = list(numeric)
-    params = {p: ParamCheck(analytic[p], {s: numeric[s][p] for s in sources}) for p in network.params}
-    return CheckReport(network.title, point, drawn, seed if drawn else None, eps, d.loss_value,
-                       params, sources, notes)
-
-
 def _check_eps(eps) -> None:
     if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
         raise SpecError(f"eps must be a positive number, got {eps!r}")
 
 
-# ---- the matrix form -------------------------------------------------------------
-def matrix_forward_function(network, ops: Ops) -> Callable[[Mapping[str, Any], Mapping[str, int]], Any]:
-    """``f(leaf arrays, sizes) -> loss`` for a matrix network, evaluating the IR with ``ops``.
+# ---- the forward pass from the IR, in any array library ---------------------------
+def forward_function(network, ops: Ops) -> Callable[[Mapping[str, Any], Mapping[str, int]], Any]:
+    """``f(leaf arrays, sizes) -> loss``, evaluating the forward pass's IR with ``ops``.
 
     Built from the forward pass's IR alone (matrix products, broadcasting sums,
     elementwise functions through :data:`FUNCTIONS`): no VJP rule, printed code or
@@ -560,7 +419,7 @@ def matrix_forward_function(network, ops: Ops) -> Callable[[Mapping[str, Any], M
 
 
 def _evaluate_ir(e, env: Mapping[str, Any], o: Ops, sizes: Mapping[str, int]):
-    from .matrix import ops as O
+    from symbackprop import ir as O
 
     def ev(n):
         return _evaluate_ir(n, env, o, sizes)
@@ -585,8 +444,14 @@ def _evaluate_ir(e, env: Mapping[str, Any], o: Ops, sizes: Mapping[str, int]):
         return number(e.coeff) * ev(e.x)
     if t is O.MatMul:
         return ev(e.a) @ ev(e.b)
+    if t is O.Maximum:
+        return o.maximum(ev(e.a), ev(e.b))
+    if t is O.Minimum:
+        return o.minimum(ev(e.a), ev(e.b))
+    if t is O.VarPower:
+        return o.power(ev(e.a), ev(e.b))
     if t is O.Transpose:
-        return o.transpose(ev(e.x))
+        return o.transpose(ev(e.x)) if e.x.shape else ev(e.x)
     if t in (O.Apply, O.Prime):
         x = sp.Symbol("entry", real=True)
         f = (O.scalar_application if t is O.Apply else O.scalar_derivative)(e.func, x, e.alpha)
@@ -615,14 +480,14 @@ def _evaluate_ir(e, env: Mapping[str, Any], o: Ops, sizes: Mapping[str, int]):
     raise SymbackpropError(f"the gradient check cannot evaluate {t.__name__} numerically")
 
 
-def matrix_central_differences(network, point: Mapping[str, np.ndarray], sizes: Mapping[str, int],
+def central_differences(network, point: Mapping[str, np.ndarray], sizes: Mapping[str, int],
                                eps: float = 1e-5, dtype=np.float64) -> dict[str, np.ndarray]:
     """``(L(p + ε e_ij) − L(p − ε e_ij)) / 2ε`` for every entry ``ij`` of every parameter.
 
     The forward pass runs in ``dtype`` (``np.longdouble`` makes the differences'
     rounding error ~2000 times smaller than float64's); the result is float64.
     """
-    f = matrix_forward_function(network, numpy_ops())
+    f = forward_function(network, numpy_ops())
     point = {k: np.asarray(v, dtype=dtype) for k, v in point.items()}
     out = {}
     with np.errstate(all="ignore"):
@@ -643,12 +508,12 @@ def matrix_central_differences(network, point: Mapping[str, np.ndarray], sizes: 
     return out
 
 
-def matrix_autograd_gradient(network, point: Mapping[str, np.ndarray],
+def autograd_gradient(network, point: Mapping[str, np.ndarray],
                              sizes: Mapping[str, int]) -> dict[str, np.ndarray]:
     """Every parameter's gradient by HIPS autograd, reverse mode over the IR forward pass."""
     import autograd
 
-    f = matrix_forward_function(network, autograd_ops())
+    f = forward_function(network, autograd_ops())
     params = tuple(network.params)
 
     def loss(*theta):
@@ -662,12 +527,12 @@ def matrix_autograd_gradient(network, point: Mapping[str, np.ndarray],
     return {p: np.asarray(g, dtype=float) * np.ones(np.shape(point[p])) for p, g in zip(params, grads)}
 
 
-def matrix_torch_gradient(network, point: Mapping[str, np.ndarray],
+def torch_gradient(network, point: Mapping[str, np.ndarray],
                           sizes: Mapping[str, int]) -> dict[str, np.ndarray]:
     """Every parameter's gradient by PyTorch eager autograd (float64)."""
     import torch
 
-    f = matrix_forward_function(network, TorchOps())
+    f = forward_function(network, TorchOps())
     leaves = {n: torch.tensor(np.asarray(v, dtype=float), dtype=torch.float64,
                               requires_grad=n in network.params) for n, v in point.items()}
     f(leaves, sizes).backward()
@@ -675,10 +540,10 @@ def matrix_torch_gradient(network, point: Mapping[str, np.ndarray],
             else np.zeros(np.shape(point[p])) for p in network.params}
 
 
-MATRIX_ORACLES = {"autograd": matrix_autograd_gradient, "torch": matrix_torch_gradient}
+ORACLES = {"autograd": autograd_gradient, "torch": torch_gradient}
 
 
-def matrix_random_point(network, seed: int = 0, given: Mapping[str, Any] | None = None
+def random_point(network, seed: int = 0, given: Mapping[str, Any] | None = None
                         ) -> tuple[dict[str, np.ndarray], list[str], dict[str, int]]:
     """Every leaf's array: ``given`` ones kept, others uniform in (−1, 1), seeded.
 
@@ -686,7 +551,7 @@ def matrix_random_point(network, seed: int = 0, given: Mapping[str, Any] | None 
     seeded order), so a transposed product cannot pass by accident. When the loss
     is not finite there, the missing values are drawn again from (0.1, 1).
     """
-    from .matrix.shapes import Sizes, as_array
+    from symbackprop.shapes import Sizes, as_array
 
     given = {k: as_array(k, v) for k, v in (given or {}).items()}
     leaves = [n for n in network.order if network.node(n).is_leaf]
@@ -699,7 +564,7 @@ def matrix_random_point(network, seed: int = 0, given: Mapping[str, Any] | None 
     for dim, size in zip(free, rng.permutation(len(free)) + 2):
         sizes[dim] = int(size)
     missing = [n for n in leaves if n not in given]
-    f = matrix_forward_function(network, numpy_ops())
+    f = forward_function(network, numpy_ops())
     point = dict(given)
     for low in (-1.0, 0.1):
         point.update({n: rng.uniform(low, 1.0, sizes.resolve(network.node(n).shape)) for n in missing})
@@ -709,33 +574,33 @@ def matrix_random_point(network, seed: int = 0, given: Mapping[str, Any] | None 
     return {n: point[n] for n in leaves}, missing, dict(sizes)
 
 
-def matrix_gradient_check(network, values: Mapping[str, Any] | None = None, *, eps: float = 1e-5,
-                          seed: int = 0, oracles: list[str] | None = None,
-                          compiled: bool = True) -> CheckReport:
-    """Check every gradient of a matrix network entry by entry.
+def gradient_check(network: Network, values: Mapping[str, Any] | None = None, *,
+                   eps: float = 1e-5, seed: int = 0, oracles: list[str] | None = None,
+                   compiled: bool = True) -> CheckReport:
+    """Check every gradient of ``network`` at ``values`` (random, seeded, where missing).
 
-    The analytic gradient is the derivation's (its VJP steps evaluated); it is
-    compared with central differences of the forward pass (ε per entry), HIPS
-    autograd and PyTorch on the same forward pass written from the IR, and the
-    compiled module (:meth:`~symbackprop.matrix.MatrixDerivation.compile`).
+    The analytic gradient is the derivation's (its steps evaluated); it is
+    compared entry by entry with central differences of the forward pass (ε per
+    entry), HIPS autograd and PyTorch on the same forward pass written from the
+    IR, and the compiled module (:meth:`~symbackprop.derivation.Derivation.compile`).
     """
-    from .matrix import backprop as matrix_backprop
+    from symbackprop.backprop import backprop as matrix_backprop
 
     _check_eps(eps)
     network.validate()
-    point, drawn, sizes = matrix_random_point(network, seed, values)
+    point, drawn, sizes = random_point(network, seed, values)
     d = matrix_backprop(network, point)
     steps = {s.node for s in d.backward}
     analytic = {p: d.gradient_value(p) if p in steps else np.zeros(np.shape(point[p]))
                 for p in network.params}
 
-    numeric = {"finite_difference": matrix_central_differences(network, point, sizes, eps)}
+    numeric = {"finite_difference": central_differences(network, point, sizes, eps)}
     notes = []
     for name in oracles if oracles is not None else ["autograd", "torch"]:
-        if name not in MATRIX_ORACLES:
-            raise SymbackpropError(f"unknown oracle '{name}'; use one of {', '.join(MATRIX_ORACLES)}")
+        if name not in ORACLES:
+            raise SymbackpropError(f"unknown oracle '{name}'; use one of {', '.join(ORACLES)}")
         try:
-            numeric[name] = MATRIX_ORACLES[name](network, point, sizes)
+            numeric[name] = ORACLES[name](network, point, sizes)
         except ImportError:
             notes.append(f"{name} is not installed: not compared")
     if compiled:
@@ -744,6 +609,11 @@ def matrix_gradient_check(network, values: Mapping[str, Any] | None = None, *, e
         numeric["compiled"] = {p: np.asarray(g, dtype=float) for p, g in grads.items()}
 
     sources = list(numeric)
+    if network.is_scalar:  # numbers, and a table of numbers
+        params = {p: ParamCheck(float(analytic[p]), {s: float(numeric[s][p]) for s in sources})
+                  for p in network.params}
+        return CheckReport(network.title, {k: float(v) for k, v in point.items()}, drawn,
+                           seed if drawn else None, eps, d.loss_value, params, sources, notes)
     params = {p: ParamCheck(np.asarray(analytic[p], dtype=float), {s: numeric[s][p] for s in sources})
               for p in network.params}
     return CheckReport(network.title, point, drawn, seed if drawn else None, eps, d.loss_value,

@@ -9,9 +9,9 @@ import json
 import sys
 from pathlib import Path
 
-from .derive import backprop, derive
-from .errors import SymbackpropError
-from .spec import load_spec
+from symbackprop.derive import backprop, derive
+from symbackprop.errors import SymbackpropError
+from symbackprop.spec import load_spec
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".json": "json",
            ".txt": "text", ".pdf": "pdf"}
@@ -33,7 +33,7 @@ def _derive(args) -> int:
     fmt = fmt or "text"
     options = {"lang": args.lang or spec.lang, "closed_forms": args.expand}
     if fmt == "pdf":
-        from .render.pdf import write_pdf
+        from symbackprop.render.pdf import write_pdf
 
         if not args.output:
             raise SymbackpropError("--format pdf needs -o FILE.pdf")
@@ -59,7 +59,7 @@ def _derive(args) -> int:
 
 
 def _graph(args) -> int:
-    from .render.graph import write_graph
+    from symbackprop.render.graph import write_graph
 
     spec = load_spec(args.spec)
     d = derive(spec, digits=args.digits, lang=args.lang)
@@ -68,7 +68,7 @@ def _graph(args) -> int:
 
 
 def _export(args) -> int:
-    from .codegen import module_source
+    from symbackprop.codegen.module import module_source
 
     spec = load_spec(args.spec)
     source = module_source(backprop(spec.network), args.backend, origin=Path(args.spec).name)
@@ -83,7 +83,7 @@ def _export(args) -> int:
 
 
 def _check(args) -> int:
-    from .check import gradient_check
+    from symbackprop.check import gradient_check
 
     spec = load_spec(args.spec)
     report = gradient_check(spec.network, spec.values, eps=args.eps, seed=args.seed)
@@ -95,7 +95,7 @@ def _check(args) -> int:
 
 
 def _verify(args) -> int:
-    from .verification.command import run
+    from symbackprop.verification.command import run
 
     return run(args)
 
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of random values for leaves without one")
     p.set_defaults(run=_check)
 
-    from .verification.command import add_arguments
+    from symbackprop.verification.command import add_arguments
 
     p = sub.add_parser("verify", help="check hand-derived gradients written in LaTeX "
                                       "(exit 0 all correct, 1 some incorrect, 2 error)")

@@ -1,47 +1,34 @@
-"""The Derivation: forward steps, backward steps, gradients — one source of truth.
+r"""The Derivation: forward steps, backward steps, gradients — one source of truth.
 
-Every renderer (LaTeX, Markdown, JSON), the compiled gradient function and the
-claim checker read these objects; a number shown in a step is the number the
-gradient is computed from.
+Every writer (LaTeX, Markdown, text, JSON), the compiled gradient function and
+the claim checker read these objects; a number shown in a step is the number
+the gradient is computed from. Scalar and matrix networks have the same
+Derivation: a scalar is the 0-d case.
+
+>>> import symbackprop as sb
+>>> d = sb.derive("derivations/seed_scalar.toml")
+>>> d
+Derivation(L = 0.456 over 5 nodes; 8 backward steps; gradients of w_1, w_2, b)
+>>> d.gradient("w_2")
+∂L/∂z_2*a_1
+>>> round(d.gradient_value("w_2"), 3)
+-0.217
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Optional
 
+import numpy as np
 import sympy as sp
 
+from symbackprop import ir
+from symbackprop.shapes import Shape, Sizes
+from symbackprop.sympy_form import AdjointSymbol, to_sympy
+
 if TYPE_CHECKING:  # pragma: no cover
-    from .network import Network
-
-
-class AdjointSymbol(sp.Symbol):
-    r"""The adjoint :math:`\partial L / \partial v` of node ``v``, as a symbol.
-
-    >>> AdjointSymbol("z_2").node
-    'z_2'
-    """
-
-    def __new__(cls, node: str):
-        obj = super().__new__(cls, f"∂L/∂{node}", real=True)
-        obj.node = node
-        return obj
-
-    def __getnewargs_ex__(self):
-        return ((self.node,), {})
-
-    @property
-    def key(self) -> str:
-        return self.name
-
-    def _latex(self, printer) -> str:
-        """SymPy's own ``latex()`` prints a fraction; symbackprop's printer its own form."""
-        own = getattr(printer, "_print_AdjointSymbol", None)
-        if own is not None:
-            return own(self)
-        from .latex_in import latex_name
-
-        return rf"\frac{{\partial L}}{{\partial {latex_name(self.node)}}}"
+    from symbackprop.network import Network
+    from symbackprop.rules import Fused, Rule
 
 
 @dataclass
@@ -49,34 +36,39 @@ class ForwardStep:
     """``node = definition = numbers = value``."""
 
     node: str
-    definition: sp.Expr  #: as written, author's order
-    expr: sp.Expr  #: evaluated definition
-    value: float | None = None
+    expr: ir.Expr  #: the definition, as written
+    value: Any = None  #: a float for a scalar node, else an array
 
 
 @dataclass
-class LocalDerivative:
-    r"""One local derivative :math:`\partial c / \partial v` of a consumer ``c``."""
+class Term:
+    r"""One consumer's share of an adjoint: ``∂L/∂wrt`` through the definition of ``of``."""
 
     of: str  #: the consumer c
     wrt: str  #: the node v
-    expr: sp.Expr  #: textbook form, in node names
-    value: float | None = None
+    expr: ir.Expr  #: in ``Adj(of)`` and node names
+    rules: tuple["Rule", ...] = ()  #: the rules applied, from c's definition inwards
+    local: Optional[ir.Expr] = None  #: ∂c/∂v of a scalar consumer (its local derivative)
+    fused: Optional["Fused"] = None  #: a loss-and-activation shortcut
+    value: Any = None  #: value of ``expr``
+    local_value: Optional[float] = None  #: value of ``local``
 
     @property
     def is_trivial(self) -> bool:
-        """A bare symbol or number (``a_1``, ``1``): nothing to work out."""
-        return self.expr.is_Atom
+        """A local derivative that is a bare node or number (``a_1``, ``1``): nothing to work out."""
+        return self.local is not None and isinstance(self.local, (ir.Var, ir.Scalar))
 
 
 @dataclass
-class BackwardStep:
-    r""":math:`\bar v = \sum_c \bar c \, \partial c/\partial v` for one node ``v``."""
+class Step:
+    r""":math:`\partial L/\partial v = \sum_c \mathrm{VJP}_c(\partial L/\partial c)` for one node ``v``."""
 
     node: str
-    terms: list[LocalDerivative]  #: one per consumer
-    adjoint: sp.Expr  #: in consumer adjoints and node names
-    value: float | None = None
+    terms: list[Term]  #: one per consumer
+    adjoint: ir.Expr  #: in consumer adjoints and node names
+    textbook: ir.Expr  #: the same, adjoints taken straight from the loss written out
+    shape: Shape = ()
+    value: Any = None
     number: int = 0  #: 1-based step number in the worked solution
 
 
@@ -84,19 +76,42 @@ class BackwardStep:
 class Update:
     """One gradient-descent step for one parameter."""
 
-    current: float
-    gradient: float
-    updated: float
+    current: Any
+    gradient: Any
+    updated: Any
 
 
-class DerivationBase:
-    """What every derivation offers, scalar or matrix form: queries and writers.
+def _out(value, shape):
+    """A scalar's value as a float, an array's as the array."""
+    if value is None:
+        return None
+    return float(value) if shape == () else value
 
-    A subclass holds ``network`` and ``backward`` (its steps, consumers first),
-    and says how its values, its worked solution (:meth:`solution`) and its JSON
-    are made; the document writers print the blocks of :meth:`solution`.
-    """
 
+@dataclass
+class Derivation:
+    """Everything a worked solution says; build it with :func:`symbackprop.backprop`."""
+
+    network: "Network"
+    forward: list[ForwardStep]
+    backward: list[Step]
+    values: Optional[dict[str, np.ndarray]] = None  #: node name -> value (None: symbolic)
+    adjoints: Optional[dict[str, np.ndarray]] = None  #: node name -> value of ∂L/∂node
+    sizes: Sizes = field(default_factory=Sizes)
+    digits: int = 3
+    mode: str = "exact"
+    learning_rate: Optional[float] = None
+    updates: dict[str, Update] = field(default_factory=dict)
+    loss_after: Optional[float] = None
+    lang: str = "en"
+    named: dict = field(default_factory=dict, repr=False)  #: definition -> Var of its node
+
+    def __repr__(self) -> str:
+        loss = "" if self.values is None else f" = {self.loss_value:.{self.digits}f}"
+        return (f"Derivation({self.loss}{loss} over {len(self.network.order)} nodes; "
+                f"{len(self.backward)} backward steps; gradients of {', '.join(self.params)})")
+
+    # ---- queries -------------------------------------------------------------
     @property
     def loss(self) -> str:
         return self.network.loss
@@ -105,32 +120,125 @@ class DerivationBase:
     def params(self) -> tuple[str, ...]:
         return tuple(self.network.params)
 
-    def step(self, node: str):
+    @property
+    def is_scalar(self) -> bool:
+        """Every node is a number: steps are written with local derivatives, in SymPy."""
+        return self.network.is_scalar
+
+    def step(self, node: str) -> Step:
         for s in self.backward:
             if s.node == node:
                 return s
         raise KeyError(node)
 
     def gradient(self, param: str):
-        """The gradient of the loss for ``param``, in consumer adjoints and node names."""
-        return self.step(param).adjoint
+        """``∂L/∂param`` in consumer adjoints and node names.
+
+        A SymPy expression for a scalar network (``∂L/∂z_2·a_1``), IR for a
+        matrix one (``A_1ᵀ · ∂L/∂Z_2``); ``sympy.latex()`` prints either.
+        """
+        step = self.step(param)
+        return self.scalar_form(step.adjoint) if self.is_scalar else step.adjoint
+
+    def textbook(self, node: str) -> ir.Expr:
+        """``∂L/∂node`` as the textbook writes it (``(2/m)(A_2 − Y) ⊙ σ'(Z_2)``)."""
+        return self.step(node).textbook
+
+    def scalar_form(self, e: ir.Expr, *, evaluate: bool = True) -> sp.Expr:
+        """A scalar IR expression as SymPy, activations' derivatives in their nodes' names."""
+        out = to_sympy(e, evaluate=evaluate, named=self.named)
+        return sp.factor_terms(out) if evaluate else out
+
+    def value(self, node: str):
+        """The value of ``node`` (a float for a scalar)."""
+        if self.values is None:
+            return None
+        return _out(self.values[node], self.network.node(node).shape)
+
+    def adjoint_value(self, node: str):
+        """The value of ``∂L/∂node`` (1 for the loss)."""
+        if node == self.loss:
+            return 1.0 if self.is_scalar else np.asarray(1.0)
+        if self.adjoints is None:
+            return None
+        return _out(self.adjoints[node], self.network.node(node).shape)
 
     def gradient_value(self, param: str):
         return self.adjoint_value(param)
 
-    # ---- output -----------------------------------------------------------
+    @property
+    def loss_value(self) -> Optional[float]:
+        return None if self.values is None else float(self.values[self.loss])
+
+    def scalar_values(self) -> dict[str, float]:
+        """Every scalar value by name, adjoints by :attr:`AdjointSymbol.key`: what a step substitutes."""
+        out: dict[str, float] = {}
+        for n, v in (self.values or {}).items():
+            if np.ndim(v) == 0:
+                out[n] = float(v)
+        for n, v in (self.adjoints or {}).items():
+            if np.ndim(v) == 0:
+                out[AdjointSymbol(n).key] = float(v)
+        return out
+
+    def expand(self, node: str, *, leaves: bool = False):
+        r"""Closed form of :math:`\partial L/\partial` ``node``, every adjoint substituted.
+
+        In node names, or with ``leaves=True`` in leaves only. Built step by step
+        from the local rules, never by differentiating the composed loss; the leaf
+        form can be long for deep networks. SymPy for a scalar network, IR otherwise.
+        """
+        closed: dict[str, ir.Expr] = {}
+        for step in self.backward:  # consumers come first
+            closed[step.node] = ir.replace(step.adjoint, lambda e: closed.get(e.name)
+                                           if isinstance(e, ir.Adj) else None)
+            if step.node == node:
+                break
+        else:
+            raise KeyError(node)
+        result = closed[node]
+        if self.is_scalar:
+            out = to_sympy(result, named=self.named)
+            if leaves:
+                for name in reversed(self.network.order):
+                    n = self.network.node(name)
+                    if not n.is_leaf:
+                        out = out.xreplace({n.symbol: to_sympy(n.expr)})
+            return sp.factor_terms(out)
+        if leaves:
+            for name in reversed(self.network.order):
+                n = self.network.node(name)
+                if not n.is_leaf:
+                    result = ir.replace(result, lambda e: n.expr if e == n.var else None)
+        return result
+
+    # ---- output: façades over the writers -------------------------------------
+    def solution(self, *, lang: Optional[str] = None, closed_forms: bool | str = False,
+                 title: Optional[str] = None, graph: bool = False):
+        """The worked solution as blocks; ``graph`` adds the computational-graph figure."""
+        if self.is_scalar:
+            from symbackprop.render.solution import build_solution
+        else:
+            from symbackprop.render.matrix_solution import build_solution
+        return build_solution(self, lang=lang, closed_forms=closed_forms, title=title, graph=graph)
+
+    def to_json(self, **options) -> dict:
+        from symbackprop.render.json import render_json
+
+        return render_json(self, **options)
+
     def to_latex(self, **options) -> str:
-        from .render.latex import render_latex
+        from symbackprop.render.latex import render_latex
 
         return render_latex(self, **options)
 
     def to_markdown(self, **options) -> str:
-        from .render.markdown import render_markdown
+        from symbackprop.render.markdown import render_markdown
 
         return render_markdown(self, **options)
 
     def to_text(self, **options) -> str:
-        from .render.text import render_text
+        from symbackprop.render.text import render_text
 
         return render_text(self, **options)
 
@@ -141,69 +249,9 @@ class DerivationBase:
         :mod:`symbackprop.codegen`): scalar specs broadcast over arrays, matrix
         specs take any batch and layer sizes that fit their shapes.
         """
-        from .codegen import compile_derivation
+        from symbackprop.codegen.module import compile_derivation
 
         return compile_derivation(self, backend)
 
     def _repr_markdown_(self) -> str:  # Jupyter
         return self.to_markdown()
-
-
-@dataclass
-class Derivation(DerivationBase):
-    """Everything a worked solution says; build it with :func:`symbackprop.backprop`."""
-
-    network: "Network"
-    forward: list[ForwardStep]
-    backward: list[BackwardStep]
-    values: dict[str, float] | None = None  #: node and adjoint values (keys: names, AdjointSymbol.key)
-    digits: int = 3
-    mode: str = "exact"
-    learning_rate: float | None = None
-    updates: dict[str, Update] = field(default_factory=dict)
-    loss_after: float | None = None
-    lang: str = "en"
-
-    def adjoint_value(self, node: str) -> float | None:
-        if node == self.loss:
-            return 1.0
-        return None if self.values is None else self.values[AdjointSymbol(node).key]
-
-    @property
-    def loss_value(self) -> float | None:
-        return None if self.values is None else self.values[self.loss]
-
-    def expand(self, node: str, *, leaves: bool = False) -> sp.Expr:
-        r"""Closed form of :math:`\partial L/\partial` ``node``.
-
-        In node names (adjoints substituted), or with ``leaves=True`` in leaves
-        only. Built step by step from the local rules, never by differentiating
-        the composed loss; the leaf form can be long for deep networks.
-        """
-        closed: dict[sp.Symbol, sp.Expr] = {}
-        for step in self.backward:  # reverse topological: consumers come first
-            closed[AdjointSymbol(step.node)] = step.adjoint.xreplace(closed)
-            if step.node == node:
-                break
-        else:
-            raise KeyError(node)
-        result = closed[AdjointSymbol(node)]
-        if leaves:
-            for name in reversed(self.network.order):
-                n = self.network.node(name)
-                if not n.is_leaf:
-                    result = result.xreplace({n.symbol: n.expr})
-        return result
-
-    # ---- output -----------------------------------------------------------
-    def solution(self, *, lang: str | None = None, closed_forms: bool | str = False,
-                 title: str | None = None, graph: bool = False):
-        """The worked solution as blocks; ``graph`` adds the computational-graph figure."""
-        from .render.solution import build_solution
-
-        return build_solution(self, lang=lang, closed_forms=closed_forms, title=title, graph=graph)
-
-    def to_json(self, **options) -> dict:
-        from .render.json import render_json
-
-        return render_json(self, **options)

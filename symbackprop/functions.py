@@ -3,7 +3,10 @@
 Each class knows three things, so the rest of the program never special-cases
 an activation:
 
-* its derivative, looked up in :mod:`symbackprop.rules` (the one registry);
+* its derivative, in textbook form (``fdiff``, as SymPy's own functions do),
+  written in terms of its input ``x`` *and its output* ``out``: the sigmoid's
+  derivative is ``out (1 - out)``, so a worked solution prints
+  :math:`a_2(1-a_2)`, not :math:`e^{-z}/(1+e^{-z})^2`;
 * its LaTeX form (``\\sigma``, ``\\operatorname{ReLU}``, …);
 * its numeric value (``evalf``); its NumPy spelling lives in the code printer
   (:class:`symbackprop.codegen.GradientPrinter`).
@@ -12,6 +15,8 @@ an activation:
 >>> z = sp.Symbol("z")
 >>> sp.diff(sigmoid(z), z)
 (1 - sigmoid(z))*sigmoid(z)
+>>> sp.diff(relu(z), z)
+Heaviside(z, 0)
 >>> float(sigmoid(sp.Float(0)))
 0.5
 """
@@ -21,7 +26,7 @@ import sympy as sp
 
 
 class Activation(sp.Function):
-    """Common machinery: derivative from the registry, evalf via ``closed_form``."""
+    """Common machinery: ``fdiff`` from :meth:`derivative`, evalf via ``closed_form``."""
 
     nargs = 1
     #: LaTeX spelling of the function name
@@ -30,11 +35,15 @@ class Activation(sp.Function):
     text_name = "f"
 
     def fdiff(self, argindex: int = 1):
-        from .rules import activation_derivative
-
         if argindex != 1:
             raise sp.ArgumentIndexError(self, argindex)
-        return activation_derivative(self)
+        x, *params = self.args
+        return self.derivative(x, self, *params)
+
+    @staticmethod
+    def derivative(x: sp.Expr, out: sp.Expr, *params) -> sp.Expr:  # pragma: no cover
+        """``d out / d x`` in textbook form (``out`` is the application itself)."""
+        raise NotImplementedError
 
     @classmethod
     def closed_form(cls, x: sp.Expr) -> sp.Expr:  # pragma: no cover - overridden
@@ -87,11 +96,20 @@ def _unwrap(tex: str) -> str:
     return inner if level == 0 else tex
 
 
+def step(x: sp.Expr) -> sp.Expr:
+    r"""The indicator :math:`\mathbb{1}[x > 0]`, zero at the kink as PyTorch does."""
+    return sp.Heaviside(x, 0)
+
+
 class sigmoid(Activation):
     r"""The logistic sigmoid :math:`\sigma(z) = 1/(1+e^{-z})`."""
 
     latex_name = r"\sigma"
     text_name = "σ"
+
+    @staticmethod
+    def derivative(x, out):
+        return out * (1 - out)
 
     @classmethod
     def closed_form(cls, x):
@@ -104,6 +122,10 @@ class relu(Activation):
     latex_name = r"\operatorname{ReLU}"
     text_name = "ReLU"
 
+    @staticmethod
+    def derivative(x, out):
+        return step(x)
+
     @classmethod
     def closed_form(cls, x):
         return sp.Max(0, x)
@@ -115,6 +137,10 @@ class softplus(Activation):
     latex_name = r"\operatorname{softplus}"
     text_name = "softplus"
 
+    @staticmethod
+    def derivative(x, out):
+        return sigmoid(x)
+
     @classmethod
     def closed_form(cls, x):
         return sp.log(1 + sp.exp(x))
@@ -125,6 +151,10 @@ class gelu(Activation):
 
     latex_name = r"\operatorname{GELU}"
     text_name = "GELU"
+
+    @staticmethod
+    def derivative(x, out):
+        return (1 + sp.erf(x / sp.sqrt(2))) / 2 + x * sp.exp(-x**2 / 2) / sp.sqrt(2 * sp.pi)
 
     @classmethod
     def closed_form(cls, x):
@@ -150,13 +180,6 @@ class ParametrisedActivation(Activation):
     def alpha(self) -> sp.Expr:
         return self.args[1]
 
-    def fdiff(self, argindex: int = 1):
-        from .rules import activation_derivative
-
-        if argindex != 1:
-            raise sp.ArgumentIndexError(self, argindex)
-        return activation_derivative(self)
-
     def _eval_evalf(self, prec):
         return self.closed_form(self.args[0], self.alpha)._eval_evalf(prec)
 
@@ -177,6 +200,10 @@ class leaky_relu(ParametrisedActivation):
     latex_name = r"\operatorname{LeakyReLU}"
     text_name = "LeakyReLU"
 
+    @staticmethod
+    def derivative(x, out, alpha):
+        return sp.Piecewise((1, x > 0), (alpha, True))
+
     @classmethod
     def closed_form(cls, x, alpha=None):
         alpha = cls.default_alpha if alpha is None else alpha
@@ -189,6 +216,10 @@ class elu(ParametrisedActivation):
     latex_name = r"\operatorname{ELU}"
     text_name = "ELU"
     default_alpha = sp.Integer(1)
+
+    @staticmethod
+    def derivative(x, out, alpha):
+        return sp.Piecewise((1, x > 0), (out + alpha, True))
 
     @classmethod
     def closed_form(cls, x, alpha=None):
@@ -209,3 +240,35 @@ ACTIVATIONS: dict[str, type[sp.Function]] = {
     "softplus": softplus,
     "tanh": sp.tanh,
 }
+
+
+#: every elementwise function by the name the IR and the evaluator use
+ELEMENTWISE: dict[str, type | object] = {
+    **{cls.__name__: cls for cls in ACTIVATIONS.values() if cls is not sp.tanh},
+    "tanh": sp.tanh, "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs,
+    "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "sinh": sp.sinh, "cosh": sp.cosh,
+    "erf": sp.erf, "sign": sp.sign,
+    "step": lambda x, evaluate=True: step(x),
+}
+_NAMES = {v: k for k, v in ELEMENTWISE.items() if isinstance(v, type)}
+_NAMES[sp.Heaviside] = "step"
+
+
+def elementwise(name: str):
+    """The SymPy function behind the elementwise function ``name`` (``"sigmoid"`` → :class:`sigmoid`)."""
+    try:
+        return ELEMENTWISE[name]
+    except KeyError:
+        from symbackprop.errors import SymbackpropError
+
+        raise SymbackpropError(f"'{name}' is not an elementwise function") from None
+
+
+def function_name(application: sp.Expr) -> str:
+    """The elementwise name of a SymPy function application (``sigmoid(z)`` → ``"sigmoid"``)."""
+    try:
+        return _NAMES[type(application)]
+    except KeyError:
+        from symbackprop.errors import SymbackpropError
+
+        raise SymbackpropError(f"'{type(application).__name__}' is not an elementwise function") from None

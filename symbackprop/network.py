@@ -1,8 +1,10 @@
-"""Networks: named nodes in topological order.
+r"""Networks: named nodes with shapes, in topological order, defined by IR expressions.
 
-A :class:`Network` is a list of named nodes. Leaves are trainable parameters or
-constant inputs (inputs and targets); every other node is defined by a SymPy
-expression of earlier names, and one node is the loss.
+A :class:`Network` is a list of named nodes. Leaves are trainable parameters
+or constant inputs (inputs and targets); every other node is defined by an IR
+expression (:mod:`symbackprop.ir`) of earlier nodes, and one node is the loss.
+A scalar is the 0-d case: its shape is ``()``, and a scalar network can be
+built from SymPy expressions, which are lowered to the IR.
 
 >>> import sympy as sp
 >>> net = Network(params=["w"])
@@ -13,33 +15,54 @@ expression of earlier names, and one node is the loss.
 ('L', ('w', 'x', 'y', 'L'))
 >>> net.consumers("y")
 ('L',)
+>>> str(net.node("L").expr)
+'(y - 1)^(⊙2)'
+
+Matrix nodes carry their shapes (dimension names or sizes):
+
+>>> from symbackprop import ir
+>>> m = Network(params=["W"])
+>>> X, W = m.leaf("X", ("m", "n")), m.leaf("W", ("n", "k"))
+>>> m.define("Z", ir.matmul(X, W)).shape
+('m', 'k')
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Optional, Union
 
 import sympy as sp
 
-from .errors import SpecError
-from .latex_in import latex_name
+from symbackprop import ir
+from symbackprop.errors import ShapeError, SpecError
+from symbackprop.reader.latex import latex_name
+from symbackprop.shapes import Shape, dims_of, shape_text
 
 
 @dataclass(frozen=True)
 class Node:
-    """One named quantity of the forward pass."""
+    """One named quantity of the forward pass: a scalar (shape ``()``), vector or matrix."""
 
     name: str  #: canonical spelling (``w_1,2``)
-    symbol: sp.Symbol
-    kind: str  #: "param", "input", "intermediate" or "loss"
-    expr: sp.Expr | None = None  #: definition in earlier names (None for leaves)
-    display: sp.Expr | None = None  #: the definition as written (author's order)
-    line: int | None = None  #: line of the spec that defines it
+    kind: str  #: "param", "input" or "intermediate"
+    shape: Shape = ()
+    expr: Optional[ir.Expr] = None  #: IR definition in earlier nodes (None for leaves)
+    line: Optional[int] = None  #: line of the spec that defines it
     latex: str = ""  #: LaTeX spelling
 
     @property
     def is_leaf(self) -> bool:
         return self.expr is None
+
+    @property
+    def var(self) -> ir.Var:
+        """The node as an IR leaf."""
+        return ir.Var(self.name, self.shape)
+
+    @property
+    def symbol(self) -> sp.Symbol:
+        """The node as a (real) SymPy symbol: what scalar expressions are written in."""
+        return node_symbol(self.name)
 
 
 def node_symbol(name: str) -> sp.Symbol:
@@ -47,13 +70,16 @@ def node_symbol(name: str) -> sp.Symbol:
     return sp.Symbol(name, real=True)
 
 
+Definition = Union[ir.Expr, sp.Expr]
+
+
 @dataclass
 class Network:
     """Named nodes in topological order, built with :meth:`leaf` and :meth:`define`."""
 
     params: Iterable[str] = ()
-    loss_name: str | None = None
-    title: str | None = None
+    loss_name: Optional[str] = None
+    title: Optional[str] = None
     #: the title in other languages (``{"zh": …}``), used by documents in that language
     titles: dict[str, str] = field(default_factory=dict)
     _nodes: dict[str, Node] = field(default_factory=dict, repr=False)
@@ -63,50 +89,57 @@ class Network:
     def __post_init__(self) -> None:
         self.params = tuple(self.params)
 
+    def __repr__(self) -> str:
+        return (f"Network({len(self._nodes)} nodes, loss={self.loss_name or 'last'}, "
+                f"params={list(self.params)})")
+
     # ---- building ----------------------------------------------------------
-    def leaf(self, name: str, latex: str | None = None) -> sp.Symbol:
-        """Declare a leaf (parameter if listed in ``params``, else a constant input)."""
+    def leaf(self, name: str, shape: Shape = (), latex: Optional[str] = None):
+        """Declare a leaf of ``shape`` (a parameter if listed in ``params``).
+
+        Returns the node as SymPy symbol when it is a scalar, else as an IR leaf.
+        """
         if name in self._nodes:
             raise SpecError(f"'{name}' is declared twice")
         kind = "param" if name in self.params else "input"
-        sym = node_symbol(name)
-        self._nodes[name] = Node(name, sym, kind, latex=latex or latex_name(name))
+        node = Node(name, kind, tuple(shape), latex=latex or latex_name(name))
+        self._nodes[name] = node
         self._inputs[name] = ()
         self._consumers[name] = []
-        return sym
+        return node.symbol if node.shape == () else node.var
 
-    def define(
-        self,
-        name: str,
-        expr: sp.Expr,
-        *,
-        display: sp.Expr | None = None,
-        line: int | None = None,
-        latex: str | None = None,
-    ) -> sp.Symbol:
-        """Define intermediate ``name = expr``; undeclared symbols become leaves."""
+    def define(self, name: str, expr: Definition, *, line: Optional[int] = None,
+               latex: Optional[str] = None):
+        """Define ``name = expr`` (IR, or a SymPy expression of scalars).
+
+        In a SymPy expression undeclared symbols become scalar leaves.
+        """
         where = f"line {line}: " if line else ""
         if name in self._nodes:
             raise SpecError(f"{where}'{name}' is defined twice")
         if name in self.params:
             raise SpecError(f"{where}parameter '{name}' must be a leaf, but it is defined here")
-        expr = sp.sympify(expr)  # SymPy objects only: never user text
-        for sym in sorted(expr.free_symbols, key=str):
-            if sym.name == name:
-                raise SpecError(f"{where}'{name}' is defined in terms of itself (a cycle)")
-            if sym.name not in self._nodes:
-                self.leaf(sym.name)
-        sym = node_symbol(name)
-        self._nodes[name] = Node(
-            name, sym, "intermediate", expr, display if display is not None else expr,
-            line, latex or latex_name(name),
-        )
-        used = {s.name for s in expr.free_symbols}
+        if isinstance(expr, (sp.Basic, int, float)):
+            from symbackprop.sympy_form import from_sympy
+
+            expr = sp.sympify(expr)  # SymPy objects and numbers only: never user text
+            for sym in sorted(expr.free_symbols, key=str):
+                if sym.name == name:
+                    raise SpecError(f"{where}'{name}' is defined in terms of itself (a cycle)")
+                if sym.name not in self._nodes:
+                    self.leaf(sym.name)
+            expr = from_sympy(expr, self.shapes)
+        used = ir.names_in(expr)
+        for u in sorted(used):
+            if u not in self._nodes:
+                raise SpecError(f"{where}'{u}' is not a node of the network")
+        node = Node(name, "intermediate", expr.shape, expr, line, latex or latex_name(name))
+        self._nodes[name] = node
         self._inputs[name] = tuple(n for n in self._nodes if n in used)
         self._consumers[name] = []
         for i in self._inputs[name]:
             self._consumers[i].append(name)
-        return sym
+        return node.symbol if node.shape == () else node.var
 
     # ---- queries -----------------------------------------------------------
     @property
@@ -142,6 +175,21 @@ class Network:
     def nodes(self) -> Mapping[str, Node]:
         return dict(self._nodes)
 
+    @property
+    def shapes(self) -> dict[str, Shape]:
+        """Node name -> shape, for every node."""
+        return {n: node.shape for n, node in self._nodes.items()}
+
+    @property
+    def dims(self) -> set[str]:
+        """The dimension names the shapes use (``m``, ``n_1``, …)."""
+        return dims_of(self.shapes)
+
+    @property
+    def is_scalar(self) -> bool:
+        """Every node is a number (shape ``()``): the network of a scalar worked solution."""
+        return all(n.shape == () for n in self._nodes.values())
+
     def kind(self, name: str) -> str:
         return "loss" if name == self.loss else self.node(name).kind
 
@@ -157,23 +205,42 @@ class Network:
 
     def ancestors(self, *names: str) -> set[str]:
         """Every node ``names`` are computed from (``names`` themselves excluded)."""
-        return _reach(names, self.inputs)
+        return reach(names, self.inputs)
 
     def descendants(self, *names: str) -> set[str]:
         """Every node computed from ``names`` (``names`` themselves excluded)."""
-        return _reach(names, self.consumers)
+        return reach(names, self.consumers)
 
     def validate(self) -> None:
-        """Check params are leaves of the graph and the loss depends on them."""
+        """Check params are leaves, the loss exists and is a scalar."""
         for p in self.params:
             if p not in self._nodes:
                 raise SpecError(f"parameter '{p}' does not appear in the forward pass")
             if not self._nodes[p].is_leaf:
                 raise SpecError(f"parameter '{p}' is not a leaf")
-        self.loss  # raises on an empty network or an unknown loss
+        loss = self.node(self.loss)
+        if loss.shape != ():
+            raise ShapeError(f"the loss '{loss.name}' must be a scalar, but it has shape "
+                             f"{shape_text(loss.shape)} (\\sum without an index sums every "
+                             f"entry; \\sum_{{i}} sums the rows only)")
+
+    def copy_for(self, loss: str, params: Iterable[str]) -> "Network":
+        """The part of this network that ``loss`` is computed from, with other ``params``."""
+        keep = self.ancestors(loss) | {loss}
+        copy = Network(params=tuple(params), loss_name=loss, title=self.title,
+                       titles=dict(self.titles))
+        for name in self.order:
+            if name not in keep:
+                continue
+            node = self.node(name)
+            if node.is_leaf:
+                copy.leaf(name, node.shape, node.latex)
+            else:
+                copy.define(name, node.expr, line=node.line, latex=node.latex)
+        return copy
 
 
-def _reach(start: Iterable[str], step) -> set[str]:
+def reach(start: Iterable[str], step) -> set[str]:
     """Nodes reachable from ``start`` by repeated ``step`` (inputs or consumers)."""
     seen: set[str] = set()
     todo = list(start)

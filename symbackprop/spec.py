@@ -27,12 +27,12 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
-from . import latex_in
-from .errors import LatexSyntaxError, SpecError, SymbackpropError
-from .latex_in import canonical_name
-from .network import Network, node_symbol
+from symbackprop.errors import SpecError, SymbackpropError
+from symbackprop.network import Network
+from symbackprop.reader.forward import network_from_latex
+from symbackprop.reader.latex import canonical_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -117,26 +117,15 @@ def spec_from_dict(data: Mapping[str, Any], path: Path | None = None, *,
     if shapes is not None and not isinstance(shapes, dict):
         raise SpecError(f"{where}'shapes' must be a table: [shapes]")
     shapes = {canonical_name(k): v for k, v in (shapes or {}).items()}
-    # shapes, or a value that is a list: batched matrix form (symbackprop.matrix)
-    matrix = bool(shapes) or any(isinstance(v, list) for v in (values or {}).values())
 
     title, titles = _titles(data.get("title"), where)
     loss = data.get("loss")
     if loss is not None and not isinstance(loss, str):
         raise SpecError(f"{where}'loss' must be a node name")
     try:
-        if matrix:
-            from .matrix.network import network_from_latex as matrix_network
-
-            network = matrix_network(forward, params=params, loss=canonical_name(loss) if loss else None,
-                                     shapes=shapes, values=values, title=title,
-                                     first_line=first_line)
-        else:
-            network = network_from_latex(
-                forward, params=params, loss=canonical_name(loss) if loss else None,
-                known=set(values or ()) | set(shapes), title=title,
-                first_line=first_line,
-            )
+        network = network_from_latex(forward, params=params,
+                                     loss=canonical_name(loss) if loss else None, shapes=shapes,
+                                     values=values, title=title, first_line=first_line)
     except SymbackpropError as e:
         raise type(e)(f"{where}{e}") from None
     network.titles = titles
@@ -171,102 +160,3 @@ def _titles(raw, where: str) -> tuple[str | None, dict[str, str]]:
         raise SpecError(f"{where}'title' has a title for unknown language '{unknown[0]}'; use en, zh")
     raise SpecError(f"{where}'title' must be a string or a table of strings by language, "
                     f"e.g. title = {{ en = \"…\", zh = \"…\" }}")
-
-
-def _forward_lines(forward: str, first_line: int = 1) -> Iterable[tuple[int, str]]:
-    """(line number, text) of each equation; blank lines, ``%`` comments, ``\\\\`` and ``&`` dropped."""
-    for number, raw in enumerate(forward.splitlines(), start=first_line):
-        text = raw.split("%", 1)[0] if "%" in raw and "\\%" not in raw else raw
-        text = text.strip()
-        if text.endswith(r"\\"):
-            text = text[:-2].rstrip()
-        text = text.replace("&=", "=").replace("&", " ")
-        if text and not text.startswith((r"\begin", r"\end")):
-            yield number, text
-
-
-@dataclass
-class ForwardLine:
-    """One checked line of a forward pass: ``name = rhs``, parsed."""
-
-    number: int  #: line of the spec file
-    name: str  #: canonical name defined
-    rhs: str  #: the right-hand side as written
-    tree: latex_in.Node  #: its syntax tree
-    leaves: list[str]  #: names used here for the first time, in reading order
-
-
-def read_forward(forward: str, *, params: Iterable[str] = (), known: Iterable[str] = (),
-                 first_line: int = 1, constants: Iterable[str] = ()) -> list[ForwardLine]:
-    """Parse a forward pass line by line and check its names.
-
-    Redefinitions, cycles and names used before their definition are
-    :class:`SpecError` naming the line, counted from ``first_line`` (the spec
-    file's line). ``constants`` are names that are not leaves (dimensions).
-    """
-    lines = []
-    defined_at: dict[str, int] = {}
-    for number, text in _forward_lines(forward, first_line):
-        try:
-            lhs, rhs, offset = latex_in.parse_equation(text)
-            name, _ = latex_in.parse_name(lhs)
-        except LatexSyntaxError as e:
-            raise SpecError(f"line {number}: {e}") from None
-        if name in defined_at:
-            raise SpecError(f"line {number}: '{name}' is defined again (first defined on line "
-                            f"{defined_at[name]}); every name is defined once")
-        defined_at[name] = number
-        lines.append((number, name, rhs))
-    if not lines:
-        raise SpecError("the forward pass is empty: write one 'name = expression' per line")
-
-    names = set(defined_at) | set(params) | set(known)
-    seen, out = set(constants), []
-    for number, name, rhs in lines:
-        try:
-            tree = latex_in.parse(rhs, names)
-        except LatexSyntaxError as e:
-            raise SpecError(f"line {number}: {e}") from None
-        used = latex_in.free_names(tree)
-        if name in used:
-            raise SpecError(f"line {number}: '{name}' is defined in terms of itself (a cycle)")
-        for u in sorted(used):
-            if u in defined_at and defined_at[u] > number:
-                raise SpecError(f"line {number}: '{u}' is used before it is defined "
-                                f"(on line {defined_at[u]})")
-        leaves = sorted(used - seen, key=lambda u: _first_position(rhs, u))
-        seen |= used | {name}
-        out.append(ForwardLine(number, name, rhs, tree, leaves))
-    return out
-
-
-def network_from_latex(forward: str, *, params: Iterable[str] = (), loss: str | None = None,
-                       known: Iterable[str] = (), title: str | None = None,
-                       first_line: int = 1) -> Network:
-    """The network whose forward pass is ``forward``: one ``name = LaTeX`` per line.
-
-    Errors name the line, counted from ``first_line`` (the spec file's line).
-    """
-    params = [canonical_name(p) for p in params]
-    lines = read_forward(forward, params=params, known=known, first_line=first_line)
-    net = Network(params=params, loss_name=loss, title=title)
-    for line in lines:
-        for u in line.leaves:
-            net.leaf(u)
-        symbols = {n: node_symbol(n) for n in net.order}
-        try:
-            expr = latex_in.to_sympy(line.tree, symbols)
-            display = latex_in.to_sympy(line.tree, symbols, evaluate=False)
-        except LatexSyntaxError as e:
-            raise SpecError(f"line {line.number}: {e}") from None
-        net.define(line.name, expr, display=display, line=line.number)
-    net.validate()
-    return net
-
-
-def _first_position(text: str, name: str) -> int:
-    """Where ``name`` first appears in ``text`` (to declare leaves in reading order)."""
-    base, _, sub = name.partition("_")
-    candidates = [name, f"{base}_{{{sub}}}"] if sub else [name]
-    found = [text.find(c) for c in candidates if text.find(c) >= 0]
-    return min(found) if found else len(text)

@@ -10,6 +10,7 @@ import sys
 import sympy as sp
 
 from symbackprop.network import Network
+from symbackprop.sympy_form import to_sympy
 
 
 def forward_loss(net: Network, values: dict[str, float]) -> float:
@@ -20,7 +21,7 @@ def forward_loss(net: Network, values: dict[str, float]) -> float:
         if node.is_leaf:
             env[node.symbol] = sp.Float(values[name], 40)
         else:
-            env[node.symbol] = sp.Float(node.expr.xreplace(env).evalf(40), 40)
+            env[node.symbol] = sp.Float(to_sympy(node.expr).xreplace(env).evalf(40), 40)
     return float(env[net.node(net.loss).symbol])
 
 

@@ -8,8 +8,8 @@ import symbackprop as sb
 from symbackprop.analysis import (clip_by_global_norm, dead_units, exported_gradient, global_norm,
                                   layer_gradient_norms, layer_of, local_derivative, node_values,
                                   sigmoid_bound)
-from symbackprop.matrix import network_from_latex
-from symbackprop.matrix.generate import mlp
+from symbackprop.reader.forward import network_from_latex
+from symbackprop.generate_matrix import mlp
 
 
 def random_grads(seed: int, scale: float = 1.0) -> dict[str, np.ndarray]:

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 from symbackprop import load_spec
-from symbackprop.check import (gradient_check, matrix_autograd_gradient, matrix_central_differences,
-                               matrix_random_point, max_relative_error)
+from symbackprop.check import (gradient_check, autograd_gradient, central_differences,
+                               random_point, max_relative_error)
 from symbackprop.cli import main
-from symbackprop.matrix import backprop as matrix_backprop
-from symbackprop.matrix import ops as O
-from symbackprop.matrix import rules as R
+from symbackprop.backprop import backprop as matrix_backprop
+from symbackprop import ir as O
+from symbackprop import rules as R
 
 from test_codegen_matrix import MATRIX_SPECS
 
@@ -61,9 +61,9 @@ def test_the_numbers_are_the_derivations(derivations):
 def test_central_differences_are_the_articles(derivations):
     """(L(w + ε) − L(w − ε)) / 2ε per entry, ε = 1e-5, agreeing with autograd to the method's accuracy."""
     spec = load_spec(derivations / "seed_matrix.toml")
-    point, _, sizes = matrix_random_point(spec.network, given=spec.values)
-    numeric = matrix_central_differences(spec.network, point, sizes)
-    oracle = matrix_autograd_gradient(spec.network, point, sizes)
+    point, _, sizes = random_point(spec.network, given=spec.values)
+    numeric = central_differences(spec.network, point, sizes)
+    oracle = autograd_gradient(spec.network, point, sizes)
     for p in spec.network.params:
         assert numeric[p].shape == np.shape(point[p])
         assert max_relative_error(numeric[p], oracle[p]) < 1e-8
@@ -83,9 +83,9 @@ def test_a_broken_vjp_rule_is_caught(wrong_matmul_rule, derivations, capsys):
 
 def test_the_oracles_ignore_the_vjp_rules(wrong_matmul_rule, derivations):
     spec = load_spec(derivations / "seed_matrix.toml")
-    point, _, sizes = matrix_random_point(spec.network, given=spec.values)
-    oracle = matrix_autograd_gradient(spec.network, point, sizes)
-    numeric = matrix_central_differences(spec.network, point, sizes)
+    point, _, sizes = random_point(spec.network, given=spec.values)
+    oracle = autograd_gradient(spec.network, point, sizes)
+    numeric = central_differences(spec.network, point, sizes)
     broken = matrix_backprop(spec.network, point).gradient_value("W_2")
     assert max_relative_error(broken, 2 * oracle["W_2"]) < 1e-12
     assert max_relative_error(numeric["W_2"], oracle["W_2"]) < 1e-8

@@ -10,19 +10,21 @@ import sympy as sp
 from symbackprop import backprop, load_spec
 from symbackprop.check import autograd_gradient, random_point
 from symbackprop.cli import main
-from symbackprop.codegen import GradientPrinter, module_source, python_identifier
+from symbackprop.codegen.module import module_source
+from symbackprop.codegen.printer import GradientPrinter, python_identifier
 from symbackprop.derivation import AdjointSymbol
 from symbackprop.errors import SymbackpropError
-from symbackprop.matrix import MatrixNetwork
 from symbackprop.network import Network
-from symbackprop.spec import network_from_latex, spec_from_toml
+from symbackprop.network import Network
+from symbackprop.reader.forward import network_from_latex
+from symbackprop.spec import spec_from_toml
 
 from conftest import DERIVATIONS
 from helpers import central_difference, export, forward_loss, import_file, rel_err, run_without_sympy
 
 #: the scalar specs (matrix specs are exported in tests/test_codegen_matrix.py)
 SPECS = [p for p in sorted(DERIVATIONS.glob("*.toml"))
-         if not isinstance(load_spec(p).network, MatrixNetwork)]
+         if not isinstance(load_spec(p).network, Network)]
 
 ZOO = r"""
 z = w x + b

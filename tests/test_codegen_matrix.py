@@ -9,15 +9,19 @@ import sympy as sp
 
 import symbackprop as sb
 from symbackprop import load_spec
-from symbackprop.check import (matrix_autograd_gradient, matrix_central_differences,
-                               matrix_random_point, max_relative_error)
+from symbackprop.check import (autograd_gradient, central_differences,
+                               random_point, max_relative_error)
 from symbackprop.cli import main
-from symbackprop.codegen import GradientPrinter, module_source
-from symbackprop.matrix import MatrixNetwork, gradient_function, network_from_latex, to_numpy
-from symbackprop.matrix import backprop as matrix_backprop
-from symbackprop.matrix import ops as O
-from symbackprop.matrix.codegen import matrix_module_source
-from symbackprop.matrix.generate import mlp
+from symbackprop.codegen.module import module_source
+from symbackprop.codegen.printer import GradientPrinter
+from symbackprop.network import Network
+from symbackprop.reader.forward import network_from_latex
+from symbackprop.backprop import gradient_function
+from symbackprop.printing.ir import to_numpy
+from symbackprop.backprop import backprop as matrix_backprop
+from symbackprop import ir as O
+from symbackprop.codegen.module import module_source as matrix_module_source
+from symbackprop.generate_matrix import mlp
 from symbackprop.spec import spec_from_dict, spec_from_toml
 
 from conftest import DERIVATIONS
@@ -31,7 +35,7 @@ def matrix_specs():
             spec = load_spec(path)
         except sb.SymbackpropError:
             continue
-        if isinstance(spec.network, MatrixNetwork):
+        if isinstance(spec.network, Network):
             out.append(path)
     return out
 
@@ -55,9 +59,9 @@ def points(spec, seeds=(1, 2)):
     """At the spec's values (when it has them), then at random sizes."""
     net = spec.network
     if spec.values:
-        yield "spec values", matrix_random_point(net, given=spec.values)
+        yield "spec values", random_point(net, given=spec.values)
     for seed in seeds:
-        yield f"random sizes {seed}", matrix_random_point(net, seed=seed)
+        yield f"random sizes {seed}", random_point(net, seed=seed)
 
 
 @pytest.mark.parametrize("path", MATRIX_SPECS, ids=lambda p: p.stem)
@@ -71,8 +75,8 @@ def test_exported_module_agrees_with_central_differences_and_autograd(path, tmp_
         loss, grads = module.loss_and_grad(**point)
         reference_loss, _ = gradient_function(net)(**point)
         assert loss == pytest.approx(reference_loss, rel=1e-12), where
-        numeric = matrix_central_differences(net, point, sizes, 1e-6, np.longdouble)
-        oracle = matrix_autograd_gradient(net, point, sizes)
+        numeric = central_differences(net, point, sizes, 1e-6, np.longdouble)
+        oracle = autograd_gradient(net, point, sizes)
         for p in net.params:
             assert grads[p].shape == np.shape(point[p]), (where, p)  # a bias gets a 1-D gradient
             assert max_relative_error(grads[p], numeric[p]) <= 1e-7, (where, p)
@@ -89,9 +93,9 @@ def test_deeper_networks_of_every_kind_agree_with_autograd(activation, loss, inp
     spec = spec_from_dict(mlp([3, 5, 4, 2], activation, loss))
     f = compiled(spec.network, inplace)
     for seed in range(3):
-        point, _, sizes = matrix_random_point(spec.network, seed=seed)
+        point, _, sizes = random_point(spec.network, seed=seed)
         _, grads = f(**point)
-        oracle = matrix_autograd_gradient(spec.network, point, sizes)
+        oracle = autograd_gradient(spec.network, point, sizes)
         for p in spec.network.params:
             assert max_relative_error(grads[p], oracle[p]) <= 1e-12, (seed, p)
 
@@ -204,7 +208,7 @@ def test_calls_from_threads_do_not_share_work_arrays(derivations):
 def test_saturated_activations_are_finite_and_silent(path, z, inplace):
     """Pre-activations of ±1000 (σ, tanh and softmax saturated): finite, and no warning."""
     net = load_spec(path).network
-    point, _, sizes = matrix_random_point(net, seed=4)
+    point, _, sizes = random_point(net, seed=4)
     point = {k: v * (z if k.startswith("b") else 1.0) for k, v in point.items()}
     point = {k: (np.abs(v) if k == "Y" else v) for k, v in point.items()}
     f = compiled(net, inplace)
@@ -229,10 +233,10 @@ def test_saturated_binary_cross_entropy_has_the_exact_gradient(derivations):
 
 def test_softmax_cross_entropy_is_exact_for_any_targets():
     spec = spec_from_dict(mlp([3, 4, 3], "relu", "softmax_ce"))
-    point, _, sizes = matrix_random_point(spec.network, seed=5)
+    point, _, sizes = random_point(spec.network, seed=5)
     point["Y"] = np.abs(point["Y"])  # rows not summing to 1: the (P − Y)/m shortcut would be wrong
     _, grads = matrix_backprop(spec.network).compile()(**point)
-    oracle = matrix_autograd_gradient(spec.network, point, sizes)
+    oracle = autograd_gradient(spec.network, point, sizes)
     for p in spec.network.params:
         assert max_relative_error(grads[p], oracle[p]) <= 1e-12
 
@@ -364,7 +368,7 @@ def test_jax_backend_gives_the_same_numbers_under_jit(path, tmp_path):
     module = import_file(export(path, tmp_path, "jax"), f"grads_jax_{path.stem}")
     source = (tmp_path / f"grads_jax_{path.stem}.py").read_text()
     assert "out=" not in source and "import jax.numpy as jnp" in source
-    point, _, _ = matrix_random_point(spec.network, seed=3, given=spec.values)
+    point, _, _ = random_point(spec.network, seed=3, given=spec.values)
     loss, grads = matrix_backprop(spec.network).compile()(**point)
     with enable_x64(True):
         arrays = {k: jax.numpy.asarray(v, dtype=jax.numpy.float64) for k, v in point.items()}
@@ -384,7 +388,7 @@ def test_a_large_batch_in_blocks_of_rows_gives_the_same_numbers(activation, loss
     namespace = {}
     exec(source, namespace)
     f = namespace["loss_and_grad"]
-    point, _, sizes = matrix_random_point(spec.network, seed=6, given=spec.values)
+    point, _, sizes = random_point(spec.network, seed=6, given=spec.values)
     rng = np.random.default_rng(6)
     for batch in (256, 257, 1000):  # one block; a block and a row; four blocks, the last short
         arrays = dict(point, X=rng.normal(size=(batch, point["X"].shape[1])),
@@ -453,15 +457,15 @@ def test_gelu_needs_erf_and_says_so():
     assert "needs numpy and scipy.special.erf" in source and "from scipy.special import erf" in source
     namespace = {}
     exec(source, namespace)
-    point, _, sizes = matrix_random_point(net, seed=1)
+    point, _, sizes = random_point(net, seed=1)
     _, grads = namespace["loss_and_grad"](**point)
-    assert max_relative_error(grads["W"], matrix_autograd_gradient(net, point, sizes)["W"]) <= 1e-12
+    assert max_relative_error(grads["W"], autograd_gradient(net, point, sizes)["W"]) <= 1e-12
 
 
 def test_row_sums_by_blas_equal_numpy_sums():
     """The fast module's _sum_rows (ones @ x) is Σ over the rows, narrow or wide, small or large."""
     namespace = {"np": np}
-    from symbackprop.codegen import helper_source
+    from symbackprop.codegen.printer import helper_source
     exec(compile(helper_source({"_sum_rows"}), "<helpers>", "exec"), namespace)
     rng = np.random.default_rng(0)
     for shape in [(1, 1), (4, 3), (300, 7), (5000, 256), (4097, 300)]:

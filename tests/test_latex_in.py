@@ -1,4 +1,4 @@
-"""Tests of the LaTeX reader (symbackprop.latex_in)."""
+"""Tests of the LaTeX reader (symbackprop.reader.latex)."""
 from __future__ import annotations
 
 import random
@@ -9,7 +9,7 @@ from sympy.printing.latex import LatexPrinter
 
 from symbackprop.errors import LatexSyntaxError, SymbackpropError
 from symbackprop.functions import elu, gelu, leaky_relu, relu, sigmoid, softplus
-from symbackprop.latex_in import (
+from symbackprop.reader.latex import (
     BinOp, Call, Const, Name, Neg, Norm, Num, Partial, Pow, Sum, Transpose,
     canonical_name, free_names, latex_name, parse, parse_equation, parse_name, to_sympy,
 )
@@ -400,7 +400,7 @@ def test_latex_spacing_commands_are_not_python():
 def test_module_doctests():
     import doctest
 
-    import symbackprop.latex_in as module
+    import symbackprop.reader.latex as module
 
     result = doctest.testmod(module)
     assert result.attempted >= 5 and result.failed == 0

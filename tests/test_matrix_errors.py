@@ -3,8 +3,8 @@ import pytest
 
 from symbackprop.cli import main
 from symbackprop.errors import ShapeError
-from symbackprop.matrix import backprop
-from symbackprop.matrix.network import network_from_latex
+from symbackprop.backprop import backprop
+from symbackprop.reader.forward import network_from_latex
 
 
 def spec(forward: str, shapes: dict, params=("W",), values: dict | None = None) -> str:

@@ -3,11 +3,14 @@ import numpy as np
 import pytest
 
 from symbackprop.errors import LatexSyntaxError, ShapeError
-from symbackprop.latex_in import parse
-from symbackprop.matrix import backprop, evaluate, lower, to_latex, to_numpy
-from symbackprop.matrix.generate import mlp
-from symbackprop.matrix.printing import NumpyPrinter, helper_source, python_name
-from symbackprop.matrix.shapes import Sizes
+from symbackprop.reader.latex import parse
+from symbackprop.backprop import backprop
+from symbackprop.ir import evaluate
+from symbackprop.reader.lower import lower
+from symbackprop.printing.ir import to_latex, to_numpy
+from symbackprop.generate_matrix import mlp
+from symbackprop.printing.ir import NumpyPrinter, helper_source, python_name
+from symbackprop.shapes import Sizes
 from symbackprop.spec import spec_from_dict
 
 

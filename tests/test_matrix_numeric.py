@@ -11,8 +11,8 @@ import autograd.numpy as anp
 import numpy as np
 import pytest
 
-from symbackprop.matrix import backprop, gradient_function
-from symbackprop.matrix.generate import mlp
+from symbackprop.backprop import backprop, gradient_function
+from symbackprop.generate_matrix import mlp
 from symbackprop.spec import spec_from_dict
 
 ACTS = {"sigmoid": lambda z: 1 / (1 + anp.exp(-z)), "tanh": anp.tanh,

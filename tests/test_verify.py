@@ -5,7 +5,7 @@ import json
 import pytest
 
 import symbackprop as sb
-from symbackprop.render.printer import partial_latex, to_latex
+from symbackprop.printing.sympy import partial_latex, to_latex
 from symbackprop.verification import KINDS, Verifier, read_claims
 
 from helpers import central_difference
@@ -418,7 +418,7 @@ def test_without_a_timer_the_points_decide(article):
 def test_reader_operator_derivative_and_indicator(text, value):
     import sympy as sp
 
-    from symbackprop.latex_in import parse, to_sympy
+    from symbackprop.reader.latex import parse, to_sympy
 
     symbols = {n: sp.Symbol(n) for n in ("a", "y")}
     assert str(to_sympy(parse(text, symbols, allow_partial=True), symbols)) == value
@@ -432,7 +432,7 @@ def test_reader_operator_derivative_and_indicator(text, value):
     (r"\frac{\partial}{\partial a}", ["needs an expression to differentiate"]),
 ])
 def test_reader_refuses_with_a_position(text, words):
-    from symbackprop.latex_in import parse
+    from symbackprop.reader.latex import parse
 
     with pytest.raises(sb.LatexSyntaxError) as e:
         parse(text, {"a"}, allow_partial=True)
@@ -442,7 +442,7 @@ def test_reader_refuses_with_a_position(text, words):
 
 
 def test_operator_derivative_needs_partials_allowed():
-    from symbackprop.latex_in import parse
+    from symbackprop.reader.latex import parse
 
     with pytest.raises(sb.LatexSyntaxError, match="not allowed"):
         parse(r"\frac{\partial}{\partial a} a^2", {"a"})

@@ -2,7 +2,7 @@
 import pytest
 
 from symbackprop import backprop, load_spec
-from symbackprop.render.numbers import fmt
+from symbackprop.printing.numbers import fmt
 
 from helpers import assert_close, central_difference
 

@@ -31,8 +31,8 @@ from typing import Union
 import numpy as np
 import sympy as sp
 
-from ..errors import SymbackpropError
-from .numbers import fmt
+from symbackprop.errors import SymbackpropError
+from symbackprop.printing.numbers import fmt
 
 #: more nodes than this and a figure is no longer readable on a page
 MAX_FIGURE_NODES = 40
@@ -93,10 +93,9 @@ class AnnotatedGraph:
 
 def annotated_graph(d) -> AnnotatedGraph:
     """The nodes and forward edges of ``d``'s network with its numbers as the solution shows them."""
-    from ..matrix import MatrixDerivation
-    from .solution import leaf_display  # the solution's spelling of given numbers
+    from symbackprop.render.solution import definition, leaf_display  # as the solution spells them
 
-    if isinstance(d, MatrixDerivation):
+    if not d.is_scalar:
         return matrix_graph(d)
 
     net = d.network
@@ -107,10 +106,10 @@ def annotated_graph(d) -> AnnotatedGraph:
         node = net.node(name)
         g = GraphNode(name, node.latex, net.kind(name))
         if not node.is_leaf:
-            g.op_latex, g.op_text = operation(node.display if node.display is not None else node.expr)
+            g.op_latex, g.op_text = operation(definition(d, name))
             edges += [(i, name) for i in net.inputs(name)]
         if d.values is not None:
-            g.value = leaves.get(name) or _number(d.values.get(name), d.digits)
+            g.value = leaves.get(name) or _number(d.value(name), d.digits)
             if name in stepped:
                 g.gradient = "1" if name == d.loss else _number(d.adjoint_value(name), d.digits)
         nodes.append(g)
@@ -173,7 +172,7 @@ COMPACT_ROWS, COMPACT_COLUMNS = 2, 4
 
 
 def matrix_graph(d) -> AnnotatedGraph:
-    r"""The graph of a :class:`~symbackprop.matrix.MatrixDerivation`: every operation, every shape.
+    r"""The graph of a :class:`~symbackprop.matrix.Derivation`: every operation, every shape.
 
     >>> from symbackprop.matrix import backprop, network_from_latex
     >>> net = network_from_latex("Z = X W + b\nL = \\|Z\\|^2", params=["W", "b"],
@@ -185,7 +184,7 @@ def matrix_graph(d) -> AnnotatedGraph:
     >>> g.edges
     [('X', 'Z#1'), ('W', 'Z#1'), ('Z#1', 'Z'), ('b', 'Z'), ('Z', 'L')]
     """
-    from ..matrix.shapes import shape_latex
+    from symbackprop.shapes import shape_latex
 
     net = d.network
     numeric = d.values is not None
@@ -248,8 +247,8 @@ def gradients_shown(graph: AnnotatedGraph) -> str:
 def _expand(owner: str, definition, nodes: list, edges: list) -> tuple[str, str]:
     """Add the operations inside ``owner``'s definition as nodes, and every edge into them;
     returns the outermost operation, the one drawn beside ``owner``'s box."""
-    from ..matrix import ops as O
-    from ..matrix.shapes import shape_latex
+    from symbackprop import ir as O
+    from symbackprop.shapes import shape_latex
 
     made: dict = {}  # a repeated subexpression is one node
 
@@ -274,9 +273,9 @@ def _expand(owner: str, definition, nodes: list, edges: list) -> tuple[str, str]
 
 def _scalar_value(v: float, digits: int, given: bool) -> str:
     """A scalar as the solution shows it: a given number as written, a computed one to ``digits``."""
-    from .printer import _short_float
+    from symbackprop.printing.numbers import short_float
 
-    short = _short_float(v)
+    short = short_float(v)
     if given and "e" not in short and len(short.partition(".")[2]) <= digits:
         return short
     return fmt(v, digits)
@@ -284,7 +283,7 @@ def _scalar_value(v: float, digits: int, given: bool) -> str:
 
 def _matrix_gradient(value, digits: int) -> tuple[Union[str, Compact], str]:
     """A gradient written out when it is small (as the solution prints entries), else its norm."""
-    from ..matrix.solution import Matrix
+    from symbackprop.render.matrix_solution import Matrix
 
     a = np.asarray(value, dtype=float)
     if a.ndim == 0:
@@ -313,7 +312,7 @@ def matrix_operation(e) -> tuple[str, str, list]:
 
 def _binary(latex: str, text: str):
     def draw(e):
-        from ..matrix import ops as O
+        from symbackprop import ir as O
 
         a, b = e.a, e.b
         if isinstance(a, O.Scalar):
@@ -339,7 +338,7 @@ def _coeff(c: sp.Expr) -> tuple[str, str]:
 
 
 def _scale(e):
-    from ..matrix import ops as O
+    from symbackprop import ir as O
 
     c_latex, c_text = ("-", "−") if e.coeff == -1 else _coeff(e.coeff)
     if isinstance(e.x, (O.Sum, O.FrobSq, O.Norm, O.Apply, O.Softmax)):  # prefix operations
@@ -349,7 +348,7 @@ def _scale(e):
 
 
 def _apply(e):
-    from ..matrix.printing import function_latex, function_text
+    from symbackprop.printing.ir import function_latex, function_text
 
     special = {"sqrt": (r"\sqrt{\cdot}", "√"), "abs": (r"|\cdot|", "|·|"),
                "step": (r"\mathbb{1}[\cdot > 0]", "1[·>0]")}
@@ -359,7 +358,7 @@ def _apply(e):
 
 
 def _prime(e):
-    from ..matrix.printing import function_latex, function_text
+    from symbackprop.printing.ir import function_latex, function_text
 
     return function_latex(e.func) + "'", function_text(e.func) + "′", [e.x]
 
@@ -378,7 +377,7 @@ def _sum(e):
 
 
 def _atom(e):
-    from ..matrix import ops as O
+    from symbackprop import ir as O
 
     return "=", "=", [e] if isinstance(e, O.Var) else []
 
@@ -483,7 +482,7 @@ def graph_dot(graph: AnnotatedGraph, lang: str = "en") -> str:
 
 
 def _legend_text(graph: AnnotatedGraph, lang: str) -> str:
-    from .phrases import phrase
+    from symbackprop.render.phrases import phrase
 
     L = re.sub(r"[{}\\]", "", graph.loss)
     if not graph.matrix:
@@ -640,7 +639,7 @@ def write_graph(d, path: Path | str, *, lang: str | None = None) -> None:
     graph = annotated_graph(d)
     lang = lang or d.lang
     if suffix == "tex":
-        from .tikz import tikz_standalone
+        from symbackprop.render.tikz import tikz_standalone
 
         _write(path, tikz_standalone(graph, lang))
         return

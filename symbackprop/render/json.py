@@ -1,15 +1,62 @@
-"""JSON writer, following the contract in DESIGN.md."""
+"""The JSON writer, following the contract in DESIGN.md, for scalar and matrix derivations alike.
+
+Values are numbers for scalars and nested lists with exactly the node's shape
+for arrays (a bias of shape ``["n_1"]`` is a flat list); ``shape`` is the
+concrete size when values are given, else the declared dimensions, which
+``dims`` always holds.
+
+>>> import symbackprop as sb
+>>> out = sb.derive("derivations/seed_scalar.toml").to_json()
+>>> out["schema_version"], round(out["loss"]["value"], 3), out["nodes"]["z_1"]["shape"]
+(1, 0.456, [])
+"""
 from __future__ import annotations
 
-from .latex import solution_latex
-from .printer import to_latex
-from .solution import Equations, Solution, solution_ctx, step_blocks
+from typing import Optional
+
+import numpy as np
+
+from symbackprop.derivation import Derivation
+from symbackprop.printing.ir import to_latex as ir_latex
+from symbackprop.printing.sympy import to_latex as sympy_latex
+from symbackprop.render import matrix_solution, solution
+from symbackprop.render.latex import solution_latex
+from symbackprop.render.solution import Equations, Solution
+
+SCHEMA_VERSION = 1
 
 
-def json_skeleton(d) -> dict:
-    """The keys every derivation's JSON starts with (scalar and matrix form alike)."""
-    return {
-        "title": d.network.title,
+def _plain(value):
+    """A value as JSON: a float, or nested lists of floats."""
+    if value is None:
+        return None
+    return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=float).tolist()
+
+
+def render_json(d: Derivation, *, lang: Optional[str] = None,
+                closed_forms: bool | str = False) -> dict:
+    """A JSON-ready dict: ``loss``, ``nodes``, ``gradients``, ``update``, ``steps``, ``sizes``.
+
+    ``closed_forms`` adds each gradient expanded in node names (``True``/``"nodes"``)
+    and also in leaves (``"leaves"``).
+    """
+    net = d.network
+    builder = solution if d.is_scalar else matrix_solution
+    ctx = builder.solution_ctx(d)
+    names = ctx.names
+
+    def latex(e) -> str:
+        if d.is_scalar:
+            e = e if not hasattr(e, "children") else d.scalar_form(e)
+            return sympy_latex(e, names=names, loss=d.loss)
+        return ir_latex(e, names, d.loss)
+
+    def shape(dims):
+        return list(d.sizes.resolve(dims)) if d.values is not None else list(dims)
+
+    out = {
+        "schema_version": SCHEMA_VERSION,
+        "title": net.title,
         "loss": {"name": d.loss, "value": d.loss_value},
         "params": list(d.params),
         "nodes": {},
@@ -17,49 +64,45 @@ def json_skeleton(d) -> dict:
         "steps": [],
         "digits": d.digits,
         "mode": d.mode,
+        "sizes": dict(d.sizes),
     }
-
-
-def render_json(d, *, lang: str | None = None, closed_forms: bool | str = False) -> dict:
-    """A JSON-ready dict: ``loss``, ``nodes``, ``gradients``, ``update``, ``steps``.
-
-    ``closed_forms`` adds each gradient expanded in node names (``True``/``"nodes"``)
-    and also in leaves (``"leaves"``).
-    """
-    net = d.network
-    names = {n: net.node(n).latex for n in net.order}
-    out = json_skeleton(d)
     for n in net.order:
         node = net.node(n)
-        entry = {"kind": net.kind(n), "latex": node.latex,
-                 "value": None if d.values is None else d.values[n]}
+        entry = {"kind": net.kind(n), "latex": node.latex, "shape": shape(node.shape),
+                 "dims": list(node.shape), "value": None if d.values is None else _plain(d.values[n])}
         if not node.is_leaf:
-            entry["definition"] = to_latex(node.display, names=names, order="none")
+            entry["definition"] = (sympy_latex(solution.definition(d, n), names=names, order="none")
+                                   if d.is_scalar else latex(node.expr))
         out["nodes"][n] = entry
     for p in d.params:
-        g = {"latex": to_latex(d.gradient(p), names=names, loss=d.loss),
-             "value": d.gradient_value(p)}
+        step = d.step(p)
+        g = {"latex": latex(d.gradient(p) if d.is_scalar else step.textbook),
+             "adjoint_latex": latex(step.adjoint), "shape": shape(step.shape),
+             "dims": list(step.shape), "value": _plain(step.value)}
         if closed_forms:
-            g["expanded_latex"] = to_latex(d.expand(p), names=names, loss=d.loss)
+            g["expanded_latex"] = latex(d.expand(p))
         if closed_forms == "leaves":
-            g["leaves_latex"] = to_latex(d.expand(p, leaves=True), names=names, loss=d.loss)
+            g["leaves_latex"] = latex(d.expand(p, leaves=True))
         out["gradients"][p] = g
     if d.updates:
         out["learning_rate"] = d.learning_rate
-        out["update"] = {p: {"current": u.current, "gradient": u.gradient, "updated": u.updated}
-                         for p, u in d.updates.items()}
+        out["update"] = {p: {"current": _plain(u.current), "gradient": _plain(u.gradient),
+                             "updated": _plain(u.updated)} for p, u in d.updates.items()}
         out["loss_after"] = d.loss_after
-    # each backward step's equations, from the same blocks the documents show
     for step in d.backward:
-        blocks = step_blocks(d, step, lang or d.lang)
-        equations = Solution("", [b for b in blocks if isinstance(b, Equations)], solution_ctx(d))
+        blocks = builder.step_blocks(d, step, lang or d.lang)
+        equations = [b for b in blocks if isinstance(b, Equations)]
         out["steps"].append({
             "number": step.number,
             "node": step.node,
-            "latex": solution_latex(equations).strip(),
-            "fragment": solution_latex(Solution("", blocks, solution_ctx(d))).strip(),
-            "adjoint_latex": to_latex(step.adjoint, names=names, loss=d.loss),
-            "value": step.value,
+            "latex": solution_latex(Solution("", equations if d.is_scalar else equations[:1],
+                                             ctx)).strip(),
+            "fragment": solution_latex(Solution("", blocks, ctx)).strip(),
+            "adjoint_latex": latex(step.adjoint),
+            "textbook_latex": latex(step.textbook),
+            "rules": [r.name for t in step.terms for r in t.rules],
+            "shape": shape(step.shape),
+            "dims": list(step.shape),
+            "value": _plain(step.value),
         })
     return out
-

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
-from .breaking import break_sum, math_width, one_line
-from .solution import Equations, Figure, Heading, Para, Solution, Table
-from .tikz import TIKZ_PACKAGES, tikz_figure
+from symbackprop.render.breaking import break_sum, math_width, one_line
+from symbackprop.render.solution import Equations, Figure, Heading, Para, Solution, Table
+from symbackprop.render.tikz import TIKZ_PACKAGES, tikz_figure
 
 #: what fits on a line of the standalone document (16 cm at 11 pt, in em), with room for
 #: the error of width estimates

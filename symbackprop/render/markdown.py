@@ -1,10 +1,10 @@
 """Markdown writer: prose with ``$…$`` inline math and ``$$`` display blocks."""
 from __future__ import annotations
 
-from .breaking import one_line
-from .graph import graph_mermaid
-from .phrases import phrase
-from .solution import Equations, Figure, Heading, Para, Table
+from symbackprop.render.breaking import one_line
+from symbackprop.render.graph import graph_mermaid
+from symbackprop.render.phrases import phrase
+from symbackprop.render.solution import Equations, Figure, Heading, Para, Table
 
 
 def render_markdown(d, *, lang: str | None = None, closed_forms: bool = False) -> str:

@@ -11,8 +11,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ..errors import SymbackpropError
-from .latex import render_latex
+from symbackprop.errors import SymbackpropError
+from symbackprop.render.latex import render_latex
 
 #: the Debian packages a PDF needs (TikZ, adjustbox, CJK with the gbsn font)
 INSTALL_TEX = ("apt-get install texlive-latex-base texlive-latex-recommended "

@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from ..errors import SymbackpropError
+from symbackprop.errors import SymbackpropError
 
 PHRASES: dict[str, dict[str, str]] = {
     "title": {"en": "Backpropagation, step by step", "zh": "反向传播：逐步推导"},
@@ -265,29 +265,6 @@ PHRASES.update({
                                    "zh": "梯度 ∂{L}/∂V 或其范数 ‖∂{L}/∂V‖"},
     "m_graph_legend_text_shapes": {"en": "shape of the gradient ∂{L}/∂V",
                                    "zh": "梯度 ∂{L}/∂V 的形状"},
-    "rule_scale": {"en": "constant-factor rule", "zh": "常数因子法则"},
-    "rule_sub": {"en": "difference rule", "zh": "减法法则"},
-    "rule_frobenius": {"en": "squared-norm rule (the gradient of a squared norm is twice the matrix inside)",
-                       "zh": "平方范数法则（平方范数的梯度是范数内矩阵的 2 倍）"},
-    "rule_norm": {"en": "norm rule", "zh": "范数法则"},
-    "rule_sum": {"en": "sum rule (every entry gets the gradient of the sum)",
-                 "zh": "求和法则（每个元素得到和的梯度）"},
-    "rule_matmul_left": {"en": "matrix-product rule (left factor: times the transpose of the right factor)",
-                         "zh": "矩阵乘法法则（左因子：右乘右因子的转置）"},
-    "rule_matmul_right": {"en": "matrix-product rule (right factor: the transpose of the left factor times)",
-                          "zh": "矩阵乘法法则（右因子：左乘左因子的转置）"},
-    "rule_broadcast": {"en": "broadcast rule (a bias added to every row sums the rows' gradients)",
-                       "zh": "广播法则（加到每一行的偏置，梯度为各行梯度之和）"},
-    "rule_elementwise": {"en": "elementwise-function rule (times the derivative, entry by entry)",
-                         "zh": "逐元素函数法则（逐元素乘以导数）"},
-    "rule_hadamard": {"en": "Hadamard-product rule", "zh": "逐元素乘积法则"},
-    "rule_div": {"en": "elementwise-quotient rule", "zh": "逐元素除法法则"},
-    "rule_div_denominator": {"en": "elementwise-quotient rule (denominator)", "zh": "逐元素除法法则（分母）"},
-    "rule_transpose": {"en": "transpose rule", "zh": "转置法则"},
-    "rule_power": {"en": "elementwise-power rule", "zh": "逐元素幂法则"},
-    "rule_softmax": {"en": "softmax rule", "zh": "softmax 法则"},
-    "rule_softmax_ce": {"en": "softmax-with-cross-entropy rule", "zh": "softmax 与交叉熵的合并法则"},
-    "rule_sigmoid_bce": {"en": "sigmoid-with-binary-cross-entropy rule", "zh": "sigmoid 与二元交叉熵的合并法则"},
 })
 
 LANGS = ("en", "zh")

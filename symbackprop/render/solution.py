@@ -12,10 +12,14 @@ from typing import Mapping, Sequence
 
 import sympy as sp
 
-from ..derivation import Derivation
-from .numbers import fmt
-from .phrases import phrase
-from .printer import _short_float, partial_latex, to_latex, to_text
+from symbackprop import ir
+from symbackprop.derivation import Derivation
+from symbackprop.printing.ir import to_latex as ir_latex
+from symbackprop.printing.ir import to_text as ir_text
+from symbackprop.printing.numbers import fmt, short_float
+from symbackprop.printing.sympy import partial_latex, to_latex, to_text
+from symbackprop.render.phrases import phrase
+from symbackprop.sympy_form import to_sympy
 
 
 # ---- math segments --------------------------------------------------------
@@ -52,20 +56,16 @@ class Expr:
 
 
 @dataclass
-class Prime:
-    r"""``f'(x)``: the derivative of an activation at its argument (``\sigma'(z_2)``)."""
+class IRExpr:
+    r"""An IR expression, printed by the IR printers (``\sigma'(z_2)``, ``\tanh'(z)``)."""
 
-    application: sp.Function
+    expr: ir.Expr
 
     def latex(self, ctx: Ctx) -> str:
-        full = to_latex(self.application, names=ctx.names)
-        arg = to_latex(self.application.args[0], names=ctx.names)
-        head = full[: full.rindex(r"\left(")] if r"\left(" in full else full
-        return rf"{head}'\left({arg}\right)"
+        return ir_latex(self.expr, ctx.names, ctx.loss)
 
     def text(self, ctx: Ctx) -> str:
-        full = to_text(self.application)
-        return full.replace("(", "'(", 1)
+        return ir_text(self.expr, ctx.loss)
 
 
 @dataclass
@@ -204,7 +204,7 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
     # The network
     add(Heading(phrase("network", lang)))
     add(Para(phrase("network_intro", lang)))
-    add(Equations([Equation(Expr(net.node(f.node).symbol), [Expr(f.definition, order="none")])
+    add(Equations([Equation(Expr(net.node(f.node).symbol), [Expr(definition(d, f.node), order="none")])
                    for f in d.forward]))
     params = [p for p in net.params]
     inputs = [n for n in net.order if net.node(n).is_leaf and n not in params]
@@ -227,9 +227,10 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
         shown = shown_values(d)
         rows = []
         for f in d.forward:
-            rhs = [Expr(f.definition, order="none")]
-            if not f.definition.is_Atom:
-                rhs.append(Expr(f.definition, values=shown, order="none"))
+            shown_definition = definition(d, f.node)
+            rhs = [Expr(shown_definition, order="none")]
+            if not shown_definition.is_Atom:
+                rhs.append(Expr(shown_definition, values=shown, order="none"))
             rhs.append(Number(f.value))
             rows.append(Equation(Expr(net.node(f.node).symbol), rhs))
         add(Equations(rows))
@@ -265,7 +266,7 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
 
     if d.updates:
         add(Heading(phrase("update", lang)))
-        add(Para(phrase("update_intro", lang, lr=_short_float(d.learning_rate), L=names[d.loss])))
+        add(Para(phrase("update_intro", lang, lr=short_float(d.learning_rate), L=names[d.loss])))
         add(Table(
             [phrase("h_param", lang), phrase("h_current", lang), phrase("h_gradient", lang),
              phrase("h_updated", lang)],
@@ -279,7 +280,7 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
 
 def graph_blocks(d: Derivation, lang: str) -> list:
     """The computational-graph section: a figure, or a sentence when it would be unreadable."""
-    from .graph import MAX_FIGURE_NODES, annotated_graph
+    from symbackprop.render.graph import MAX_FIGURE_NODES, annotated_graph
 
     g = annotated_graph(d)
     blocks: list = [Heading(phrase("graph", lang))]
@@ -296,9 +297,14 @@ def graph_blocks(d: Derivation, lang: str) -> list:
     return blocks
 
 
+def definition(d: Derivation, node: str) -> sp.Expr:
+    """A scalar node's definition as written (the author's order), in SymPy."""
+    return to_sympy(d.network.node(node).expr, evaluate=False)
+
+
 def shown_values(d: Derivation) -> dict[str, float | str]:
     """What a step substitutes for each name: computed values, and leaves as given."""
-    return {**d.values, **leaf_display(d)}
+    return {**d.scalar_values(), **leaf_display(d)}
 
 
 def leaf_display(d: Derivation) -> dict[str, str]:
@@ -308,8 +314,8 @@ def leaf_display(d: Derivation) -> dict[str, str]:
     out = {}
     for n in d.network.order:
         if d.network.node(n).is_leaf:
-            v = d.values[n]
-            short = _short_float(v)
+            v = d.value(n)
+            short = short_float(v)
             decimals = len(short.split(".")[1]) if "." in short and "e" not in short else 0
             out[n] = short if decimals <= d.digits and "e" not in short else fmt(v, d.digits)
     return out
@@ -336,55 +342,50 @@ def step_blocks(d: Derivation, step, lang: str) -> list:
     for t in step.terms:
         if t.of == d.loss:
             continue
-        definition = Expr(net.node(t.of).display, order="none")
-        blocks.append(Para(phrase("since", lang, c=names[t.of],
-                                  definition=definition.latex(ctx))))
-        rhs = [Expr(t.expr)]
+        shown = Expr(definition(d, t.of), order="none")
+        blocks.append(Para(phrase("since", lang, c=names[t.of], definition=shown.latex(ctx))))
+        local = d.scalar_form(t.local)
+        rhs = [Expr(local)]
         consumer = net.node(t.of).expr
-        if _is_activation_of(consumer, net.node(t.wrt).symbol):
-            rhs.insert(0, Prime(consumer))
+        if isinstance(consumer, ir.Apply) and consumer.x == net.node(t.wrt).var:
+            rhs.insert(0, IRExpr(ir.Prime(consumer.func, consumer.x, consumer.alpha)))
         if numeric and not t.is_trivial:
-            rhs += [Expr(t.expr, values=shown_values(d)), Number(t.value)]
+            rhs += [Expr(local, values=shown_values(d)), Number(t.local_value)]
         blocks.append(Equations([Equation(Partial(t.of, t.wrt), rhs)]))
 
     # the chain rule for this node
     v = step.node
+    loss_definition = definition(d, d.loss)
     if len(step.terms) == 1 and step.terms[0].of == d.loss:
         t = step.terms[0]
-        rhs = [DerivativeOf(v, net.node(d.loss).display), Expr(t.expr)]
+        local = d.scalar_form(t.local)
+        rhs = [DerivativeOf(v, loss_definition), Expr(local)]
         if numeric:
             if not t.is_trivial:
-                rhs.append(Expr(t.expr, values=shown_values(d)))
+                rhs.append(Expr(local, values=shown_values(d)))
             rhs.append(Number(step.value, bold=True))
         blocks.insert(0, Para(phrase("since_loss", lang, c=names[d.loss],
-                                     definition=Expr(net.node(d.loss).display, order="none")
-                                     .latex(ctx))))
+                                     definition=Expr(loss_definition, order="none").latex(ctx))))
         blocks.append(Equations([Equation(Partial(d.loss, v), rhs)]))
         return blocks
 
     chain, with_locals, numbers = [], [], []
     for t in step.terms:
         if t.of == d.loss:  # the loss's own definition uses v directly
-            chain.append(DerivativeOf(v, net.node(d.loss).display))
-            with_locals.append(Expr(t.expr))
+            chain.append(DerivativeOf(v, loss_definition))
+            with_locals.append(Expr(d.scalar_form(t.local)))
             if numeric:
-                numbers.append(Number(t.value))
+                numbers.append(Number(t.local_value))
             continue
         chain.append(Joined([Partial(d.loss, t.of), Partial(t.of, v)], "dot"))
-        with_locals.append(Joined([Partial(d.loss, t.of), Expr(t.expr, factor=True)], "dot"))
+        with_locals.append(Joined([Partial(d.loss, t.of), Expr(d.scalar_form(t.local), factor=True)],
+                                  "dot"))
         if numeric:
             numbers.append(Joined([Number(d.adjoint_value(t.of)),
-                                   Number(t.value, parens=True)], "times"))
+                                   Number(t.local_value, parens=True)], "times"))
     rhs = [Joined(chain, "plus"), Joined(with_locals, "plus")]
     if numeric:
         rhs += [Joined(numbers, "plus"), Number(step.value, bold=True)]
     blocks.append(Para(phrase("chain", lang)))
     blocks.append(Equations([Equation(Partial(d.loss, v), rhs)]))
     return blocks
-
-
-
-def _is_activation_of(expr: sp.Expr, symbol: sp.Symbol) -> bool:
-    """``expr`` is ``f(symbol)`` for a one-argument function such as σ, tanh or exp."""
-    return isinstance(expr, sp.Function) and len(expr.args) >= 1 and expr.args[0] == symbol \
-        and all(a.is_number for a in expr.args[1:])

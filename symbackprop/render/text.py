@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .solution import Equations, Heading, Para, Table
+from symbackprop.render.solution import Equations, Heading, Para, Table
 
 _INLINE = re.compile(r"\$([^$]*)\$")
 _SIMPLE = [(r"\frac{\partial ", "∂"), (r"}{\partial ", "/∂"), (r"\eta", "η"),

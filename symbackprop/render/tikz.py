@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .graph import AnnotatedGraph, Compact, GraphNode, gradients_shown, side_leaves
+from symbackprop.render.graph import AnnotatedGraph, Compact, GraphNode, gradients_shown, side_leaves
 
 # Sizes in cm. The text is \footnotesize (8 pt): about 0.16 cm a character.
 CHAR = 0.165
@@ -483,7 +483,7 @@ def tikz_picture(graph: AnnotatedGraph, direction: str | None = None,
 
 
 def _legend(graph: AnnotatedGraph, lang: str) -> str:
-    from .phrases import phrase
+    from symbackprop.render.phrases import phrase
 
     def swatch(fill: str) -> str:
         return rf"\fcolorbox{{black!70}}{{{fill}}}{{\rule{{0pt}}{{1ex}}\hspace{{1.2em}}}}"

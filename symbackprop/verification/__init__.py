@@ -24,15 +24,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Union
 
-from ..derivation import Derivation
-from ..errors import SymbackpropError
-from ..network import Network
-from ..render.phrases import LANGS
-from ..spec import Spec, load_spec
-from .claims import Claim, read_claims
-from .judge import Judge
-from .oracle import Oracle, Target
-from .report import KINDS, Diagnosis, Report, Verdict
+from symbackprop.derivation import Derivation
+from symbackprop.errors import SymbackpropError
+from symbackprop.network import Network
+from symbackprop.render.phrases import LANGS
+from symbackprop.spec import Spec, load_spec
+from symbackprop.verification.claims import Claim, read_claims
+from symbackprop.verification.judge import Judge
+from symbackprop.verification.oracle import Oracle, Target
+from symbackprop.verification.report import KINDS, Diagnosis, Report, Verdict
 
 __all__ = ["Claim", "Diagnosis", "KINDS", "Report", "Target", "Verdict", "Verifier", "read_claims", "verify"]
 
@@ -56,7 +56,7 @@ class Verifier:
             raise SymbackpropError(f"unknown language '{self.lang}'; use one of {', '.join(LANGS)}")
         values = values if values is not None else spec_values
         if _is_matrix(network):
-            from .matrix import MatrixJudge
+            from symbackprop.verification.matrix import MatrixJudge
 
             self.judge = MatrixJudge(network, values, lang=self.lang, seed=seed)
         else:
@@ -89,10 +89,10 @@ def verify(network_or_spec: Checkable, claims: str | Iterable[str], *, values=No
 def _is_matrix(network) -> bool:
     """A network in batched matrix form (checked by :mod:`.matrix` when symbackprop.matrix exists)."""
     try:
-        from ..matrix.network import MatrixNetwork
+        from symbackprop.network import Network
     except ImportError:  # pragma: no cover - the matrix form is part of symbackprop
         return False
-    return isinstance(network, MatrixNetwork)
+    return isinstance(network, Network)
 
 
 def _network(obj: Checkable):

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Union
 
-from ..errors import LatexSyntaxError
+from symbackprop.errors import LatexSyntaxError
 
 
 @dataclass(frozen=True)

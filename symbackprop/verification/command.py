@@ -11,11 +11,11 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import SymbackpropError
-from ..spec import load_spec
-from . import Verifier
-from .claims import read_claims
-from .report import Report
+from symbackprop.errors import SymbackpropError
+from symbackprop.spec import load_spec
+from symbackprop.verification import Verifier
+from symbackprop.verification.claims import read_claims
+from symbackprop.verification.report import Report
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -18,11 +18,11 @@ from fractions import Fraction
 from itertools import combinations
 from typing import Sequence
 
-from ..derivation import LocalDerivative
-from ..render.phrases import phrase
-from ..render.printer import partial_latex, to_latex, to_text
-from .oracle import Target
-from .report import Diagnosis
+from symbackprop.verification.oracle import LocalDerivative
+from symbackprop.render.phrases import phrase
+from symbackprop.printing.sympy import partial_latex, to_latex, to_text
+from symbackprop.verification.oracle import Target
+from symbackprop.verification.report import Diagnosis
 
 #: constants a person plausibly gets wrong by: a lost 2 from a square, a ½, a mean's 1/m, …
 NICE = [Fraction(n, d) for n, d in ((2, 1), (1, 2), (3, 1), (1, 3), (4, 1), (1, 4), (10, 1), (1, 10))]

@@ -21,15 +21,15 @@ from typing import Iterator
 
 import sympy as sp
 
-from .. import latex_in
-from ..derivation import AdjointSymbol
-from ..errors import LatexSyntaxError, SpecError, SymbackpropError
-from ..latex_in import Name, Num, Partial
-from ..render.phrases import phrase
-from .claims import Claim
-from .diagnose import Branch, Evidence, Factor, close, diagnose
-from .oracle import Oracle, Target, evaluate
-from .report import Diagnosis, Verdict
+from symbackprop.reader import latex as latex_in
+from symbackprop.derivation import AdjointSymbol
+from symbackprop.errors import LatexSyntaxError, SpecError, SymbackpropError
+from symbackprop.reader.latex import Name, Num, Partial
+from symbackprop.render.phrases import phrase
+from symbackprop.verification.claims import Claim
+from symbackprop.verification.diagnose import Branch, Evidence, Factor, close, diagnose
+from symbackprop.verification.oracle import Oracle, Target, evaluate
+from symbackprop.verification.report import Diagnosis, Verdict
 
 _NUMBER = re.compile(r"(?P<int>\d*)(?:\.(?P<frac>\d*))?(?:[eE](?P<exp>[+-]?\d+))?")
 

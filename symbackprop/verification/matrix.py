@@ -25,30 +25,30 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from .. import latex_in
-from ..errors import LatexSyntaxError, ShapeError, SpecError, SymbackpropError
-from ..latex_in import Name, Partial, canonical_name
-from ..matrix import lower
-from ..matrix import ops as O
-from ..matrix.backprop import backward_values, derive_steps, forward_values, leaf_arrays
-from ..matrix.network import MatrixNetwork
-from ..matrix.printing import to_latex as matrix_latex
-from ..matrix.printing import to_text as matrix_text
-from ..matrix.shapes import Sizes, dim_symbol, shape_text
-from ..render.phrases import phrase
-from .claims import Claim
-from .diagnose import Evidence, Factor, close, explain
-from .judge import _rebase, _walk
-from .oracle import Target
-from .report import Diagnosis, Verdict
+from symbackprop.reader import latex as latex_in
+from symbackprop.errors import LatexSyntaxError, ShapeError, SpecError, SymbackpropError
+from symbackprop.reader.latex import Name, Partial, canonical_name
+from symbackprop.reader.lower import lower
+from symbackprop import ir as O
+from symbackprop.backprop import backward_values, derive_steps, forward_values, leaf_arrays
+from symbackprop.network import Network
+from symbackprop.printing.ir import to_latex as matrix_latex
+from symbackprop.printing.ir import to_text as matrix_text
+from symbackprop.shapes import Sizes, dim_symbol, shape_text
+from symbackprop.render.phrases import phrase
+from symbackprop.verification.claims import Claim
+from symbackprop.verification.diagnose import Evidence, Factor, close, explain
+from symbackprop.verification.judge import _rebase, _walk
+from symbackprop.verification.oracle import Target
+from symbackprop.verification.report import Diagnosis, Verdict
 
 RTOL = 1e-9  # float64 arrays, computed two ways
 
 
 class MatrixJudge:
-    """Verdicts on claims about a :class:`~symbackprop.matrix.network.MatrixNetwork`."""
+    """Verdicts on claims about a :class:`~symbackprop.matrix.network.Network`."""
 
-    def __init__(self, network: MatrixNetwork, values=None, *, lang: str = "en", seed: int = 0,
+    def __init__(self, network: Network, values=None, *, lang: str = "en", seed: int = 0,
                  rounds: int = 4):
         network.validate()
         self.network = network
@@ -298,10 +298,10 @@ def _annotated_shape(annotation: str | None):
     return tuple(dims)
 
 
-def _all_leaves_trainable(net: MatrixNetwork) -> MatrixNetwork:
+def _all_leaves_trainable(net: Network) -> Network:
     """The same network with every leaf a parameter, so that ∂L/∂X has an answer too."""
     leaves = [n for n in net.order if net.node(n).is_leaf]
-    copy = MatrixNetwork(params=leaves, loss_name=net.loss, title=net.title)
+    copy = Network(params=leaves, loss_name=net.loss, title=net.title)
     for name in net.order:
         node = net.node(name)
         if node.is_leaf:

@@ -9,7 +9,7 @@ network in which every leaf is trainable (so that :math:`\partial L/\partial x`
 of an input has an answer too), with the loss replaced by the node the claim
 differentiates.
 
->>> from symbackprop.spec import network_from_latex
+>>> from symbackprop.reader.forward import network_from_latex
 >>> net = network_from_latex("z = w x\na = \\sigma(z)\nL = (a - y)^2", params=["w"])
 >>> oracle = Oracle(net)
 >>> oracle.target("L", "x").kind, oracle.target("a", "z").kind, oracle.target("a", "w").kind
@@ -23,15 +23,16 @@ import cmath
 import math
 import random
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Optional
 
 import sympy as sp
 
-from .. import functions as F
-from ..backprop import backprop
-from ..derivation import AdjointSymbol, Derivation, LocalDerivative
-from ..errors import SpecError
-from ..network import Network
+from symbackprop import functions as F
+from symbackprop.backprop import backprop
+from symbackprop.derivation import Derivation
+from symbackprop.errors import SpecError
+from symbackprop.network import Network
+from symbackprop.sympy_form import AdjointSymbol, to_sympy
 
 #: functions with a kink or a jump: random points keep their arguments away from it
 NONSMOOTH = (F.relu, F.leaky_relu, F.elu, sp.Heaviside, sp.Abs, sp.sign, sp.Max, sp.Min)
@@ -55,6 +56,16 @@ class Target:
 Point = Mapping[str, float]
 
 
+@dataclass
+class LocalDerivative:
+    r"""A local derivative :math:`\partial c/\partial v` as the derivation states it, in SymPy."""
+
+    of: str  #: the consumer c
+    wrt: str  #: the node v
+    expr: sp.Expr  #: textbook form, in node names
+    value: Optional[float] = None
+
+
 class Oracle:
     """Values of targets and of local derivatives, symbolically and at points."""
 
@@ -67,6 +78,9 @@ class Oracle:
         self._derivations: dict[str, Derivation] = {}
         self._envs: dict[tuple, dict | None] = {}
         self._pool: list[dict[str, float]] | None = None
+        #: each defined node's definition as a SymPy expression of earlier nodes
+        self.definitions = {n: to_sympy(network.node(n).expr) for n in network.order
+                            if not network.node(n).is_leaf}
 
     # ---- targets -----------------------------------------------------------
     def target(self, of: str, wrt: str | None = None) -> Target:
@@ -83,22 +97,17 @@ class Oracle:
     def derivation(self, of: str) -> Derivation:
         """Symbolic reverse mode from node ``of``, every leaf trainable."""
         if of not in self._derivations:
-            net = self.network
-            copy = Network(params=self.leaves, loss_name=of, title=net.title)
-            for name in net.order:
-                node = net.node(name)
-                if node.is_leaf:
-                    copy.leaf(name, node.latex)
-                else:
-                    copy.define(name, node.expr, display=node.display, line=node.line, latex=node.latex)
+            copy = self.network.copy_for(of, [n for n in self.leaves
+                                              if n in self.network.ancestors(of)])
             self._derivations[of] = backprop(copy)
         return self._derivations[of]
 
     def local_term(self, of: str, wrt: str) -> LocalDerivative:
         """The local derivative ∂of/∂wrt, as the derivation states it."""
-        for term in self.derivation(of).step(wrt).terms:
+        d = self.derivation(of)
+        for term in d.step(wrt).terms:
             if term.of == of:
-                return term
+                return LocalDerivative(of, wrt, d.scalar_form(term.local), term.local_value)
         raise KeyError((of, wrt))  # pragma: no cover - wrt is an input of of
 
     def has_step(self, of: str, wrt: str) -> bool:
@@ -110,7 +119,8 @@ class Oracle:
             return [] if target.wrt is None else [self.local_term(target.of, target.wrt)]
         d = self.derivation(target.of)
         below = self.network.descendants(target.wrt) | {target.wrt}
-        terms = [t for s in d.backward for t in s.terms]
+        terms = [LocalDerivative(t.of, t.wrt, d.scalar_form(t.local)) for s in d.backward
+                 for t in s.terms]
         return [t for t in terms if t.wrt in below] + [t for t in terms if t.wrt not in below]
 
     # ---- symbolic forms ------------------------------------------------------
@@ -133,7 +143,7 @@ class Oracle:
         for name in reversed(self.network.order):
             node = self.network.node(name)
             if not node.is_leaf:
-                expr = expr.xreplace({node.symbol: node.expr})
+                expr = expr.xreplace({node.symbol: self.definitions[name]})
         return expr
 
     # ---- numbers -------------------------------------------------------------
@@ -145,7 +155,7 @@ class Oracle:
             for name in self.network.order:
                 node = self.network.node(name)
                 if not node.is_leaf:
-                    value = evaluate(node.expr, env)
+                    value = evaluate(self.definitions[name], env)
                     if value is None:
                         env = None
                         break
@@ -160,8 +170,9 @@ class Oracle:
             env = self.env(point)
             if env is not None:
                 env = dict(env)
-                for step in self.derivation(of).backward:
-                    value = evaluate(step.adjoint, env)
+                d = self.derivation(of)
+                for step in d.backward:
+                    value = evaluate(d.scalar_form(step.adjoint), env)
                     if value is None:
                         env = None
                         break
@@ -194,13 +205,13 @@ class Oracle:
         except SpecError:
             return None
         if target.kind == "value":
-            return d.values[target.of]
+            return d.value(target.of)
         if target.of == target.wrt:
             return 1.0
         if not self.has_step(target.of, target.wrt):
             return 0.0
         if target.kind == "local":
-            return next(t.value for t in d.step(target.wrt).terms if t.of == target.of)
+            return next(t.local_value for t in d.step(target.wrt).terms if t.of == target.of)
         return d.adjoint_value(target.wrt)
 
     def at_kink(self, exprs: Iterable[sp.Expr], env: Mapping) -> bool:
@@ -212,8 +223,7 @@ class Oracle:
         return False
 
     def smooth_exprs(self) -> list[sp.Expr]:
-        net = self.network
-        return [net.node(n).expr for n in net.order if not net.node(n).is_leaf]
+        return list(self.definitions.values())
 
     def pool(self, size: int = 12) -> list[dict[str, float]]:
         """Points to compare at: the spec's values first (when usable), then seeded random

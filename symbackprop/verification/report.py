@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from ..render.phrases import phrase
+from symbackprop.render.phrases import phrase
 
 VERDICTS = ("correct", "incorrect", "error")
 #: diagnosis kinds of an incorrect claim

@@ -12,16 +12,16 @@ from typing import Optional
 
 import numpy as np
 
-from ..render.numbers import fmt
-from ..render.phrases import phrase
-from ..render.printer import _short_float
-from ..render.solution import (Ctx, Equation, Equations, Figure, Heading, Para, Partial, Solution,
+from symbackprop.printing.numbers import fmt
+from symbackprop.render.phrases import phrase
+from symbackprop.printing.numbers import short_float
+from symbackprop.render.solution import (Ctx, Equation, Equations, Figure, Heading, Para, Partial, Solution,
                                 Table)
-from . import ops as O
-from .derivation import MatrixDerivation, MatrixStep, VJPTerm
-from .printing import LatexPrinter, TextPrinter
-from .rules import textbook_prime
-from .shapes import Shape, dim_latex, shape_latex, shape_text, space_latex, space_text
+from symbackprop import ir as O
+from symbackprop.derivation import Derivation, Step, Term
+from symbackprop.printing.ir import LatexPrinter, TextPrinter
+from symbackprop.rules import textbook_prime
+from symbackprop.shapes import Shape, dim_latex, shape_latex, shape_text, space_latex, space_text
 
 #: matrices with more rows or columns than this are shown with the middle elided
 MAX_SHOWN = 6
@@ -89,7 +89,7 @@ class Matrix:
         return inner[0] if a.ndim == 1 else "[" + ", ".join(inner) + "]"
 
     def _entries(self, a: np.ndarray, digits: int, latex: bool) -> list[list[str]]:
-        short = [[_short_float(float(v)) for v in r] for r in _rows(a)]
+        short = [[short_float(float(v)) for v in r] for r in _rows(a)]
         if self.given and all(_decimals(t) <= digits for r in short for t in r):
             return short
         tiny = np.all((np.abs(a) < 10 ** -digits) & (a != 0))
@@ -190,12 +190,12 @@ def _shape_result(shape: Shape, latex: bool) -> str:
 
 
 # ---- building --------------------------------------------------------------
-def solution_ctx(d: MatrixDerivation) -> Ctx:
+def solution_ctx(d: Derivation) -> Ctx:
     net = d.network
     return Ctx({n: net.node(n).latex for n in net.order}, d.digits, d.loss)
 
 
-def build_solution(d: MatrixDerivation, *, lang: str | None = None,
+def build_solution(d: Derivation, *, lang: str | None = None,
                    closed_forms: bool | str = False, title: str | None = None,
                    graph: bool = False) -> Solution:
     """The matrix worked solution of ``d`` as blocks; ``graph`` adds the computational graph."""
@@ -275,7 +275,7 @@ def build_solution(d: MatrixDerivation, *, lang: str | None = None,
 
     if d.updates:
         add(Heading(phrase("update", lang)))
-        lr = _short_float(d.learning_rate)
+        lr = short_float(d.learning_rate)
         add(Para(phrase("update_intro", lang, lr=lr, L=names[d.loss])))
         rows = []
         for p, u in d.updates.items():
@@ -289,13 +289,13 @@ def build_solution(d: MatrixDerivation, *, lang: str | None = None,
     return sol
 
 
-def graph_blocks(d: MatrixDerivation, lang: str) -> list:
+def graph_blocks(d: Derivation, lang: str) -> list:
     """The network drawn: the computational graph with shapes, or a sentence when too large.
 
     It belongs to the description of the network, with no heading of its own, so that the
     article's two-layer MLP has its equations and its picture on the first page.
     """
-    from ..render.graph import MAX_FIGURE_NODES, annotated_graph
+    from symbackprop.render.graph import MAX_FIGURE_NODES, annotated_graph
 
     g = annotated_graph(d)
     if len(g.nodes) > MAX_FIGURE_NODES:
@@ -310,13 +310,13 @@ def graph_blocks(d: MatrixDerivation, lang: str) -> list:
                    phrase(f"m_graph_caption_{red}", lang, L=L))]
 
 
-def _gradient_rhs(d: MatrixDerivation, p: str) -> list:
+def _gradient_rhs(d: Derivation, p: str) -> list:
     step = d.step(p)
     rhs = [IR(step.textbook)] + ([Matrix(step.value)] if step.value is not None else [])
     return _in_space(rhs, step.shape)
 
 
-def step_blocks(d: MatrixDerivation, step: MatrixStep, lang: str) -> list:
+def step_blocks(d: Derivation, step: Step, lang: str) -> list:
     """Prose and equations of one backward step: the rule, the result, its shape check."""
     ctx = solution_ctx(d)
     names, sep = ctx.names, phrase("and", lang)
@@ -349,11 +349,11 @@ def step_blocks(d: MatrixDerivation, step: MatrixStep, lang: str) -> list:
 _SILENT = ("add", "sub", "scale")
 
 
-def _introduction(d: MatrixDerivation, t: VJPTerm, lang: str, ctx: Ctx) -> str:
+def _introduction(d: Derivation, t: Term, lang: str, ctx: Ctx) -> str:
     """``Z_2 feeds … ; by the matrix-product rule (…):``."""
     names = ctx.names
-    rules = [r for r in t.rules if r not in _SILENT] or list(t.rules[-1:])
-    said = phrase("and", lang).join(phrase(f"rule_{r}", lang) for r in dict.fromkeys(rules))
+    rules = [r for r in t.rules if r.name not in _SILENT] or list(t.rules[-1:])
+    said = phrase("and", lang).join(dict.fromkeys(r.describe(lang) for r in rules))
     fields = dict(v=names[t.wrt], c=names[t.of], L=names[d.loss], rules=said)
     if t.fused is not None:
         assumption = t.fused.assumption
@@ -362,7 +362,7 @@ def _introduction(d: MatrixDerivation, t: VJPTerm, lang: str, ctx: Ctx) -> str:
     return phrase("m_since_loss" if t.of == d.loss else "m_since", lang, **fields)
 
 
-def _expand_primes(d: MatrixDerivation, e: O.Expr) -> Optional[O.Expr]:
+def _expand_primes(d: Derivation, e: O.Expr) -> Optional[O.Expr]:
     """``e`` with each ``f'(Z)`` written in node names (``A ⊙ (1 − A)``), or None if none."""
     found = []
 

@@ -22,8 +22,8 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
-from ..latex_in import latex_name
-from .numbers import fmt
+from symbackprop.reader.latex import latex_name
+from symbackprop.printing.numbers import fmt, short_float
 
 
 class Printer(LatexPrinter):
@@ -73,12 +73,7 @@ class Printer(LatexPrinter):
     def _print_Float(self, expr):
         # decimals as written in the spec ("0.5"), not SymPy's 15 digits
         return fmt(float(expr), self._settings["digits"]) if self._settings["values"] is not None \
-            else _short_float(float(expr))
-
-
-def _short_float(value: float) -> str:
-    text = repr(value)
-    return text[:-2] if text.endswith(".0") else text
+            else short_float(float(expr))
 
 
 def partial_latex(of: str, wrt: str, names: Mapping[str, str] | None = None) -> str:
@@ -133,7 +128,7 @@ class TextPrinter(StrPrinter):
         return super()._print_Function(expr)
 
     def _print_Float(self, expr):
-        return _short_float(float(expr))
+        return short_float(float(expr))
 
     def _print_Piecewise(self, expr):
         pieces = [f"{self._print(e)} if {self._print(c)}" for e, c in expr.args[:-1]]

@@ -35,3 +35,13 @@ def hand_round(value: float, digits: int) -> float:
     if abs(value) < 10 ** -digits:
         return float(f"{value:.{digits}e}")
     return round(value, digits)
+
+
+def short_float(value: float) -> str:
+    """A number as the spec writes it: ``0.5``, ``2`` (not ``2.0``), ``1e-05``.
+
+    >>> short_float(2.0), short_float(0.5)
+    ('2', '0.5')
+    """
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text

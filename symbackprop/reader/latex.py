@@ -37,8 +37,8 @@ from typing import Callable, Collection, Mapping, Optional, Union
 
 import sympy as sp
 
-from .errors import LatexSyntaxError
-from .functions import ACTIVATIONS
+from symbackprop.errors import LatexSyntaxError
+from symbackprop.functions import ACTIVATIONS
 
 
 # ---- syntax tree -----------------------------------------------------------

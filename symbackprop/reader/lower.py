@@ -1,4 +1,4 @@
-r"""From the LaTeX syntax tree (:mod:`symbackprop.latex_in`) to the matrix IR.
+r"""From the LaTeX syntax tree (:mod:`symbackprop.reader.latex`) to the matrix IR.
 
 The matrix dialect: juxtaposition and ``\cdot`` are the matrix product;
 ``\odot``/``\circ`` the Hadamard product (looser than the matrix product,
@@ -9,7 +9,7 @@ bias gradient); ``1 - A`` is the all-ones matrix minus ``A``; a constant or
 a scalar node times a matrix scales it; ``\frac{A}{B}`` of matrices is
 elementwise; ``\frac{\partial L}{\partial Z_2}`` is the adjoint of ``Z_2``.
 
->>> from symbackprop.latex_in import parse
+>>> from symbackprop.reader.latex import parse
 >>> shapes = {"A_1": ("m", "n_1"), "Z_2": ("m", "n_2"), "W_2": ("n_1", "n_2")}
 >>> e = lower(parse(r"A_1^\top \frac{\partial L}{\partial Z_2}", shapes, allow_partial=True), shapes)
 >>> e.shape
@@ -25,10 +25,10 @@ from typing import Collection, Mapping, Optional
 
 import sympy as sp
 
-from .. import latex_in as T
-from ..errors import LatexSyntaxError
-from . import ops as O
-from .shapes import Shape, dim_symbol, dims_of
+from symbackprop.reader import latex as T
+from symbackprop.errors import LatexSyntaxError
+from symbackprop import ir as O
+from symbackprop.shapes import Shape, dim_symbol, dims_of
 
 _CONSTANTS = {"e": sp.E, "pi": sp.pi}
 
@@ -38,7 +38,7 @@ def lower(tree: T.Node, shapes: Mapping[str, Shape], *, loss: str = "L",
     r"""The IR of a matrix-dialect syntax tree.
 
     ``shapes`` maps every node name the expression may use to its shape (a
-    network's :attr:`~symbackprop.matrix.network.MatrixNetwork.shapes`);
+    network's :attr:`~symbackprop.matrix.network.Network.shapes`);
     dimension names (those in the shapes, plus ``dims``) stand for their sizes
     (``\frac{1}{m}``). ``\frac{\partial L}{\partial v}`` (``L`` = ``loss``)
     becomes :class:`~symbackprop.matrix.ops.Adj`. Pass the source ``text`` for
@@ -121,6 +121,8 @@ def lower(tree: T.Node, shapes: Mapping[str, Shape], *, loss: str = "L",
             return O.FrobSq(low(n.base.x))
         base = low(n.base)
         if k is None:
+            if base.shape == () and exp.shape == ():
+                return O.var_power(base, exp)
             raise err("an exponent must be a constant in the matrix dialect", n)
         if base.shape == ():
             return O.power(base, k)
@@ -134,8 +136,12 @@ def lower(tree: T.Node, shapes: Mapping[str, Shape], *, loss: str = "L",
             if n.prime:
                 raise err("softmax' is not elementwise: write the softmax as a node", n)
             return O.Softmax(x)
+        if n.func in ("max", "min") and len(args) == 2 and not n.prime:
+            return (O.maximum if n.func == "max" else O.minimum)(*args)
+        if n.func == "root" and len(args) == 2 and constant(args[1]) is not None:
+            return O.power(x, 1 / constant(args[1]))
         if n.func in ("max", "min", "root") or len(args) > 2:
-            raise err(f"'{n.func}' is not supported in the matrix dialect", n)
+            raise err(f"'{n.func}' with these arguments is not supported", n)
         alpha = None
         if len(args) == 2:
             alpha = constant(args[1])

@@ -28,10 +28,10 @@ from typing import Mapping, Optional
 
 import sympy as sp
 
-from ..latex_in import latex_name
-from ..render.printer import partial_latex
-from . import ops as O
-from .shapes import dim_latex
+from symbackprop.reader.latex import latex_name
+from symbackprop.printing.sympy import partial_latex
+from symbackprop import ir as O
+from symbackprop.shapes import dim_latex
 
 ADD, HAD, SUM, NEG, MUL, POSTFIX, FRAC, ATOM = 10, 30, 40, 45, 50, 90, 95, 100
 
@@ -65,7 +65,8 @@ class _Base:
 
 # ---- LaTeX and plain text: one printer, two spellings ----------------------
 _LATEX_FUNCS = {"tanh": r"\tanh", "exp": r"\exp", "log": r"\ln", "sin": r"\sin", "cos": r"\cos",
-                "tan": r"\tan", "sinh": r"\sinh", "cosh": r"\cosh"}
+                "tan": r"\tan", "sinh": r"\sinh", "cosh": r"\cosh", "max": r"\max", "min": r"\min",
+                "erf": r"\operatorname{erf}", "sign": r"\operatorname{sign}"}
 
 
 def function_latex(func: str) -> str:
@@ -79,6 +80,8 @@ def function_latex(func: str) -> str:
 def function_text(func: str) -> str:
     if func == "log":
         return "ln"
+    if func in ("max", "min"):
+        return func
     cls = O.scalar_function(func)
     return getattr(cls, "text_name", func)
 
@@ -91,6 +94,10 @@ class LatexPrinter(_Base):
     """
 
     odot, product, ones, squared = r"\odot", " ", r"\mathbf{1}", "^{2}"
+    scalar_product = " "
+
+    def scalar_power(self, x: str, k: str) -> str:
+        return f"{x}^{{{k}}}"
 
     def paren(self, text: str) -> str:
         return rf"\left({text}\right)"
@@ -158,6 +165,8 @@ class LatexPrinter(_Base):
         return self.scaled(self.coeff(e.coeff), text), NEG if e.coeff.could_extract_minus_sign() else MUL
 
     def _print_Hadamard(self, e):
+        if e.shape == ():  # numbers: an ordinary product
+            return f"{self.operand(e.a, MUL, left=True)}{self.scalar_product}{self.operand(e.b, MUL)}", MUL
         return f"{self.operand(e.a, HAD, left=True)} {self.odot} {self.operand(e.b, HAD)}", HAD
 
     def _print_Div(self, e):
@@ -182,11 +191,22 @@ class LatexPrinter(_Base):
             return f"|{self.doprint(e.x)}|", ATOM
         return self.call(self.head(e.func), self._args(e)), ATOM
 
+    def _print_Maximum(self, e):
+        return self.call(self.head("max"), f"{self.doprint(e.a)}, {self.doprint(e.b)}"), ATOM
+
+    def _print_Minimum(self, e):
+        return self.call(self.head("min"), f"{self.doprint(e.a)}, {self.doprint(e.b)}"), ATOM
+
+    def _print_VarPower(self, e):
+        return self.scalar_power(self.operand(e.a, POSTFIX + 1), self.doprint(e.b)), POSTFIX
+
     def _print_Prime(self, e):
         return self.call(self.head(e.func) + "'", self._args(e)), ATOM
 
     def _print_Power(self, e):
         k = e.exp
+        if e.shape == ():  # a number's power
+            return self.scalar_power(self.operand(e.x, POSTFIX + 1), self.coeff(k)), POSTFIX
         if k.is_Integer and 2 <= k <= 3:
             return f" {self.odot} ".join([self.operand(e.x, HAD + 1)] * int(k)), HAD
         return self.hadamard_power(self.operand(e.x, ATOM), self.coeff(k)), POSTFIX
@@ -223,6 +243,10 @@ class TextPrinter(LatexPrinter):
     """Unicode for terminals: ``A_1ᵀ · ∂L/∂Z_2``, ``(2/m)(A_2 - Y) ⊙ σ'(Z_2)``."""
 
     odot, product, ones, squared = "⊙", " · ", "𝟏", "²"
+    scalar_product = "·"
+
+    def scalar_power(self, x: str, k: str) -> str:
+        return f"{x}^{k}" if len(k) == 1 else f"{x}^({k})"
 
     def paren(self, text: str) -> str:
         return f"({text})"
@@ -281,7 +305,7 @@ class TextPrinter(LatexPrinter):
 # ---- NumPy: symbackprop's one code printer ------------------------------------
 def python_name(name: str) -> str:
     """A Python identifier for a node name: ``W_1`` → ``W_1``, ``\\hat{y}`` → ``y_hat``."""
-    from ..codegen import python_identifier
+    from symbackprop.codegen.printer import python_identifier
 
     return python_identifier(name)
 
@@ -305,7 +329,7 @@ class NumpyPrinter:
         return self.names.get(name) or python_name(name)
 
     def doprint(self, e: O.Expr) -> str:
-        from ..codegen import GradientPrinter
+        from symbackprop.codegen.printer import GradientPrinter
 
         nodes = {n.name for n in O.walk(e) if isinstance(n, O.Var)}
         adjoints = {n.name for n in O.walk(e) if isinstance(n, O.Adj)}
@@ -333,7 +357,7 @@ def _symbols_in(e: O.Expr) -> set[str]:
 
 def helper_source(helpers) -> str:
     """Source defining the ``helpers`` a :class:`NumpyPrinter`'s code calls (``np`` imported)."""
-    from ..codegen import BACKENDS, helper_source as source
+    from symbackprop.codegen.printer import BACKENDS, helper_source as source
 
     helpers = set(helpers)
     erf = [f"from {BACKENDS['numpy'].erf} import erf"] if "erf" in helpers else []

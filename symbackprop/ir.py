@@ -43,14 +43,14 @@ the classes themselves only check shapes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
 from typing import Callable, Iterator, Optional
 
 import numpy as np
 import sympy as sp
 
-from ..errors import ShapeError, SymbackpropError
-from .shapes import Shape, broadcast_shape, matmul_shape, shape_text, transpose_shape
+from symbackprop import numeric
+from symbackprop.errors import ShapeError, SymbackpropError
+from symbackprop.shapes import Shape, broadcast_shape, matmul_shape, shape_text, transpose_shape
 
 
 def _shape():
@@ -71,9 +71,21 @@ class Expr:
         object.__setattr__(self, "shape", tuple(shape))
 
     def __str__(self) -> str:
-        from .printing import to_text
+        from symbackprop.printing.ir import to_text
 
         return to_text(self)
+
+    def _latex(self, printer=None) -> str:
+        """``sympy.latex()`` of an IR expression (SymPy's printers look for this method)."""
+        from symbackprop.printing.ir import to_latex
+
+        return to_latex(self)
+
+    def _sympystr(self, printer=None) -> str:
+        return str(self)
+
+    def _repr_latex_(self) -> str:  # Jupyter
+        return f"${self._latex()}$"
 
 
 # ---- leaves ---------------------------------------------------------------
@@ -135,6 +147,24 @@ class Div(_Elementwise):
     """Elementwise quotient."""
 
     _verb = "divide elementwise"
+
+
+class Maximum(_Elementwise):
+    """Elementwise ``max(a, b)``."""
+
+    _verb = "take the maximum of"
+
+
+class Minimum(_Elementwise):
+    """Elementwise ``min(a, b)``."""
+
+    _verb = "take the minimum of"
+
+
+class VarPower(_Elementwise):
+    """Elementwise ``a^b`` with an exponent that is itself a node or expression."""
+
+    _verb = "raise"
 
 
 @dataclass(frozen=True)
@@ -301,7 +331,7 @@ def _what(verb: str, a: Expr, b: Expr, joiner: str = "and") -> str:
 
 
 def _describe(e: Expr) -> str:
-    from .printing import to_text
+    from symbackprop.printing.ir import to_text
 
     text = to_text(e)
     return f"{text if ' ' not in text else f'({text})'} ({shape_text(e.shape)})"
@@ -341,7 +371,7 @@ def replace(e: Expr, fn: Callable[[Expr], Optional[Expr]]) -> Expr:
 def rebuild(e: Expr, kids: list[Expr]) -> Expr:
     """``e`` with new children, through the tidying constructors."""
     t = type(e)
-    if t in (Add, Sub, Hadamard, Div, MatMul):
+    if t in _BINARY:
         return _BINARY[t](*kids)
     x, = kids
     if t is Scale:
@@ -455,6 +485,8 @@ def power(x: Expr, k) -> Expr:
 
 
 def reduce_sum(x: Expr, axes=None, keepdims: bool = False) -> Expr:
+    if x.shape == ():  # the sum of one number
+        return x
     if axes is not None:
         axes = tuple(sorted(a % len(x.shape) for a in axes))
         if not axes:
@@ -464,19 +496,32 @@ def reduce_sum(x: Expr, axes=None, keepdims: bool = False) -> Expr:
     return Sum(x, axes, keepdims)
 
 
-_BINARY = {Add: add, Sub: sub, Hadamard: hadamard, Div: div, MatMul: matmul}
+def maximum(a: Expr, b: Expr) -> Expr:
+    return Maximum(a, b)
+
+
+def minimum(a: Expr, b: Expr) -> Expr:
+    return Minimum(a, b)
+
+
+def var_power(a: Expr, b: Expr) -> Expr:
+    if isinstance(b, Scalar):
+        return power(a, b.value)
+    if isinstance(a, Scalar) and a.value == sp.E:
+        return Apply("exp", b)
+    return VarPower(a, b)
+
+
+_BINARY = {Add: add, Sub: sub, Hadamard: hadamard, Div: div, MatMul: matmul, Maximum: maximum,
+           Minimum: minimum, VarPower: var_power}
 
 
 # ---- elementwise functions ------------------------------------------------
 def scalar_function(func: str) -> Callable:
     """The SymPy function (from :mod:`symbackprop.functions`) behind an elementwise ``func``."""
-    from ..latex_in import _SYMPY_FUNCS
+    from symbackprop.functions import elementwise
 
-    try:
-        return _SYMPY_FUNCS[func]
-    except KeyError:
-        raise SymbackpropError(f"'{func}' is not an elementwise function of the matrix "
-                               f"dialect") from None
+    return elementwise(func)
 
 
 def scalar_application(func: str, x: sp.Expr, alpha: Optional[sp.Expr] = None) -> sp.Expr:
@@ -485,21 +530,8 @@ def scalar_application(func: str, x: sp.Expr, alpha: Optional[sp.Expr] = None) -
 
 
 def scalar_derivative(func: str, x: sp.Expr, alpha: Optional[sp.Expr] = None) -> sp.Expr:
-    """``f'(x)`` in textbook form (``σ(x)(1 − σ(x))``): an activation's ``fdiff`` asks the
-    rule registry :mod:`symbackprop.rules`; elementary functions differentiate as SymPy does."""
+    """``f'(x)`` in textbook form (``σ(x)(1 − σ(x))``): the ``fdiff`` of ``f``'s class."""
     return sp.diff(scalar_application(func, x, alpha), x)
-
-
-@lru_cache(maxsize=None)
-def numeric_function(func: str, alpha: Optional[sp.Expr], derivative: bool) -> Callable:
-    """NumPy version of ``func`` (or of its derivative), as the NumPy printer spells it."""
-    from .printing import NumpyPrinter, helper_source
-
-    printer = NumpyPrinter({"x": "x"})
-    code = printer.doprint((Prime if derivative else Apply)(func, Var("x", ()), alpha))
-    namespace = {"np": np}
-    exec(helper_source(printer.helpers), namespace)  # our own printed code, never user text
-    return eval(f"lambda x: {code}", namespace)
 
 
 # ---- numbers --------------------------------------------------------------
@@ -515,7 +547,7 @@ def evaluate(e: Expr, values, adjoints=None, sizes=None) -> np.ndarray:
     >>> evaluate(matmul(transpose(X), W), {"X": np.eye(2), "W": np.ones((2, 1))}).tolist()
     [[1.0], [1.0]]
     """
-    from .shapes import Sizes
+    from symbackprop.shapes import Sizes
 
     sizes = sizes if isinstance(sizes, Sizes) else Sizes(sizes or {})
     memo: dict[int, np.ndarray] = {}
@@ -560,10 +592,11 @@ _EVAL = {
     Div: lambda n, ev, v, a, s: ev(n.a) / ev(n.b),
     MatMul: lambda n, ev, v, a, s: ev(n.a) @ ev(n.b),
     Transpose: lambda n, ev, v, a, s: ev(n.x).T,
-    Apply: lambda n, ev, v, a, s: np.asarray(numeric_function(n.func, n.alpha, False)(ev(n.x)),
-                                             dtype=float) * np.ones_like(ev(n.x)),
-    Prime: lambda n, ev, v, a, s: np.asarray(numeric_function(n.func, n.alpha, True)(ev(n.x)),
-                                             dtype=float) * np.ones_like(ev(n.x)),
+    Maximum: lambda n, ev, v, a, s: np.maximum(ev(n.a), ev(n.b)),
+    Minimum: lambda n, ev, v, a, s: np.minimum(ev(n.a), ev(n.b)),
+    VarPower: lambda n, ev, v, a, s: ev(n.a) ** ev(n.b),
+    Apply: lambda n, ev, v, a, s: numeric.value(n.func, ev(n.x), n.alpha),
+    Prime: lambda n, ev, v, a, s: numeric.derivative(n.func, ev(n.x), n.alpha),
     Power: lambda n, ev, v, a, s: ev(n.x) ** s.scalar(n.exp),
     Sum: lambda n, ev, v, a, s: np.sum(ev(n.x), axis=n.axes, keepdims=n.keepdims),
     Broadcast: lambda n, ev, v, a, s: _broadcast(n, ev, s),

@@ -19,8 +19,8 @@ from typing import Iterable, Mapping, Union
 import numpy as np
 import sympy as sp
 
-from ..errors import ShapeError, SymbackpropError
-from ..latex_in import latex_name
+from symbackprop.errors import ShapeError, SymbackpropError
+from symbackprop.reader.latex import latex_name
 
 Dim = Union[int, str]
 Shape = tuple  # tuple[Dim, ...]
@@ -177,7 +177,7 @@ def _has_bool(value) -> bool:
 
 def parse_shape(name: str, spec: object) -> Shape:
     """A ``[shapes]`` entry: a list of names (``"m"``, ``"n_{in}"``) and whole numbers."""
-    from ..latex_in import canonical_name
+    from symbackprop.reader.latex import canonical_name
 
     def bad() -> ShapeError:
         return ShapeError(f"shape of '{name}' must be a list of dimensions (names such as "

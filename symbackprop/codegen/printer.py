@@ -1,84 +1,44 @@
-"""Compile a Derivation to straight-line NumPy (or JAX) code.
+r"""The code printer: SymPy's ``NumPyPrinter`` taught the IR, the helpers printed code calls, names.
 
-The code is the worked solution, executed: one statement per forward node, then
-one statement per adjoint in the derivation's backward order, each printed from
-the *same* SymPy expression the solution shows (``d_z_2 = d_a_2*a_2*(1 - a_2)``:
-σ' from the stored activation, never σ recomputed). Common subexpressions are
-computed once; nothing of SymPy is needed at run time.
-
->>> from symbackprop.spec import network_from_latex
->>> from symbackprop.backprop import backprop
->>> net = network_from_latex(r'''
-... z = w x
-... a = \\sigma(z)
-... L = (a - y)^2''', params=["w"])
->>> f = backprop(net).compile()
->>> loss, grads = f(w=0.5, x=2.0, y=1.0)
->>> round(float(grads["w"]), 6)
--0.211508
-
-Every argument may be an array: all of them broadcast together, so one call
-evaluates many points, and the loss and each gradient come back with the
-broadcast shape.
-
-Arguments are the spec's canonical names. A name that is not a Python
-identifier gets one (``w_1,2`` → ``w_1_2``, ``\\hat{y}`` → ``y_hat``, ``\\lambda``
-→ ``lambda_``; the module's ``IDENTIFIERS`` lists them all), and
-``loss_and_grad(**arrays)`` then accepts either spelling as a keyword:
-``loss_and_grad(**{"w_1,2": w})`` or ``loss_and_grad(w_1_2=w)``. The returned
-gradients are keyed by canonical name, in the order of ``PARAMS``.
-
-Stability: σ and softplus are computed so that no ``|z|`` overflows or
-underflows, and ``log σ(z)``, ``log(1 − σ(z))`` — also as ``log a`` of a node
-``a = σ(z)`` — become softplus terms. What cannot be made stable without
-changing the worked solution is an adjoint that divides by ``a`` or ``1 − a``
-(binary cross-entropy on a stored sigmoid: ``∂L/∂a = −y/a + (1−y)/(1−a)``):
-once σ has rounded to exactly 1 (``z`` above ~37) it is infinite. Write such a
-loss on the logit (``\\mathrm{softplus}(z) - y z``) when ``z`` may saturate.
-
-Printing goes through :class:`GradientPrinter`, a subclass of SymPy's
-``NumPyPrinter``: a new kind of expression needs one ``_print_<Class>`` method.
-It prints the matrix IR of :mod:`symbackprop.matrix` too (``_print_ir_<Class>``,
-as expressions or as calls writing into an array, ``out=``): the batched module
-of a matrix derivation is :mod:`symbackprop.matrix.codegen`'s, and
-:func:`module_source` and :meth:`~symbackprop.matrix.MatrixDerivation.compile`
-lead there.
+:class:`GradientPrinter` prints IR expressions (``_print_ir_<Class>``) as
+NumPy or JAX, as expressions or as calls writing into an array (``out=``);
+the SymPy parts of the IR (constants such as ``1/m``, textbook derivatives)
+go through SymPy's own printer dispatch, so parentheses follow precedence.
+The program is :mod:`symbackprop.codegen.program`'s, the module
+:mod:`symbackprop.codegen.module`'s.
 """
 from __future__ import annotations
 
 import keyword
-import linecache
 import re
 import unicodedata
-from dataclasses import dataclass, field
-from itertools import count
-from typing import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Iterable
 
 import sympy as sp
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
-from . import functions as F
-from .derivation import AdjointSymbol, Derivation
-from .errors import SymbackpropError
-from .matrix import ops as O
-from .matrix.ops import Add as IRAdd
-from .matrix.ops import Apply as IRApply
-from .matrix.ops import Broadcast as IRBroadcast
-from .matrix.ops import Div as IRDiv
-from .matrix.ops import Expr as IR
-from .matrix.ops import Hadamard as IRHadamard
-from .matrix.ops import LogSoftmax
-from .matrix.ops import MatMul as IRMatMul
-from .matrix.ops import Power as IRPower
-from .matrix.ops import Scalar as IRScalar
-from .matrix.ops import Scale as IRScale
-from .matrix.ops import Softmax as IRSoftmax
-from .matrix.ops import Sub as IRSub
-from .matrix.ops import Sum as IRSum
-from .matrix.ops import Transpose as IRTranspose
-from .matrix.shapes import dim_symbol
+from symbackprop import functions as F
+from symbackprop.errors import SymbackpropError
+from symbackprop import ir as O
+from symbackprop.ir import Add as IRAdd
+from symbackprop.ir import Apply as IRApply
+from symbackprop.ir import Broadcast as IRBroadcast
+from symbackprop.ir import Div as IRDiv
+from symbackprop.ir import Expr as IR
+from symbackprop.ir import Hadamard as IRHadamard
+from symbackprop.ir import LogSoftmax
+from symbackprop.ir import MatMul as IRMatMul
+from symbackprop.ir import Power as IRPower
+from symbackprop.ir import Scalar as IRScalar
+from symbackprop.ir import Scale as IRScale
+from symbackprop.ir import Softmax as IRSoftmax
+from symbackprop.ir import Sub as IRSub
+from symbackprop.ir import Sum as IRSum
+from symbackprop.ir import Transpose as IRTranspose
+from symbackprop.shapes import dim_symbol
 
 
 @dataclass(frozen=True)
@@ -507,7 +467,7 @@ def python_identifier(name: str) -> str:
     return text
 
 
-class _Namespace:
+class Namespace:
     """Unique identifiers; a clash gets trailing underscores (``a`` and ``a_``)."""
 
     def __init__(self, taken: Iterable[str] = ()):
@@ -518,172 +478,6 @@ class _Namespace:
             text += "_"
         self.taken.add(text)
         return text
-
-
-# ---- the program ---------------------------------------------------------------
-@dataclass
-class Statement:
-    """``target = expr``: a forward node, an adjoint or a common subexpression."""
-
-    target: sp.Symbol
-    expr: sp.Expr
-    kind: str  #: "forward", "backward" or "common"
-
-
-@dataclass
-class GradientProgram:
-    """Straight-line code for a derivation, ready to print."""
-
-    title: str | None
-    loss: str
-    params: tuple[str, ...]
-    inputs: tuple[str, ...]
-    identifiers: dict[str, str]  #: node name → identifier
-    adjoints: dict[str, str]  #: node name → identifier of its adjoint
-    statements: list[Statement]
-    #: param → its adjoint symbol, or None when the loss does not depend on it
-    gradients: dict[str, sp.Symbol | None]
-    #: outputs (loss, gradients) that do not involve every argument: broadcast explicitly
-    partial_outputs: set[sp.Symbol] = field(default_factory=set)
-    formulas: list[str] = field(default_factory=list)
-
-    @property
-    def arguments(self) -> tuple[str, ...]:
-        return self.params + self.inputs
-
-
-def gradient_program(d: Derivation) -> GradientProgram:
-    """The statements that compute ``d``'s loss and gradients."""
-    if not isinstance(d, Derivation):
-        raise SymbackpropError(f"cannot compile a {type(d).__name__}; see symbackprop.matrix.codegen "
-                               "for the matrix form")
-    net = d.network
-    loss = net.loss
-    leaves = [n for n in net.order if net.node(n).is_leaf]
-    params = tuple(p for p in net.params)
-    inputs = tuple(n for n in leaves if n not in params)
-
-    names = _Namespace(RESERVED)
-    identifiers = {n: names.add(python_identifier(n)) for n in net.order}
-    adjoints = {s.node: names.add("d_" + identifiers[s.node]) for s in d.backward}
-
-    # the loss and its ancestors: local derivatives are written in these nodes only
-    needed = _ancestors(net, loss)
-    defined = [n for n in net.order if n in needed and not net.node(n).is_leaf]
-    sigmoid_of = {net.node(n).symbol: net.node(n).expr.args[0] for n in defined
-                  if isinstance(net.node(n).expr, F.sigmoid)}
-
-    plain = [Statement(net.node(n).symbol, _stable_logs(net.node(n).expr, sigmoid_of), "forward")
-             for n in defined]
-    plain += [Statement(AdjointSymbol(s.node), _stable_logs(s.adjoint, sigmoid_of), "backward")
-              for s in d.backward]
-    statements = _common_subexpressions(plain, names, identifiers)
-
-    gradients = {p: (AdjointSymbol(p) if p in adjoints else None) for p in params}
-    program = GradientProgram(net.title, loss, params, inputs, identifiers, adjoints, statements,
-                              gradients)
-    deps = _dependencies(program, {net.node(n).symbol: frozenset([n]) for n in leaves})
-    everything = frozenset(leaves)
-    outputs = [net.node(loss).symbol] + [g for g in gradients.values() if g is not None]
-    program.partial_outputs = {o for o in outputs if deps[o] != everything}
-    program.formulas = _formulas(d, defined)
-    return program
-
-
-def _ancestors(net, *names: str) -> set[str]:
-    """``names`` and every node they are computed from."""
-    seen, todo = set(names), list(names)
-    while todo:
-        for i in net.inputs(todo.pop()):
-            if i not in seen:
-                seen.add(i)
-                todo.append(i)
-    return seen
-
-
-def _stable_logs(expr: sp.Expr, sigmoid_of: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
-    """``log σ(z) = −softplus(−z)`` and ``log(1 − σ(z)) = −softplus(z)``, also through a node ``a = σ(z)``.
-
-    Softplus is finite for any ``z``; ``log`` of a sigmoid that has rounded to 0
-    or 1 is not.
-    """
-    def inner(arg):
-        if isinstance(arg, F.sigmoid):
-            return arg.args[0]
-        return sigmoid_of.get(arg)
-
-    def rewrite(log):
-        arg = log.args[0]
-        z = inner(arg)
-        if z is not None:
-            return -F.softplus(-z)
-        z = inner(1 - arg)
-        if z is not None:
-            return -F.softplus(z)
-        return log
-
-    if not expr.has(sp.log):
-        return expr
-    return expr.replace(lambda e: isinstance(e, sp.log), rewrite)
-
-
-def _common_subexpressions(statements: list[Statement], names: _Namespace,
-                           identifiers: dict[str, str]) -> list[Statement]:
-    """CSE over the whole program; each temporary placed right before its first use."""
-    def temporaries():
-        for i in count():
-            name = names.add(f"t{i}")
-            identifiers[name] = name
-            yield sp.Symbol(name)
-
-    replacements, reduced = sp.cse([s.expr for s in statements], symbols=temporaries(),
-                                   order="none")
-    common = dict(replacements)
-    rank = {t: i for i, (t, _) in enumerate(replacements)}  # a valid definition order
-    out, placed = [], set()
-
-    def place(sym):
-        if sym in placed:
-            return
-        for s in common[sym].free_symbols & common.keys():
-            place(s)
-        placed.add(sym)
-        out.append(Statement(sym, common[sym], "common"))
-
-    alias: dict[sp.Symbol, sp.Symbol] = {}
-    for s, expr in zip(statements, reduced):
-        expr = expr.xreplace(alias)
-        if expr in common and expr not in placed:  # the whole statement is a temporary
-            inner = common[expr].xreplace(alias)
-            for t in sorted(inner.free_symbols & common.keys(), key=rank.get):
-                place(t)
-            alias[expr] = s.target
-            placed.add(expr)
-            out.append(Statement(s.target, inner, s.kind))
-            continue
-        for t in sorted(expr.free_symbols & common.keys(), key=rank.get):
-            place(t)
-        out.append(Statement(s.target, expr, s.kind))
-    # temporaries placed before an alias existed may still mention it
-    return [Statement(s.target, s.expr.xreplace(alias), s.kind) for s in out]
-
-
-def _dependencies(program: GradientProgram, deps: dict) -> dict:
-    """Symbol → the arguments its value depends on (so its array shape is theirs broadcast)."""
-    for s in program.statements:
-        deps[s.target] = frozenset().union(*(deps[x] for x in s.expr.free_symbols))
-    return deps
-
-
-def _formulas(d: Derivation, defined: list[str]) -> list[str]:
-    from .render.printer import to_text
-
-    net, loss = d.network, d.loss
-    lines = ["Forward pass:"]
-    lines += [f"    {n} = {to_text(net.node(n).display, loss=loss)}" for n in defined]
-    lines += ["", f"Backward pass (∂{loss}/∂v = Σ over consumers c of ∂{loss}/∂c · ∂c/∂v):"]
-    lines += [f"    ∂{loss}/∂{s.node} = {to_text(s.adjoint, loss=loss)}" for s in d.backward]
-    return lines
 
 
 # ---- the module ----------------------------------------------------------------
@@ -844,106 +638,7 @@ def helper_source(names: Iterable[str], backend: str = "numpy") -> str:
     return "\n\n\n".join(parts)
 
 
-def module_source(d, backend: str = "numpy", *, origin: str | None = None) -> str:
-    """Source of a standalone module computing ``d``'s loss and gradients.
-
-    It imports only the backend's array module (plus ``erf`` when a GELU needs it)
-    and defines ``PARAMS``, ``INPUTS``, ``IDENTIFIERS`` and ``loss_and_grad(**arrays)``.
-    A matrix derivation (:class:`~symbackprop.matrix.MatrixDerivation`) gives the
-    batched module of :mod:`symbackprop.matrix.codegen`.
-    """
-    from .matrix.derivation import MatrixDerivation
-
-    if isinstance(d, MatrixDerivation):
-        from .matrix.codegen import matrix_module_source
-
-        return matrix_module_source(d, backend, origin=origin)
-    program = gradient_program(d)
-    printer = GradientPrinter({"backend": backend, "identifiers": program.identifiers,
-                               "adjoints": program.adjoints})
-    be = printer.backend
-    ident = program.identifiers
-    body = _body(program, printer)
-    helpers = sorted(printer.helpers - {"erf"})
-
-    arguments = program.arguments
-    needs_mapping = any(ident[a] != a for a in arguments)
-    if needs_mapping:
-        helpers.append("_by_identifier")
-
-    out = [_docstring(program, be, origin, needs_mapping, "erf" in printer.helpers), ""]
-    out.append(f"import {be.module} as {be.alias}" if "." in be.module or be.alias != be.module
-               else f"import {be.module}")
-    if "erf" in printer.helpers:
-        out.append(f"from {be.erf} import erf  # NumPy has no erf (GELU)")
-    out += ["", f"PARAMS = {_tuple(program.params)}", f"INPUTS = {_tuple(program.inputs)}"]
-    out.append("#: canonical name -> Python identifier of every argument")
-    out.append("IDENTIFIERS = {" + ", ".join(f"{a!r}: {ident[a]!r}" for a in arguments) + "}")
-    if helpers:
-        out += ["", "", helper_source(helpers, be.name)]
-    out += ["", ""]
-
-    if needs_mapping:
-        out.append("def loss_and_grad(**arrays):")
-    else:
-        out.append("def loss_and_grad(*, " + ", ".join(ident[a] for a in arguments) + "):")
-    out.append(f'    """Return ``({_safe(program.loss)}, {{param: ∂{_safe(program.loss)}/∂param}})``; '
-               'every value broadcasts over the arguments."""')
-    if needs_mapping:
-        out.append("    arrays = _by_identifier(arrays)")
-        out += [f"    {ident[a]} = arrays[{ident[a]!r}]" for a in arguments]
-    out += body
-    return "\n".join(out) + "\n"
-
-
-def _body(program: GradientProgram, printer: GradientPrinter) -> list[str]:
-    ident, be = program.identifiers, printer.backend
-    lines = []
-    heading = {"forward": "    # forward pass", "backward": "    # backward pass: each adjoint from "
-               "its consumers' adjoints, in reverse order"}
-    current = None
-    for s in program.statements:
-        if s.kind != "common" and s.kind != current:
-            current = s.kind
-            lines.append(heading[s.kind])
-        value = repr(float(s.expr)) if s.expr.is_Number else printer.doprint(s.expr)
-        lines.append(f"    {printer.doprint(s.target)} = {value}")
-
-    loss_symbol = sp.Symbol(program.loss, real=True)
-    needs_shape = bool(program.partial_outputs) or any(g is None for g in program.gradients.values())
-    if needs_shape:
-        printer.helpers.add("_expand")
-        shapes = ", ".join(f"{be.alias}.shape({ident[a]})" for a in program.arguments)
-        lines.append(f"    _shape = {be.alias}.broadcast_shapes({shapes})")
-
-    def output(sym):
-        if sym is None:
-            return "_expand(0.0, _shape)"
-        text = printer.doprint(sym)
-        return f"_expand({text}, _shape)" if sym in program.partial_outputs else text
-
-    grads = ", ".join(f"{p!r}: {output(g)}" for p, g in program.gradients.items())
-    lines.append(f"    return {output(loss_symbol)}, {{{grads}}}")
-    return lines
-
-
-def _docstring(program: GradientProgram, be: Backend, origin: str | None, mapping: bool,
-               erf: bool) -> str:
-    title = program.title or "A symbackprop network"
-    text = [f"{title}: loss and gradients.", ""]
-    made = "Generated by symbackprop" + (f" from {origin}" if origin else "")
-    needs = f"{be.module} and {be.erf}.erf" if erf else f"only {be.module}"
-    text.append(f"{made}; needs {needs}.")
-    text += ["", *program.formulas, ""]
-    text.append("Every argument is a number or an array; all broadcast together, so one call")
-    text.append("evaluates many points, and the loss and each gradient have the broadcast shape.")
-    if mapping:
-        text += ["", "Some names are not Python identifiers: pass them by canonical name,",
-                 "loss_and_grad(**{'w_1,2': ...}), or by the identifier in IDENTIFIERS."]
-    return '"""' + _safe("\n".join(text)) + '\n"""'
-
-
-def _safe(text: str) -> str:
+def docstring_safe(text: str) -> str:
     """Text that cannot leave a ``\"\"\"`` string: backslashes, quotes and control characters escaped."""
     out = []
     for ch in text:
@@ -956,25 +651,6 @@ def _safe(text: str) -> str:
     return "".join(out)
 
 
-def _tuple(names: Iterable[str]) -> str:
+def tuple_source(names: Iterable[str]) -> str:
     names = list(names)
     return "(" + ", ".join(repr(n) for n in names) + ("," if len(names) == 1 else "") + ")"
-
-
-# ---- compile -------------------------------------------------------------------
-def compile_derivation(d, backend: str = "numpy") -> Callable:
-    """``loss_and_grad(**arrays) -> (loss, {param: gradient})`` for ``d``, as a Python function.
-
-    ``d`` is a :class:`~symbackprop.derivation.Derivation` or a matrix derivation.
-    The function's ``source`` attribute holds the module it was compiled from.
-    """
-    source = module_source(d, backend)
-    filename = f"<symbackprop: {d.network.title or 'network'}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace: dict = {"__name__": "symbackprop_compiled"}
-    exec(compile(source, filename, "exec"), namespace)  # our own generated code, not user text
-    fn = namespace["loss_and_grad"]
-    fn.source = source
-    fn.params = namespace["PARAMS"]
-    fn.inputs = namespace["INPUTS"]
-    return fn

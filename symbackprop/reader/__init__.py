@@ -1,0 +1,1 @@
+"""Readers: the LaTeX of a forward pass or a claim, and its lowering to the IR."""
