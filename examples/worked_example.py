@@ -117,12 +117,13 @@ def main(fast: bool = False) -> dict:
     derived: dict[str, float] = {"L": d.loss_value}
     for step in d.backward:
         term = step.terms[0]  # one consumer each in this network
-        local = "" if term.of == d.loss else f"    (∂{term.of}/∂{step.node} = {to_text(term.expr)})"
-        print(f"  step {step.number}: ∂L/∂{step.node:<4}= {to_text(step.adjoint):<24}"
-              f"= {step.value: .3f}{local}")
+        local = d.scalar_form(term.local)
+        shown = "" if term.of == d.loss else f"    (∂{term.of}/∂{step.node} = {to_text(local)})"
+        print(f"  step {step.number}: ∂L/∂{step.node:<4}= {to_text(d.gradient(step.node)):<24}"
+              f"= {step.value: .3f}{shown}")
         derived[f"∂L/∂{step.node}"] = step.value
-        if not term.expr.is_Atom:  # σ' steps: the article prints the local derivative too
-            derived[f"∂{term.of}/∂{step.node}"] = term.value
+        if not local.is_Atom:  # σ' steps: the article prints the local derivative too
+            derived[f"∂{term.of}/∂{step.node}"] = term.local_value
     loss, grads = d.compile()(**values)
     compiled = {"L": float(loss), **{f"∂L/∂{p}": float(g) for p, g in grads.items()}}
 

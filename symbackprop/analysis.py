@@ -140,7 +140,7 @@ def local_derivative(derivation, node: str) -> Callable[[np.ndarray], np.ndarray
     ``Z ↦ f'(Z)``, printed from that very step (``𝟙[Z > 0]`` for ReLU).
 
     >>> import symbackprop as sb
-    >>> net = sb.matrix.network_from_latex(r'''
+    >>> net = sb.network_from_latex(r'''
     ... Z = X W
     ... A = \mathrm{ReLU}(Z)
     ... L = \sum A''', params=["W"], shapes={"X": ["m", "n"], "W": ["n", "k"]})
@@ -168,7 +168,7 @@ def node_values(network, arrays: Mapping[str, np.ndarray],
     (predictions need no loss, and a saturated loss may not be finite).
 
     >>> import symbackprop as sb
-    >>> net = sb.matrix.network_from_latex(r'''
+    >>> net = sb.network_from_latex(r'''
     ... Z = X W
     ... A = \mathrm{ReLU}(Z)
     ... L = \sum A''', params=["W"], shapes={"X": ["m", "n"], "W": ["n", "k"]})

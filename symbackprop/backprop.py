@@ -270,10 +270,12 @@ def _checked(value: np.ndarray, shape, sizes: Sizes, what: str) -> np.ndarray:
     if value.shape != want:
         raise ShapeError(f"{what} came out {size_text(value.shape)}, expected "
                          f"{shape_text(shape)} = {size_text(want)}")
+    if np.any(np.isnan(value)):
+        raise SpecError(f"{what} is not a real number at the given values (a logarithm or root of "
+                        f"a negative number, or 0/0?)")
     if not np.all(np.isfinite(value)):
-        shown = f" ({float(value):.6g})" if value.ndim == 0 else ""
-        raise SpecError(f"{what} is not finite at the given values{shown} (a logarithm, root or "
-                        f"division outside its domain?)")
+        raise SpecError(f"{what} is infinite at the given values (a division by zero, or a "
+                        f"logarithm of 0?)")
     return value
 
 

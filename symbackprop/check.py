@@ -571,7 +571,8 @@ def random_point(network, seed: int = 0, given: Mapping[str, Any] | None = None
         with np.errstate(all="ignore"):
             if math.isfinite(float(f(point, sizes))):
                 break
-    return {n: point[n] for n in leaves}, missing, dict(sizes)
+    point = {n: float(point[n]) if np.ndim(point[n]) == 0 else point[n] for n in leaves}
+    return point, missing, dict(sizes)
 
 
 def gradient_check(network: Network, values: Mapping[str, Any] | None = None, *,

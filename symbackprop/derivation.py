@@ -8,7 +8,7 @@ Derivation: a scalar is the 0-d case.
 >>> import symbackprop as sb
 >>> d = sb.derive("derivations/seed_scalar.toml")
 >>> d
-Derivation(L = 0.456 over 5 nodes; 8 backward steps; gradients of w_1, w_2, b)
+Derivation(L = 0.456 over 10 nodes; 7 backward steps; gradients of w_1, w_2, b)
 >>> d.gradient("w_2")
 ∂L/∂z_2*a_1
 >>> round(d.gradient_value("w_2"), 3)
@@ -81,11 +81,6 @@ class Update:
     updated: Any
 
 
-def _out(value, shape):
-    """A scalar's value as a float, an array's as the array."""
-    if value is None:
-        return None
-    return float(value) if shape == () else value
 
 
 @dataclass
@@ -153,7 +148,7 @@ class Derivation:
         """The value of ``node`` (a float for a scalar)."""
         if self.values is None:
             return None
-        return _out(self.values[node], self.network.node(node).shape)
+        return self._out(self.values[node])
 
     def adjoint_value(self, node: str):
         """The value of ``∂L/∂node`` (1 for the loss)."""
@@ -161,7 +156,11 @@ class Derivation:
             return 1.0 if self.is_scalar else np.asarray(1.0)
         if self.adjoints is None:
             return None
-        return _out(self.adjoints[node], self.network.node(node).shape)
+        return self._out(self.adjoints[node])
+
+    def _out(self, value):
+        """Numbers of a scalar network as floats, of a matrix network as arrays."""
+        return float(value) if self.is_scalar else value
 
     def gradient_value(self, param: str):
         return self.adjoint_value(param)

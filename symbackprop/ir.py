@@ -27,7 +27,7 @@ class              math                         NumPy
 =================  ==========================  ===============================
 
 Every node has ``.shape`` (a tuple of dimension names and numbers, see
-:mod:`~symbackprop.matrix.shapes`) and ``.children`` (its operand nodes, in
+:mod:`~symbackprop.shapes`) and ``.children`` (its operand nodes, in
 order); walk a tree with :func:`walk`. Build trees with the lower-case
 constructors (:func:`add`, :func:`matmul`, …), which check shapes and tidy
 what the rules produce (``1·x = x``, ``c(a x) = (ca) x``, ``(xᵀ)ᵀ = x``);
@@ -388,8 +388,8 @@ def rebuild(e: Expr, kids: list[Expr]) -> Expr:
 
 
 # ---- constructors that tidy ----------------------------------------------
-def _coeff(e: Expr):
-    """(c, x) with e = c x."""
+def coefficient(e: Expr):
+    """``(c, x)`` with ``e = c x`` (``c`` a constant; 1 when ``e`` is not scaled)."""
     if isinstance(e, Scale):
         return e.coeff, e.x
     return sp.Integer(1), e
@@ -415,13 +415,15 @@ def add(a: Expr, b: Expr) -> Expr:
         return Scalar(a.value + b.value)
     if isinstance(a, Scalar) and a.value == 0:
         return b
-    (ca, xa), (cb, xb) = _coeff(a), _coeff(b)
+    if isinstance(b, Scalar) and b.value.could_extract_minus_sign():  # x + (-1) = x - 1
+        return Sub(a, Scalar(-b.value))
+    (ca, xa), (cb, xb) = coefficient(a), coefficient(b)
     if ca != 1 or cb != 1:
         if cb == -ca:  # c x - c y = c (x - y)
             return scale(ca, Sub(xa, xb))
         if cb == ca:
             return scale(ca, Add(xa, xb))
-    if cb.could_extract_minus_sign() and ca == 1:  # x + (-c) y = x - c y
+    if cb.could_extract_minus_sign():  # x + (-c) y = x - c y
         return Sub(a, scale(-cb, xb))
     return Add(a, b)
 
@@ -429,10 +431,10 @@ def add(a: Expr, b: Expr) -> Expr:
 def sub(a: Expr, b: Expr) -> Expr:
     if isinstance(a, Scalar) and isinstance(b, Scalar):
         return Scalar(a.value - b.value)
-    cb, xb = _coeff(b)
+    cb, xb = coefficient(b)
     if cb.could_extract_minus_sign():
         return add(a, scale(-cb, xb))
-    ca, xa = _coeff(a)
+    ca, xa = coefficient(a)
     if ca != 1 and cb == ca:
         return scale(ca, Sub(xa, xb))
     return Sub(a, b)
@@ -452,14 +454,14 @@ def hadamard(a: Expr, b: Expr) -> Expr:
 def div(a: Expr, b: Expr) -> Expr:
     if isinstance(b, Scalar):
         return scale(1 / b.value, a)
-    c, x = _coeff(a)
+    c, x = coefficient(a)
     if c != 1:
         return scale(c, div(x, b))
     return Div(a, b)
 
 
 def matmul(a: Expr, b: Expr) -> Expr:
-    (ca, xa), (cb, xb) = _coeff(a), _coeff(b)
+    (ca, xa), (cb, xb) = coefficient(a), coefficient(b)
     if ca != 1 or cb != 1:  # constants to the front: (2/m) Xᵀ G
         return scale(ca * cb, MatMul(xa, xb))
     return MatMul(a, b)
@@ -540,7 +542,7 @@ def evaluate(e: Expr, values, adjoints=None, sizes=None) -> np.ndarray:
 
     ``values`` maps node names to arrays, ``adjoints`` node names to adjoint
     arrays, ``sizes`` dimension names to numbers (for coefficients such as
-    ``1/m``; a :class:`~symbackprop.matrix.shapes.Sizes` or a plain dict).
+    ``1/m``; a :class:`~symbackprop.shapes.Sizes` or a plain dict).
 
     >>> import numpy as np
     >>> X, W = Var("X", (2, 2)), Var("W", (2, 1))

@@ -16,7 +16,7 @@ built from SymPy expressions, which are lowered to the IR.
 >>> net.consumers("y")
 ('L',)
 >>> str(net.node("L").expr)
-'(y - 1)^(⊙2)'
+'(y - 1)^2'
 
 Matrix nodes carry their shapes (dimension names or sizes):
 
@@ -49,6 +49,8 @@ class Node:
     expr: Optional[ir.Expr] = None  #: IR definition in earlier nodes (None for leaves)
     line: Optional[int] = None  #: line of the spec that defines it
     latex: str = ""  #: LaTeX spelling
+    #: a scalar definition as its author wrote it, for display only (the IR is what is computed)
+    written: Optional[sp.Expr] = field(default=None, compare=False)
 
     @property
     def is_leaf(self) -> bool:
@@ -109,7 +111,7 @@ class Network:
         return node.symbol if node.shape == () else node.var
 
     def define(self, name: str, expr: Definition, *, line: Optional[int] = None,
-               latex: Optional[str] = None):
+               latex: Optional[str] = None, written: Optional[sp.Expr] = None):
         """Define ``name = expr`` (IR, or a SymPy expression of scalars).
 
         In a SymPy expression undeclared symbols become scalar leaves.
@@ -133,7 +135,7 @@ class Network:
         for u in sorted(used):
             if u not in self._nodes:
                 raise SpecError(f"{where}'{u}' is not a node of the network")
-        node = Node(name, "intermediate", expr.shape, expr, line, latex or latex_name(name))
+        node = Node(name, "intermediate", expr.shape, expr, line, latex or latex_name(name), written)
         self._nodes[name] = node
         self._inputs[name] = tuple(n for n in self._nodes if n in used)
         self._consumers[name] = []
@@ -236,7 +238,7 @@ class Network:
             if node.is_leaf:
                 copy.leaf(name, node.shape, node.latex)
             else:
-                copy.define(name, node.expr, line=node.line, latex=node.latex)
+                copy.define(name, node.expr, line=node.line, latex=node.latex, written=node.written)
         return copy
 
 

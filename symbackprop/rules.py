@@ -143,7 +143,24 @@ defvjp(VarPower,
 def _elementwise(g: Expr, n: Apply, ans) -> Expr:
     if n.func == "log":  # the textbook writes G / X, not G ⊙ ln'(X)
         return O.div(g, n.x)
+    if n.func == "sigmoid":
+        cancelled = _log_sigmoid_chain(g, n)
+        if cancelled is not None:
+            return cancelled
     return O.hadamard(g, Prime(n.func, n.x, n.alpha))
+
+
+def _log_sigmoid_chain(g: Expr, n: Apply) -> Optional[Expr]:
+    """``G ⊙ σ'(X)`` when ``G`` divides by ``σ(X)`` or ``1 − σ(X)`` (the gradient of ``ln σ`` or
+    ``ln(1 − σ)``), with the division cancelled: ``H/σ ⊙ σ(1 − σ) = H ⊙ (1 − σ)``. Finite where
+    σ rounds to 0 or 1, and the textbook's own simplification."""
+    c, body = O.coefficient(g)
+    if isinstance(body, Div):
+        if body.b == n:
+            return O.scale(c, O.hadamard(body.a, O.sub(Scalar(1), n)))
+        if body.b == O.sub(Scalar(1), n):
+            return O.scale(c, O.hadamard(body.a, n))
+    return None
 
 
 defvjp(Apply, Rule("elementwise", _elementwise,

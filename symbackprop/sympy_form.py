@@ -12,7 +12,7 @@ so a scalar IR expression is shown as the SymPy expression it stands for:
 a_2*(1 - a_2)
 >>> e = from_sympy(sp.Symbol("w") * sp.Symbol("x") + 1, {"w": (), "x": ()})
 >>> str(e), to_sympy(e)
-('w ⊙ x + 1', w*x + 1)
+('w·x + 1', w*x + 1)
 """
 from __future__ import annotations
 
@@ -67,8 +67,9 @@ def from_sympy(e: sp.Expr, shapes: Mapping[str, tuple] | None = None) -> ir.Expr
     if not e.free_symbols:
         return ir.Scalar(e)
     if e.is_Add:
-        out = from_sympy(e.args[0], shapes)
-        for a in e.args[1:]:
+        terms = sorted(e.args, key=lambda a: (a.is_number, a.could_extract_minus_sign()))
+        out = from_sympy(terms[0], shapes)
+        for a in terms[1:]:
             out = ir.add(out, from_sympy(a, shapes))
         return out
     if e.is_Mul:
@@ -129,9 +130,9 @@ def to_sympy(e: ir.Expr, *, evaluate: bool = True,
         if t is ir.Scalar:
             return n.value
         if t is ir.Add:
-            return sp.Add(low(n.a), low(n.b), evaluate=evaluate)
+            return sp.Add(*_terms(low(n.a)), low(n.b), evaluate=evaluate)
         if t is ir.Sub:
-            return sp.Add(low(n.a), _neg(low(n.b), evaluate), evaluate=evaluate)
+            return sp.Add(*_terms(low(n.a)), _neg(low(n.b), evaluate), evaluate=evaluate)
         if t is ir.Scale:
             x = low(n.x)
             if n.coeff == -1:
@@ -179,6 +180,11 @@ def to_sympy(e: ir.Expr, *, evaluate: bool = True,
         raise SymbackpropError(f"{t.__name__} has no scalar form")
 
     return low(e)
+
+
+def _terms(x: sp.Expr) -> tuple:
+    """The terms of a sum written out (``a + b + c``, not ``(a + b) + c``)."""
+    return x.args if isinstance(x, sp.Add) else (x,)
 
 
 def _neg(x: sp.Expr, evaluate: bool) -> sp.Expr:

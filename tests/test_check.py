@@ -41,7 +41,7 @@ def wrong_sigmoid_rule():
     """σ' = a(1 + a): the sign slip the article warns about."""
     clear_cache()  # SymPy caches derivatives, and so does the evaluator
     numeric.textbook_derivative.cache_clear()
-    saved = F.sigmoid.derivative
+    saved = F.sigmoid.__dict__["derivative"]
     F.sigmoid.derivative = staticmethod(lambda x, out: out * (1 + out))
     yield
     F.sigmoid.derivative = saved

@@ -25,7 +25,7 @@ def wrong_matmul_rule():
     """∂L/∂W = 2 Aᵀ G for Z = A W: a factor the article's formula does not have."""
     saved = R.VJPS[O.MatMul]
     R.VJPS[O.MatMul] = {0: saved[0], 1: R.Rule("matmul_right", lambda g, n, ans: O.scale(
-        2, O.matmul(O.transpose(n.a), g)))}
+        2, O.matmul(O.transpose(n.a), g)), "a wrong rule", "错误法则")}
     yield
     R.VJPS[O.MatMul] = saved
 

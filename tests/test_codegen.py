@@ -24,7 +24,7 @@ from helpers import central_difference, export, forward_loss, import_file, rel_e
 
 #: the scalar specs (matrix specs are exported in tests/test_codegen_matrix.py)
 SPECS = [p for p in sorted(DERIVATIONS.glob("*.toml"))
-         if not isinstance(load_spec(p).network, Network)]
+         if load_spec(p).network.is_scalar]
 
 ZOO = r"""
 z = w x + b
@@ -52,13 +52,13 @@ def test_exported_module_agrees_with_central_differences_and_autograd(path, wher
     net = spec.network
     module = import_file(export(path, tmp_path))
     given = spec.values if where == "spec values" else None
-    point, _ = random_point(net, seed=7, given=given)
+    point, _, _ = random_point(net, seed=7, given=given)
 
     loss, grads = module.loss_and_grad(**point)
     assert module.PARAMS == tuple(net.params)
     assert set(module.PARAMS + module.INPUTS) == set(point)
     assert rel_err(float(loss), forward_loss(net, point)) <= 1e-12
-    oracle = autograd_gradient(net, point)
+    oracle = autograd_gradient(net, point, {})
     for p in net.params:
         g = float(grads[p])
         assert rel_err(g, central_difference(net, point, p)) <= 1e-7, p
@@ -69,9 +69,9 @@ def test_every_printed_function_agrees_with_autograd():
     net = network_from_latex(ZOO, params=["w", "b", "v"])
     f = backprop(net).compile()
     for seed in range(5):
-        point, _ = random_point(net, seed=seed)
+        point, _, _ = random_point(net, seed=seed)
         _, grads = f(**point)
-        oracle = autograd_gradient(net, point)
+        oracle = autograd_gradient(net, point, {})
         for p in net.params:
             assert rel_err(float(grads[p]), oracle[p]) <= 1e-12, (seed, p)
             assert rel_err(float(grads[p]), central_difference(net, point, p)) <= 1e-7, (seed, p)
@@ -100,9 +100,9 @@ def random_network(seed: int):
 @pytest.mark.parametrize("seed", range(40))
 def test_random_networks_agree_with_autograd(seed):
     net = random_network(seed)
-    point, _ = random_point(net, seed=seed)
+    point, _, _ = random_point(net, seed=seed)
     _, grads = backprop(net).compile()(**point)
-    oracle = autograd_gradient(net, point)
+    oracle = autograd_gradient(net, point, {})
     for p in net.params:
         assert rel_err(float(grads[p]), oracle[p]) <= 1e-11, p
 
@@ -214,17 +214,17 @@ def test_one_statement_per_node_and_sigma_never_recomputed(derivations):
         assert targets.count(name) == 1, name
     assert body.count("_sigmoid(") == 4  # h_1, h_2, o_1, o_2: once each
     # the derivative is the worked solution's a(1 − a), from the stored activation
-    assert "d_z_o1 = d_o_1*o_1*(1 - o_1)" in body
-    assert "d_b_1 = d_z_h1 + d_z_h2" in body  # the shared bias: one term per consumer
+    assert "dz_o1 = do_1 * (o_1 * (1.0 - o_1))" in body
+    assert "db_1 = dz_h1 + dz_h2" in body  # the shared bias: one term per consumer
     # backward statements come in the derivation's order
     d = backprop(spec.network)
-    adjoint_lines = [t for t in targets if t.startswith("d_")]
-    assert adjoint_lines == ["d_" + s.node for s in d.backward]
+    adjoint_lines = [t for t in targets if t.startswith("d") and t[1:] in spec.network]
+    assert adjoint_lines == ["d" + s.node.replace("_", "_") for s in d.backward]
 
 
 def test_common_subexpressions_are_computed_once(derivations):
     source = module_source(backprop(load_spec(derivations / "micrograd_ops.toml").network))
-    assert source.count("np.heaviside(c_1, 0.0)") == 1  # shared by ∂L/∂a and ∂L/∂b
+    assert source.count("np.heaviside(t0, 0.0)") == 1  # 𝟙[a + b > 0], shared by ∂L/∂a and ∂L/∂b
 
 
 def test_names_that_are_not_identifiers(tmp_path):
@@ -267,9 +267,8 @@ def test_a_title_cannot_escape_the_docstring():
 def test_a_function_without_code_is_an_error_naming_it():
     net = Network(params=["w"])
     w = net.leaf("w")
-    net.define("L", sp.loggamma(w))
-    with pytest.raises(SymbackpropError, match="cannot compile .*gamma"):
-        module_source(backprop(net))
+    with pytest.raises(SymbackpropError, match="'loggamma' is not an elementwise function"):
+        net.define("L", sp.loggamma(w))
 
 
 def test_export_to_stdout_and_bad_output(derivations, capsys, tmp_path):

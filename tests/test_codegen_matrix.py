@@ -35,7 +35,7 @@ def matrix_specs():
             spec = load_spec(path)
         except sb.SymbackpropError:
             continue
-        if isinstance(spec.network, Network):
+        if not spec.network.is_scalar:
             out.append(path)
     return out
 

@@ -82,7 +82,7 @@ BAD = {
     "a log of a negative number": (
         spec("Z = X W\nL = \\sum \\ln Z", {"X": [1, 1], "W": [1, 1]}, ["W"],
              {"X": [[1.0]], "W": [[-2.0]]}),
-        ["'L'", "not finite"]),
+        ["'L'", "not a real number"]),
     "a gradient in the forward pass": (
         spec("Z = X W\nL = \\sum \\frac{\\partial L}{\\partial Z}", MLP),
         ["line 3", "∂"]),

@@ -13,7 +13,8 @@ from helpers import assert_close, central_difference
 
 def derivation_size(d) -> int:
     """Total operation count of every adjoint and local derivative the derivation holds."""
-    return sum(sp.count_ops(s.adjoint) + sum(sp.count_ops(t.expr) for t in s.terms)
+    return sum(sp.count_ops(d.scalar_form(s.adjoint)) + sum(sp.count_ops(d.scalar_form(t.local))
+                                                             for t in s.terms)
                for s in d.backward)
 
 

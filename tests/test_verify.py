@@ -210,8 +210,9 @@ def test_every_printed_step_verifies(derivations, name):
     L, names = d.loss, {n: spec.network.node(n).latex for n in spec.network.order}
     claims = []
     for step in d.backward:
-        claims.append(f"{partial_latex(L, step.node, names)} = {to_latex(step.adjoint, loss=L, names=names)}")
-        claims += [f"{partial_latex(t.of, t.wrt, names)} = {to_latex(t.expr, loss=L, names=names)}"
+        adjoint = d.scalar_form(step.adjoint)
+        claims.append(f"{partial_latex(L, step.node, names)} = {to_latex(adjoint, loss=L, names=names)}")
+        claims += [f"{partial_latex(t.of, t.wrt, names)} = {to_latex(d.scalar_form(t.local), loss=L, names=names)}"
                    for t in step.terms if t.of != L]
     claims += [f"{partial_latex(L, p, names)} = {to_latex(d.expand(p), loss=L, names=names)}" for p in d.params]
     report = sb.verify(spec, claims)

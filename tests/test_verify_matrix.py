@@ -1,7 +1,7 @@
 r"""Matrix claims: the article's batched formulas, shapes checked first, values at random sizes."""
 import pytest
 
-pytest.importorskip("symbackprop.matrix")
+
 
 import symbackprop as sb  # noqa: E402
 from symbackprop.verification import Verifier  # noqa: E402

@@ -18,15 +18,15 @@ def three(x):
 
 def test_article_numbers_to_three_decimals(derivations):
     d = derive(derivations, "seed_scalar.toml")
-    v = d.values
+    v = {n: d.value(n) for n in d.network.order}
     assert three(d.loss_value) == "0.456"
     assert three(d.adjoint_value("a_2")) == "-1.350"
-    assert three(d.step("z_2").terms[0].value) == "0.219"  # ∂a_2/∂z_2
+    assert three(d.step("z_2").terms[0].local_value) == "0.219"  # ∂a_2/∂z_2
     assert three(d.adjoint_value("z_2")) == "-0.296"
     assert three(d.gradient_value("w_2")) == "-0.217"
     assert three(d.gradient_value("b")) == "-0.296"
     assert three(d.adjoint_value("a_1")) == "0.296"
-    assert three(d.step("z_1").terms[0].value) == "0.197"  # ∂a_1/∂z_1
+    assert three(d.step("z_1").terms[0].local_value) == "0.197"  # ∂a_1/∂z_1
     assert three(d.adjoint_value("z_1")) == "0.058"
     assert three(d.gradient_value("w_1")) == "0.116"
     assert d.gradient_value("w_1") == pytest.approx(0.116455, abs=1e-6)
@@ -42,9 +42,9 @@ def test_article_numbers_to_three_decimals(derivations):
 def test_hand_mode_carries_rounded_values(derivations):
     d = derive(derivations, "seed_scalar.toml", mode="hand")
     # a person who rounds a_2 to 0.325 gets L = 0.455625 -> 0.456 and 2(0.325 - 1) = -1.35
-    assert d.values["a_2"] == 0.325
+    assert d.value("a_2") == 0.325
     assert d.adjoint_value("a_2") == -1.35
-    assert d.step("z_2").terms[0].value == 0.219
+    assert d.step("z_2").terms[0].local_value == 0.219
     assert d.adjoint_value("z_2") == -0.296  # -1.35 * 0.219 = -0.29565
     assert d.gradient_value("w_2") == -0.216  # from rounded -0.296 * 0.731
     assert d.gradient_value("w_1") == 0.116

@@ -90,7 +90,7 @@ def _ir_precedence(e: IR) -> int:
         return _ADD
     if isinstance(e, (IRHadamard, IRDiv, IRMatMul, IRScale)):
         return _MUL  # '-x' too: parenthesised as a right operand, a*(-x)
-    if isinstance(e, IRPower):
+    if isinstance(e, (IRPower, O.VarPower)):
         return _POW
     if isinstance(e, IRScalar):
         return min(precedence(e.value), _ATOM)
@@ -105,13 +105,12 @@ class GradientPrinter(NumPyPrinter):
     Python identifier) and ``adjoints`` (node name → identifier of its adjoint).
     After printing, :attr:`helpers` names the module-level helpers the code calls.
 
-    >>> import sympy as sp
-    >>> a = sp.Symbol("a_2", real=True)
-    >>> p = GradientPrinter({"identifiers": {"a_2": "a_2"}, "adjoints": {"a_2": "d_a_2"}})
-    >>> p.doprint(AdjointSymbol("a_2") * a * (1 - a))
-    'd_a_2*a_2*(1 - a_2)'
-    >>> p.doprint(F.sigmoid(a)), sorted(p.helpers)
-    ('_sigmoid(a_2)', ['_sigmoid'])
+    >>> a, g = O.Var("A_2", ("m", "k")), O.Adj("A_2", ("m", "k"))
+    >>> p = GradientPrinter({"identifiers": {"A_2": "A_2"}, "adjoints": {"A_2": "dA_2"}})
+    >>> p.code(O.hadamard(g, O.hadamard(a, O.sub(O.Scalar(1), a))))
+    'dA_2 * (A_2 * (1.0 - A_2))'
+    >>> p.code(O.Apply("sigmoid", a)), sorted(p.helpers)
+    ('_sigmoid(A_2)', ['_sigmoid'])
     """
 
     _default_settings = {
@@ -267,7 +266,7 @@ class GradientPrinter(NumPyPrinter):
     def _print_HadamardProduct(self, expr):
         return "*".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
 
-    # -- the matrix IR (symbackprop.matrix.ops) --------------------------------
+    # -- the matrix IR (symbackprop.ir) --------------------------------
     # An IR node is printed by ``_print_ir_<Class>`` along its MRO (its class names,
     # Add, MatMul, Sum, …, are SymPy's too). With ``out=`` a node whose operands are
     # atoms is printed as one call writing into the array ``out``
@@ -358,6 +357,18 @@ class GradientPrinter(NumPyPrinter):
     def _print_ir_Div(self, e, out=None):
         return self._ir_binary(e, "/", "divide", _MUL, out)
 
+    def _print_ir_Maximum(self, e, out=None):
+        return self._ir_call("maximum", self._print(e.a), self._print(e.b), out=out)
+
+    def _print_ir_Minimum(self, e, out=None):
+        return self._ir_call("minimum", self._print(e.a), self._print(e.b), out=out)
+
+    def _print_ir_VarPower(self, e, out=None):
+        if out:
+            return self._ir_call("power", self._print(e.a), self._print(e.b), out=out)
+        # ** groups right to left: the base is parenthesised at the same level, the exponent not
+        return f"{self._ir_operand(e.a, _POW, right=True)}**{self._ir_operand(e.b, _POW)}"
+
     def _print_ir_MatMul(self, e, out=None):
         return self._ir_binary(e, "@", "matmul", _MUL, out)
 
@@ -381,7 +392,10 @@ class GradientPrinter(NumPyPrinter):
             if e.exp == 2:
                 return self._ir_call("multiply", self._print(e.x), self._print(e.x), out=out)
             return self._ir_call("power", self._print(e.x), self._print(e.exp), out=out)
-        return f"{self._ir_operand(e.x, _POW, right=True)}**{self._print(e.exp)}"
+        exponent = self._print(e.exp)
+        if not (e.exp.is_Integer and e.exp >= 0):  # 1/2, -1: an exponent binds tighter than / or -
+            exponent = f"({exponent})"
+        return f"{self._ir_operand(e.x, _POW, right=True)}**{exponent}"
 
     def _print_ir_Apply(self, e, out=None):
         fx = _applied(e)

@@ -25,7 +25,7 @@ and the blocks' losses and gradients are added (:func:`batch_dimension`). For
 JAX the same statements are printed as expressions (``jax.jit`` fuses them).
 
 >>> from symbackprop import load_spec
->>> from symbackprop.matrix import backprop
+>>> from symbackprop import backprop
 >>> spec = load_spec("derivations/seed_matrix.toml")
 >>> f = backprop(spec.network).compile()
 >>> loss, grads = f(**spec.values)

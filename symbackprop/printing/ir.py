@@ -8,7 +8,7 @@ NumPy code comes from :class:`symbackprop.codegen.GradientPrinter` (its
 ``_print_ir_<Class>`` methods), the printer of the exported modules too:
 :func:`to_numpy` and :class:`NumpyPrinter` are a front end to it.
 
->>> from .ops import Var, Adj, matmul, transpose, hadamard, scale, sub, Prime
+>>> from symbackprop.ir import Var, Adj, matmul, transpose, hadamard, scale, sub, Prime
 >>> A1, dZ2 = Var("A_1", ("m", "n_1")), Adj("Z_2", ("m", "n_2"))
 >>> to_latex(matmul(transpose(A1), dZ2))
 'A_{1}^{\\top} \\frac{\\partial L}{\\partial Z_{2}}'

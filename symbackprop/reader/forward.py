@@ -131,7 +131,11 @@ def network_from_latex(forward: str, *, params: Iterable[str] = (), loss: str | 
             raise SpecError(f"line {line.number}: {e}") from None
         except ShapeError as e:
             raise ShapeError(f"line {line.number}: {line.name}: {e}") from None
-        net.define(line.name, expr, line=line.number)
+        written = None
+        if expr.shape == () and scalar:  # the definition as written, for the worked solution
+            symbols = {n: net.node(n).symbol for n in net.order}
+            written = latex_in.to_sympy(line.tree, symbols, evaluate=False)
+        net.define(line.name, expr, line=line.number, written=written)
     undeclared = sorted(set(declared) - set(net.order))
     if undeclared:
         raise SpecError(f"[shapes] names '{undeclared[0]}', which is not in the forward pass; "

@@ -38,10 +38,10 @@ def lower(tree: T.Node, shapes: Mapping[str, Shape], *, loss: str = "L",
     r"""The IR of a matrix-dialect syntax tree.
 
     ``shapes`` maps every node name the expression may use to its shape (a
-    network's :attr:`~symbackprop.matrix.network.Network.shapes`);
+    network's :attr:`~symbackprop.network.Network.shapes`);
     dimension names (those in the shapes, plus ``dims``) stand for their sizes
     (``\frac{1}{m}``). ``\frac{\partial L}{\partial v}`` (``L`` = ``loss``)
-    becomes :class:`~symbackprop.matrix.ops.Adj`. Pass the source ``text`` for
+    becomes :class:`~symbackprop.ir.Adj`. Pass the source ``text`` for
     columns in error messages. Raises :class:`~symbackprop.errors.ShapeError`
     when shapes do not conform and :class:`~symbackprop.errors.LatexSyntaxError`
     for notation outside the dialect.

@@ -174,7 +174,7 @@ COMPACT_ROWS, COMPACT_COLUMNS = 2, 4
 def matrix_graph(d) -> AnnotatedGraph:
     r"""The graph of a :class:`~symbackprop.matrix.Derivation`: every operation, every shape.
 
-    >>> from symbackprop.matrix import backprop, network_from_latex
+    >>> from symbackprop import backprop, network_from_latex
     >>> net = network_from_latex("Z = X W + b\nL = \\|Z\\|^2", params=["W", "b"],
     ...                          shapes={"X": ["m", 2], "W": [2, 1], "b": [1]})
     >>> g = matrix_graph(backprop(net))
@@ -302,7 +302,7 @@ def matrix_operation(e) -> tuple[str, str, list]:
     (constants are written into the label: ``1 - \cdot``; a constant factor joins the
     operation it scales: ``\tfrac{1}{m}\|\cdot\|^{2}``).
 
-    >>> from symbackprop.matrix import ops as O
+    >>> from symbackprop import ir as O
     >>> X, W = O.Var("X", ("m", "n")), O.Var("W", ("n", "k"))
     >>> matrix_operation(O.matmul(X, W))[:2], matrix_operation(O.sub(O.Scalar(1), X))[:2]
     (('\\cdot', '·'), ('1 - (\\cdot)', '1 − (·)'))

@@ -299,7 +299,8 @@ def graph_blocks(d: Derivation, lang: str) -> list:
 
 def definition(d: Derivation, node: str) -> sp.Expr:
     """A scalar node's definition as written (the author's order), in SymPy."""
-    return to_sympy(d.network.node(node).expr, evaluate=False)
+    n = d.network.node(node)
+    return n.written if n.written is not None else to_sympy(n.expr, evaluate=False)
 
 
 def shown_values(d: Derivation) -> dict[str, float | str]:

@@ -55,7 +55,7 @@ class Verifier:
         if self.lang not in LANGS:
             raise SymbackpropError(f"unknown language '{self.lang}'; use one of {', '.join(LANGS)}")
         values = values if values is not None else spec_values
-        if _is_matrix(network):
+        if not network.is_scalar:
             from symbackprop.verification.matrix import MatrixJudge
 
             self.judge = MatrixJudge(network, values, lang=self.lang, seed=seed)
@@ -86,15 +86,6 @@ def verify(network_or_spec: Checkable, claims: str | Iterable[str], *, values=No
     return Verifier(network_or_spec, values=values, lang=lang, seed=seed, points=points).verify(claims)
 
 
-def _is_matrix(network) -> bool:
-    """A network in batched matrix form (checked by :mod:`.matrix` when symbackprop.matrix exists)."""
-    try:
-        from symbackprop.network import Network
-    except ImportError:  # pragma: no cover - the matrix form is part of symbackprop
-        return False
-    return isinstance(network, Network)
-
-
 def _network(obj: Checkable):
     if isinstance(obj, (str, Path)):
         obj = load_spec(obj)
@@ -103,7 +94,7 @@ def _network(obj: Checkable):
     if isinstance(obj, Derivation):
         values = None
         if obj.values is not None:
-            values = {n: obj.values[n] for n in obj.network.order if obj.network.node(n).is_leaf}
+            values = {n: obj.value(n) for n in obj.network.order if obj.network.node(n).is_leaf}
         return obj.network, values, obj.lang
     if isinstance(obj, Network):
         return obj, None, None

@@ -22,7 +22,7 @@ from typing import Iterator
 import sympy as sp
 
 from symbackprop.reader import latex as latex_in
-from symbackprop.derivation import AdjointSymbol
+from symbackprop.sympy_form import AdjointSymbol
 from symbackprop.errors import LatexSyntaxError, SpecError, SymbackpropError
 from symbackprop.reader.latex import Name, Num, Partial
 from symbackprop.render.phrases import phrase
@@ -373,7 +373,8 @@ class Judge:
         """Each term of each sum on the chain, as its share of the target: a node ``v`` that
         feeds several consumers contributes ∂of/∂c · ∂c/∂v · ∂v/∂wrt through each ``c``."""
         o, target = self.oracle, e.target
-        for step in o.derivation(target.of).backward:
+        d = o.derivation(target.of)
+        for step in d.backward:
             if step.node not in below or len(step.terms) < 2:
                 continue
             v = step.node
@@ -384,7 +385,7 @@ class Judge:
                     env = o.adjoints(target.of, p)
                     up = 1.0 if term.of == target.of else float(env[AdjointSymbol(term.of)])
                     through = 1.0 if down is None else o.value(down, p)
-                    local = evaluate(term.expr, env)
+                    local = evaluate(d.scalar_form(term.local), env)
                     if through is None or local is None:
                         break
                     values.append(up * local * through)

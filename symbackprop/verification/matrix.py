@@ -46,7 +46,7 @@ RTOL = 1e-9  # float64 arrays, computed two ways
 
 
 class MatrixJudge:
-    """Verdicts on claims about a :class:`~symbackprop.matrix.network.Network`."""
+    """Verdicts on claims about a :class:`~symbackprop.network.Network`."""
 
     def __init__(self, network: Network, values=None, *, lang: str = "en", seed: int = 0,
                  rounds: int = 4):

@@ -65,6 +65,11 @@ class LocalDerivative:
     expr: sp.Expr  #: textbook form, in node names
     value: Optional[float] = None
 
+    @property
+    def is_trivial(self) -> bool:
+        """A bare symbol or number (``a_1``, ``1``): nothing to work out."""
+        return self.expr.is_Atom
+
 
 class Oracle:
     """Values of targets and of local derivatives, symbolically and at points."""
