@@ -257,8 +257,8 @@ def backward_values(network: Network, steps: list[Step], env: Mapping,
             total = total + t.value
         step.value = rnd(np.asarray(total, dtype=float)) if len(step.terms) > 1 else step.terms[0].value
         adjoints[step.node] = step.value
-    for step in steps:  # the API's numbers: floats for scalars
-        if step.shape == ():
+    for step in steps:  # the API's numbers: floats for a scalar network
+        if network.is_scalar:
             step.value = float(step.value)
             for t in step.terms:
                 t.value = float(t.value)

@@ -131,8 +131,10 @@ def _allocate(instructions: list[_Instruction], printer: GradientPrinter) -> lis
                  if isinstance(c, (O.Var, O.Adj)) and key(c) in holder and last_use.get(key(c)) == i]
         chosen = None
         if not isinstance(ins.expr, (O.MatMul, O.Sum)):
-            for c in ins.expr.children:  # the operand itself, not a view of it
-                if c in dying and tuple(c.shape) == tuple(ins.target.shape):
+            for c in ins.expr.children:  # the operand itself, not a view of it, and its array
+                # has the target's shape (a broadcast view is held in a smaller array)
+                if c in dying and shapes[holder[key(c)]] == tuple(ins.target.shape) \
+                        and not _held_elsewhere(holder[key(c)], holder, last_use, i):
                     chosen = holder[key(c)]
                     break
         if chosen is None:
@@ -318,11 +320,12 @@ def _kind_of_operation(e: O.Expr, kinds: dict, b: str) -> str:
 def blocks_driver(program: GradientProgram, ident: dict, work: list[tuple], b: str,
                    function: str, parameters: list[str], names: Namespace, rows: str) -> list[str]:
     """``loss_and_grad``'s body when a large batch goes through ``function`` in blocks of rows."""
-    widths = sorted({" * ".join(str(x) if isinstance(x, int) else ident[x] for x in s[1:]) or "1"
+    dim = program.dim_identifiers
+    widths = sorted({" * ".join(str(x) if isinstance(x, int) else dim[x] for x in s[1:]) or "1"
                      for s in work if tuple(s[:1]) == (b,)})
     widest = widths[0] if len(widths) == 1 else f"max({', '.join(widths)})"
     rows_of = {ident[a] for a in program.arguments if tuple(program.shapes[a][:1]) == (b,)}
-    m, loss = ident[b], ident[program.loss]
+    m, loss = dim[b], ident[program.loss]
 
     def call(part: Optional[str]) -> str:
         args = [f"{x}[{part}]" if part and x in rows_of else x for x in parameters]

@@ -61,24 +61,25 @@ from symbackprop.errors import SymbackpropError
 def _printer(program: GradientProgram, backend: str, names: dict | None = None,
              row_sums_by_blas: bool = False) -> GradientPrinter:
     return GradientPrinter({"backend": backend, "identifiers": names or program.identifiers,
+                            "dims": program.dim_identifiers,
                             "adjoints": program.adjoints, "row_sums_by_blas": row_sums_by_blas})
 
 
 def _dims_code(program: GradientProgram, printer: GradientPrinter) -> list[str]:
     """Bind the dimension names from the arguments' shapes; check every shape against them."""
-    ident = program.identifiers
+    ident, dim = program.identifiers, program.dim_identifiers
     bound: set = set()
     lines, checked = [], []
     for a in program.arguments:
         shape = program.shapes[a]
         new = [x for x in shape if isinstance(x, str) and x not in bound]
         if new and len(set(new)) == len(shape):
-            lines.append(f"        {', '.join(ident[x] for x in shape)}{',' if len(shape) == 1 else ''}"
+            lines.append(f"        {', '.join(dim[x] for x in shape)}{',' if len(shape) == 1 else ''}"
                          f" = {ident[a]}.shape")
             bound.update(new)
             continue
         if new:
-            targets = [ident[x] if isinstance(x, str) and x in new and x not in shape[:i] else "_"
+            targets = [dim[x] if isinstance(x, str) and x in new and x not in shape[:i] else "_"
                        for i, x in enumerate(shape)]
             lines.append(f"        {', '.join(targets)}{',' if len(shape) == 1 else ''} = {ident[a]}.shape")
             bound.update(new)
@@ -86,7 +87,7 @@ def _dims_code(program: GradientProgram, printer: GradientPrinter) -> list[str]:
     out = ["    try:"] + lines
     if checked:
         actual = ", ".join(f"{ident[a]}.shape" for a in checked)
-        declared = ", ".join(shape_code(program.shapes[a], ident) for a in checked)
+        declared = ", ".join(shape_code(program.shapes[a], dim) for a in checked)
         out.append(f"        well_shaped = ({actual}{',' if len(checked) == 1 else ''}) == "
                    f"({declared}{',' if len(checked) == 1 else ''})")
     else:
@@ -154,9 +155,10 @@ def module_source(d: Derivation, backend: str = "numpy", *, origin: Optional[str
     if inplace and be.name != "numpy":
         raise SymbackpropError(f"in-place code is for NumPy; {be.name} arrays are immutable")
     ident = program.identifiers
-    names = Namespace(set(ident.values()) | set(program.adjoints.values()) | RESERVED)
+    names = Namespace(set(ident.values()) | set(program.dim_identifiers.values())
+                      | set(program.adjoints.values()) | RESERVED)
     batch = batch_dimension(program) if inplace else None
-    sized = dict(ident)
+    sized = dict(program.dim_identifiers)
     if batch is not None:
         sized[batch] = names.add("rows")
     if inplace:
@@ -165,8 +167,9 @@ def module_source(d: Derivation, backend: str = "numpy", *, origin: Optional[str
         body, work = _expression_body(program, printer), []
     if batch is not None and not any(tuple(w[:1]) == (batch,) for w in work):
         batch = None  # nothing of the batch's size is stored: no blocks
-        sized = dict(ident)
-        names = Namespace(set(ident.values()) | set(program.adjoints.values()) | RESERVED)
+        sized = dict(program.dim_identifiers)
+        names = Namespace(set(ident.values()) | set(program.dim_identifiers.values())
+                      | set(program.adjoints.values()) | RESERVED)
         body, work = inplace_body(program, printer, names, ident, sized)
 
     arguments = program.arguments
@@ -214,12 +217,12 @@ def module_source(d: Derivation, backend: str = "numpy", *, origin: Optional[str
         return "\n".join(out) + "\n"
 
     # the statements go into a function of some rows of the batch, called per block
-    parameters = [ident[a] for a in arguments] + [ident[x] for x in program.dims]
+    parameters = [ident[a] for a in arguments] + [program.dim_identifiers[x] for x in program.dims]
     out += blocks_driver(program, ident, work, batch, "_loss_and_grad_of_rows", parameters, names,
-                          sized[batch])
+                         sized[batch])
     first_rows = next(a for a in arguments if tuple(program.shapes[a][:1]) == (batch,))
     out += ["", "", f"def _loss_and_grad_of_rows({', '.join(parameters)}):",
-            f'    """The sums over some rows of a batch of {ident[batch]} rows that make up the loss and '
+            f'    """The sums over some rows of a batch of {program.dim_identifiers[batch]} rows that make up the loss and '
             'the gradients."""',
             f"    {sized[batch]} = {ident[first_rows]}.shape[0]"]
     out += body + [result]

@@ -117,6 +117,7 @@ class GradientPrinter(NumPyPrinter):
         **NumPyPrinter._default_settings,
         "backend": "numpy",
         "identifiers": {},
+        "dims": {},  #: dimension name -> identifier
         "adjoints": {},
         "strict": True,  # an unknown function is an error, not a comment in the code
         "row_sums_by_blas": False,  # Σ over rows as _sum_rows (a BLAS product), else .sum(axis=0)
@@ -154,6 +155,9 @@ class GradientPrinter(NumPyPrinter):
         return f"{self.backend.alias}.{function}"
 
     def _print_Symbol(self, expr):
+        dims = self._settings["dims"]
+        if expr.is_integer and expr.is_positive and expr.name in dims:  # a dimension (1/m)
+            return dims[expr.name]
         try:
             return self._settings["identifiers"][expr.name]
         except KeyError:

@@ -76,7 +76,8 @@ class GradientProgram:
     inputs: tuple[str, ...]
     shapes: dict[str, tuple]  #: argument -> declared shape
     dims: tuple[str, ...]  #: dimension names, in order of first appearance
-    identifiers: dict[str, str]  #: node, temporary or dimension name -> identifier
+    identifiers: dict[str, str]  #: node or temporary name -> identifier
+    dim_identifiers: dict[str, str]  #: dimension name -> identifier (a namespace of its own)
     adjoints: dict[str, str]  #: node name -> identifier of its adjoint
     statements: list[Statement]
     gradients: dict[str, Optional[O.Adj]]  #: param -> its adjoint, None when the loss ignores it
@@ -97,8 +98,9 @@ def gradient_program(d: Derivation) -> GradientProgram:
     dims = tuple(dict.fromkeys(x for n in leaves for x in shapes[n] if isinstance(x, str)))
 
     names = Namespace(RESERVED)
-    identifiers = {x: names.add(python_identifier(x)) for x in dims}
-    identifiers.update({n: names.add(python_identifier(n)) for n in net.order})
+    # a dimension may share its name with a node (d2l: h hidden units, h the hidden layer)
+    identifiers = {n: names.add(python_identifier(n)) for n in net.order}
+    dim_identifiers = {x: names.add(python_identifier(x)) for x in dims}
 
     definitions = {n: net.node(n).expr for n in net.order if not net.node(n).is_leaf}
     named = {e: net.node(n).var for n, e in definitions.items()}
@@ -115,7 +117,7 @@ def gradient_program(d: Derivation) -> GradientProgram:
     computed = {s.target.name for s in statements if isinstance(s.target, O.Adj)}
     gradients = {p: (O.Adj(p, shapes[p]) if p in computed else None) for p in params}
     program = GradientProgram(net.title, net.loss, params, inputs, shapes, dims, identifiers,
-                            adjoints, statements, gradients)
+                              dim_identifiers, adjoints, statements, gradients)
     program.formulas = _formulas(d, steps, statements)
     return program
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from pylatexenc.latexencode import unicode_to_latex
+
 from symbackprop.render.breaking import break_sum, math_width, one_line
 from symbackprop.render.solution import Equations, Figure, Heading, Para, Solution, Table
 from symbackprop.render.tikz import TIKZ_PACKAGES, tikz_figure
@@ -125,26 +127,18 @@ def render_latex(d, *, lang: str | None = None, standalone: bool = False,
     return head + title + body + tail
 
 
-_SPECIAL = re.compile(r"([&%#_{}])|(\\)|(~)|(\^)")
-
-
 def escape_text(text: str) -> str:
-    r"""Plain text (a title) made safe for LaTeX; ``$…$`` math is kept as it is.
+    r"""Plain text (a title) made safe for LaTeX by pylatexenc; ``$…$`` math is kept as it is.
+
+    Greek and other symbols become LaTeX (``ℓ`` → ``\ensuremath{\ell}``); Chinese is
+    kept, for CJKutf8.
 
     >>> escape_text("Loss & gradients: 100% of $w_1$")
     'Loss \\& gradients: 100\\% of $w_1$'
+    >>> escape_text("ℓ2 regularization, λ = 0.1")
+    '\\ensuremath{\\ell}2 regularization, \\ensuremath{\\lambda} = 0.1'
     """
     parts = re.split(r"(\$[^$]*\$)", text)
     for i in range(0, len(parts), 2):
-        parts[i] = _SPECIAL.sub(_escape_one, parts[i])
+        parts[i] = unicode_to_latex(parts[i], unknown_char_policy="keep", unknown_char_warning=False)
     return "".join(parts)
-
-
-def _escape_one(m: re.Match) -> str:
-    if m.group(1):
-        return "\\" + m.group(1)
-    if m.group(2):
-        return r"\textbackslash{}"
-    if m.group(3):
-        return r"\textasciitilde{}"
-    return r"\textasciicircum{}"
