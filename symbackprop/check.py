@@ -44,7 +44,7 @@ from symbackprop.network import Network
 
 #: below: correct; above BUG: a bug; between: suspicious (the article's table)
 CORRECT, BUG = 1e-5, 1e-3
-VERDICTS = ("correct", "suspicious", "bug")
+GRADIENT_VERDICTS = ("correct", "suspicious", "bug")
 
 
 def relative_error(analytic: float, numeric: float) -> float:
@@ -157,11 +157,11 @@ def autograd_ops() -> Ops:
     return Ops(anp, erf, name="autograd")
 
 
-def _sigmoid(o: Ops, x):
+def _stable_sigmoid(o: Ops, x):
     return 1.0 / (1.0 + o.xp.exp(-o.clip(x, -500.0, 500.0)))
 
 
-def _softplus(o: Ops, x):
+def _stable_softplus(o: Ops, x):
     return o.maximum(x, 0.0) + o.xp.log1p(o.xp.exp(-o.xp.abs(x)))
 
 
@@ -177,22 +177,22 @@ FUNCTIONS: dict[type, Callable] = {
     sp.tan: lambda o, x: o.xp.tan(x),
     sp.Abs: lambda o, x: o.xp.abs(x),
     sp.sign: lambda o, x: o.xp.sign(x),
-    sp.erf: lambda o, x: _erf(o)(x),
+    sp.erf: lambda o, x: _erf_of(o)(x),
     sp.Max: lambda o, *xs: reduce(o.maximum, xs),
     sp.Min: lambda o, *xs: reduce(o.minimum, xs),
     sp.Heaviside: lambda o, x, h0=0.5: o.where(x > 0, 1.0, o.where(x < 0, 0.0, float(h0))),
-    F.sigmoid: _sigmoid,
-    F.softplus: _softplus,
+    F.sigmoid: _stable_sigmoid,
+    F.softplus: _stable_softplus,
     F.relu: lambda o, x: o.where(x > 0, x, o.zeros_like(x)),
     F.leaky_relu: lambda o, x, alpha: o.where(x > 0, x, alpha * x),
     F.elu: lambda o, x, alpha: o.where(x > 0, x, alpha * o.xp.expm1(o.minimum(x, 0.0))),
-    F.gelu: lambda o, x: 0.5 * x * (1.0 + _erf(o)(x / math.sqrt(2.0))),
+    F.gelu: lambda o, x: 0.5 * x * (1.0 + _erf_of(o)(x / math.sqrt(2.0))),
 }
 
 _RELATIONS = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le}
 
 
-def _erf(o: Ops):
+def _erf_of(o: Ops):
     if o.erf is None:
         raise SymbackpropError(f"the gradient check needs erf, which {o.name} lacks here (install scipy)")
     return o.erf

@@ -97,7 +97,7 @@ def derivative(func: str, x, alpha: Optional[sp.Expr] = None) -> np.ndarray:
     t, d = textbook_derivative(func, alpha)
     x = np.asarray(x, dtype=float)
     with np.errstate(all="ignore"):
-        out = walk(d, {t: x})
+        out = sympy_value(d, {t: x})
     return np.asarray(out, dtype=float) * np.ones_like(x)
 
 
@@ -110,7 +110,7 @@ def textbook_derivative(func: str, alpha: Optional[sp.Expr]):
     return t, sp.diff(application, t)
 
 
-def walk(e: sp.Expr, env) -> np.ndarray:
+def sympy_value(e: sp.Expr, env) -> np.ndarray:
     """The value of a SymPy expression of one variable, by NumPy operations (no code printed).
 
     ``env`` maps symbols to arrays. It knows the functions of :data:`VALUES`
@@ -122,33 +122,33 @@ def walk(e: sp.Expr, env) -> np.ndarray:
     if e.is_Number or e.is_NumberSymbol:
         return np.asarray(float(e))
     if e.is_Add:
-        return sum((walk(a, env) for a in e.args[1:]), walk(e.args[0], env))
+        return sum((sympy_value(a, env) for a in e.args[1:]), sympy_value(e.args[0], env))
     if e.is_Mul:
-        out = walk(e.args[0], env)
+        out = sympy_value(e.args[0], env)
         for a in e.args[1:]:
-            out = out * walk(a, env)
+            out = out * sympy_value(a, env)
         return out
     if e.is_Pow:
-        return walk(e.base, env) ** walk(e.exp, env)
+        return sympy_value(e.base, env) ** sympy_value(e.exp, env)
     if isinstance(e, sp.Heaviside):
-        x = walk(e.args[0], env)
+        x = sympy_value(e.args[0], env)
         at0 = float(e.args[1]) if len(e.args) > 1 else 0.5
         return np.where(x > 0, 1.0, np.where(x < 0, 0.0, at0))
     if isinstance(e, sp.Piecewise):
-        out = walk(e.args[-1][0], env) * 1.0
+        out = sympy_value(e.args[-1][0], env) * 1.0
         for expr, cond in reversed(e.args[:-1]):
-            out = np.where(_condition(cond, env), walk(expr, env), out)
+            out = np.where(_condition(cond, env), sympy_value(expr, env), out)
         return out
     if isinstance(e, sp.Function):
         name = F.function_name(e)
-        args = [walk(a, env) for a in e.args[:1]]
+        args = [sympy_value(a, env) for a in e.args[:1]]
         alpha = e.args[1] if len(e.args) > 1 else None
         return value(name, args[0], alpha)
     raise SymbackpropError(f"cannot evaluate {e} numerically")
 
 
 def _condition(c, env) -> np.ndarray:
-    lhs, rhs = walk(c.lhs, env), walk(c.rhs, env)
+    lhs, rhs = sympy_value(c.lhs, env), sympy_value(c.rhs, env)
     ops = {sp.StrictGreaterThan: np.greater, sp.GreaterThan: np.greater_equal,
            sp.StrictLessThan: np.less, sp.LessThan: np.less_equal}
     for cls, op in ops.items():

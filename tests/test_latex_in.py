@@ -11,7 +11,7 @@ from symbackprop.errors import LatexSyntaxError, SymbackpropError
 from symbackprop.functions import elu, gelu, leaky_relu, relu, sigmoid, softplus
 from symbackprop.reader.latex import (
     BinOp, Call, Const, Name, Neg, Norm, Num, Partial, Pow, Sum, Transpose,
-    canonical_name, free_names, latex_name, parse, parse_equation, parse_name, to_sympy,
+    canonical_name, free_names, latex_name, parse, parse_equation, parse_name, tree_to_sympy,
 )
 
 
@@ -25,7 +25,7 @@ def syms(*names: str) -> dict[str, sp.Symbol]:
 
 def lower(text: str, known=(), **kw) -> sp.Expr:
     node = parse(text, known, allow_partial=kw.pop("allow_partial", False))
-    return to_sympy(node, syms(*free_names(node), *known), **kw)
+    return tree_to_sympy(node, syms(*free_names(node), *known), **kw)
 
 
 def show(text: str, known=()) -> str:
@@ -260,7 +260,7 @@ def test_norm_and_sum():
 @pytest.mark.parametrize("text, what", [("W^T x", r"^\top"), (r"\|x\|", r"\|…\|"), (r"\sum_i x_i", r"\sum")])
 def test_matrix_notation_in_scalar_mode_is_an_error(text, what):
     with pytest.raises(LatexSyntaxError, match=r"matrix notation '" + __import__("re").escape(what)):
-        to_sympy(parse(text), syms("W", "x", "x_i"), text=text)
+        tree_to_sympy(parse(text), syms("W", "x", "x_i"), text=text)
 
 
 def test_spacing_is_ignored():
@@ -296,10 +296,10 @@ def test_partial_lowering():
         return sp.Symbol(f"g_{of}{wrt}")
 
     node = parse(r"2 \frac{\partial L}{\partial \hat{y}}", allow_partial=True)
-    assert to_sympy(node, {}, partial=partial) == 2 * sp.Symbol(r"g_L\hat{y}")
+    assert tree_to_sympy(node, {}, partial=partial) == 2 * sp.Symbol(r"g_L\hat{y}")
     assert calls == [("L", r"\hat{y}")]
     with pytest.raises(LatexSyntaxError, match="not allowed"):
-        to_sympy(node, {})
+        tree_to_sympy(node, {})
 
 
 # ---- lowering, display order --------------------------------------------------
@@ -318,9 +318,9 @@ def test_unevaluated_keeps_author_order(text, printed):
 
 def test_unknown_symbol():
     with pytest.raises(SymbackpropError, match=r"unknown symbol 'q'; known: w, x at column 5"):
-        to_sympy(parse("w x q"), syms("w", "x"), text="w x q")
+        tree_to_sympy(parse("w x q"), syms("w", "x"), text="w x q")
     with pytest.raises(LatexSyntaxError, match="unknown symbol 'q'"):
-        to_sympy(parse("q"), {})
+        tree_to_sympy(parse("q"), {})
 
 
 # ---- equations ------------------------------------------------------------------

@@ -7,9 +7,10 @@ from symbackprop.reader.latex import parse
 from symbackprop.backprop import backprop
 from symbackprop.ir import evaluate
 from symbackprop.reader.lower import lower
-from symbackprop.printing.ir import to_latex, to_numpy
+from symbackprop.printing.ir import to_latex
+from symbackprop.codegen.printer import to_numpy
 from symbackprop.generate_matrix import mlp
-from symbackprop.printing.ir import NumpyPrinter, helper_source, python_name
+from symbackprop.codegen.printer import NumpyPrinter, python_identifier as python_name
 from symbackprop.shapes import Sizes
 from symbackprop.spec import spec_from_dict
 
@@ -85,7 +86,7 @@ def test_numpy_printer_computes_what_evaluate_computes(loss):
     codes = [(printer.doprint(net.node(n).expr), d.values[n]) for n in net.order
              if not net.node(n).is_leaf]
     codes += [(printer.doprint(s.adjoint), d.adjoints[s.node]) for s in d.backward]
-    exec(helper_source(printer.helpers), namespace)
+    exec(printer.helper_code(), namespace)
     for code, value in codes:
         np.testing.assert_allclose(eval(code, namespace), value, rtol=1e-12, err_msg=code)
     assert to_numpy(net.node("Z_1").expr) == "X @ W_1 + b_1"

@@ -419,7 +419,7 @@ def test_without_a_timer_the_points_decide(article):
 def test_reader_operator_derivative_and_indicator(text, value):
     import sympy as sp
 
-    from symbackprop.reader.latex import parse, to_sympy
+    from symbackprop.reader.latex import parse, tree_to_sympy as to_sympy
 
     symbols = {n: sp.Symbol(n) for n in ("a", "y")}
     assert str(to_sympy(parse(text, symbols, allow_partial=True), symbols)) == value

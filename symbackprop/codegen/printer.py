@@ -12,8 +12,8 @@ from __future__ import annotations
 import keyword
 import re
 import unicodedata
-from dataclasses import dataclass
-from typing import Iterable
+from dataclasses import dataclass, fields
+from typing import Iterable, Mapping, Optional
 
 import sympy as sp
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
@@ -672,3 +672,61 @@ def docstring_safe(text: str) -> str:
 def tuple_source(names: Iterable[str]) -> str:
     names = list(names)
     return "(" + ", ".join(repr(n) for n in names) + ("," if len(names) == 1 else "") + ")"
+
+
+class NumpyPrinter:
+    """NumPy source of single IR expressions, by :class:`GradientPrinter` (a front end for tests
+    and notebooks; the exported modules come from :mod:`symbackprop.codegen.module`).
+
+    ``names`` maps node names to Python identifiers (default :func:`python_identifier`);
+    adjoints print as ``d`` + identifier (``dZ_2``); dimension symbols (``m``)
+    print as their names, which the surrounding code defines (``m = X.shape[0]``).
+    After printing, :attr:`helpers` names the helpers the code calls
+    (``_sigmoid``, ``_softmax``, …), whose source :meth:`helper_code` gives.
+    """
+
+    def __init__(self, names: Optional[Mapping[str, str]] = None, loss: str = "L"):
+        self.names = dict(names or {})
+        self.helpers: set[str] = set()
+
+    def ident(self, name: str) -> str:
+        return self.names.get(name) or python_identifier(name)
+
+    def doprint(self, e: O.Expr) -> str:
+        nodes = {n.name for n in O.walk(e) if isinstance(n, O.Var)}
+        adjoints = {n.name for n in O.walk(e) if isinstance(n, O.Adj)}
+        identifiers = {s: python_identifier(s) for s in _symbols_in(e)}
+        identifiers.update({n: self.ident(n) for n in nodes})
+        printer = GradientPrinter({"identifiers": identifiers,
+                                   "adjoints": {n: "d" + self.ident(n) for n in adjoints}})
+        text = printer.doprint(e)
+        self.helpers |= printer.helpers
+        return text
+
+    def helper_code(self) -> str:
+        """Source defining the helpers the printed code calls (``np`` imported)."""
+        erf = [f"from {BACKENDS['numpy'].erf} import erf"] if "erf" in self.helpers else []
+        return "\n\n".join(erf + [helper_source(self.helpers - {"erf"})])
+
+
+def _symbols_in(e: O.Expr) -> set[str]:
+    """Names of the SymPy symbols (dimensions such as ``m``) in ``e``'s constants and shapes."""
+    names: set[str] = set()
+    for n in O.walk(e):
+        for f in fields(n):
+            v = getattr(n, f.name)
+            if isinstance(v, sp.Basic):
+                names |= {s.name for s in v.free_symbols}
+        if isinstance(n, O.Broadcast):
+            names |= {d for d in n.target if isinstance(d, str)}
+    return names
+
+
+def to_numpy(e: O.Expr, names: Optional[Mapping[str, str]] = None) -> str:
+    """NumPy source of ``e`` (``names``: node name → Python identifier).
+
+    >>> A1, dZ2 = O.Var("A_1", ("m", "n_1")), O.Adj("Z_2", ("m", "n_2"))
+    >>> to_numpy(O.matmul(O.transpose(A1), dZ2))
+    'A_1.T @ dZ_2'
+    """
+    return NumpyPrinter(names).doprint(e)

@@ -4,9 +4,8 @@ As in SymPy, a printer's ``_print`` calls ``_print_<Class>`` for the node's
 class; every method returns the text and its precedence, and operands of a
 tighter operation are parenthesised. Presentation choices are settings
 (``names``: node name → LaTeX or Python spelling; ``loss``: the loss's name).
-NumPy code comes from :class:`symbackprop.codegen.GradientPrinter` (its
-``_print_ir_<Class>`` methods), the printer of the exported modules too:
-:func:`to_numpy` and :class:`NumpyPrinter` are a front end to it.
+NumPy code comes from the code printer,
+:class:`symbackprop.codegen.printer.GradientPrinter`.
 
 >>> from symbackprop.ir import Var, Adj, matmul, transpose, hadamard, scale, sub, Prime
 >>> A1, dZ2 = Var("A_1", ("m", "n_1")), Adj("Z_2", ("m", "n_2"))
@@ -14,8 +13,6 @@ NumPy code comes from :class:`symbackprop.codegen.GradientPrinter` (its
 'A_{1}^{\\top} \\frac{\\partial L}{\\partial Z_{2}}'
 >>> to_text(matmul(transpose(A1), dZ2))
 'A_1ᵀ · ∂L/∂Z_2'
->>> to_numpy(matmul(transpose(A1), dZ2))
-'A_1.T @ dZ_2'
 >>> A2, Y, Z2 = Var("A_2", ("m", "k")), Var("Y", ("m", "k")), Var("Z_2", ("m", "k"))
 >>> import sympy as sp
 >>> to_latex(hadamard(scale(2 / sp.Symbol("m"), sub(A2, Y)), Prime("sigmoid", Z2)))
@@ -23,7 +20,6 @@ NumPy code comes from :class:`symbackprop.codegen.GradientPrinter` (its
 """
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Mapping, Optional
 
 import sympy as sp
@@ -302,68 +298,6 @@ class TextPrinter(LatexPrinter):
         return f"{self.operand(e.a, MUL, left=True)} / {self.operand(e.b, MUL + 1)}", MUL
 
 
-# ---- NumPy: symbackprop's one code printer ------------------------------------
-def python_name(name: str) -> str:
-    """A Python identifier for a node name: ``W_1`` → ``W_1``, ``\\hat{y}`` → ``y_hat``."""
-    from symbackprop.codegen.printer import python_identifier
-
-    return python_identifier(name)
-
-
-class NumpyPrinter:
-    """NumPy source of IR expressions, by the code printer
-    (:class:`symbackprop.codegen.GradientPrinter`, which the compiled modules use too).
-
-    ``names`` maps node names to Python identifiers (default :func:`python_name`);
-    adjoints print as ``d`` + identifier (``dZ_2``); dimension symbols (``m``)
-    print as their names, which the surrounding code defines (``m = X.shape[0]``).
-    After printing, :attr:`helpers` names the helpers the code calls
-    (``_sigmoid``, ``_softmax``, …), whose source :func:`helper_source` gives.
-    """
-
-    def __init__(self, names: Optional[Mapping[str, str]] = None, loss: str = "L"):
-        self.names = dict(names or {})
-        self.helpers: set[str] = set()
-
-    def ident(self, name: str) -> str:
-        return self.names.get(name) or python_name(name)
-
-    def doprint(self, e: O.Expr) -> str:
-        from symbackprop.codegen.printer import GradientPrinter
-
-        nodes = {n.name for n in O.walk(e) if isinstance(n, O.Var)}
-        adjoints = {n.name for n in O.walk(e) if isinstance(n, O.Adj)}
-        identifiers = {s: python_name(s) for s in _symbols_in(e)}
-        identifiers.update({n: self.ident(n) for n in nodes})
-        printer = GradientPrinter({"identifiers": identifiers,
-                                   "adjoints": {n: "d" + self.ident(n) for n in adjoints}})
-        text = printer.doprint(e)
-        self.helpers |= printer.helpers
-        return text
-
-
-def _symbols_in(e: O.Expr) -> set[str]:
-    """Names of the SymPy symbols (dimensions such as ``m``) in ``e``'s constants and shapes."""
-    names: set[str] = set()
-    for n in O.walk(e):
-        for f in fields(n):
-            v = getattr(n, f.name)
-            if isinstance(v, sp.Basic):
-                names |= {s.name for s in v.free_symbols}
-        if isinstance(n, O.Broadcast):
-            names |= {d for d in n.target if isinstance(d, str)}
-    return names
-
-
-def helper_source(helpers) -> str:
-    """Source defining the ``helpers`` a :class:`NumpyPrinter`'s code calls (``np`` imported)."""
-    from symbackprop.codegen.printer import BACKENDS, helper_source as source
-
-    helpers = set(helpers)
-    erf = [f"from {BACKENDS['numpy'].erf} import erf"] if "erf" in helpers else []
-    return "\n\n".join(erf + [source(helpers - {"erf"})])
-
-
 def to_latex(e: O.Expr, names: Optional[Mapping[str, str]] = None, loss: str = "L") -> str:
     """LaTeX of ``e`` (``names``: node name → LaTeX; default ``W_1`` → ``W_{1}``)."""
     return LatexPrinter(names, loss).doprint(e)
@@ -372,8 +306,3 @@ def to_latex(e: O.Expr, names: Optional[Mapping[str, str]] = None, loss: str = "
 def to_text(e: O.Expr, loss: str = "L") -> str:
     """Plain-text form of ``e``."""
     return TextPrinter(None, loss).doprint(e)
-
-
-def to_numpy(e: O.Expr, names: Optional[Mapping[str, str]] = None) -> str:
-    """NumPy source of ``e`` (``names``: node name → Python identifier)."""
-    return NumpyPrinter(names).doprint(e)

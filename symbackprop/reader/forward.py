@@ -49,7 +49,7 @@ class ForwardLine:
     number: int  #: line of the spec file
     name: str  #: canonical name defined
     rhs: str  #: the right-hand side as written
-    tree: latex_in.Node  #: its syntax tree
+    tree: latex_in.Tree  #: its syntax tree
     leaves: list[str]  #: names used here for the first time, in reading order
 
 
@@ -134,7 +134,7 @@ def network_from_latex(forward: str, *, params: Iterable[str] = (), loss: str | 
         written = None
         if expr.shape == () and scalar:  # the definition as written, for the worked solution
             symbols = {n: net.node(n).symbol for n in net.order}
-            written = latex_in.to_sympy(line.tree, symbols, evaluate=False)
+            written = latex_in.tree_to_sympy(line.tree, symbols, evaluate=False)
         net.define(line.name, expr, line=line.number, written=written)
     undeclared = sorted(set(declared) - set(net.order))
     if undeclared:

@@ -2,7 +2,7 @@ r"""Our own reader for the LaTeX a forward pass is written in.
 
 A small tokenizer and a precedence-climbing parser turn one side of an
 equation into a tree of frozen dataclasses (:class:`Num`, :class:`Name`,
-:class:`Call`, :class:`BinOp`, …); :func:`to_sympy` lowers a scalar tree to
+:class:`Call`, :class:`BinOp`, …); :func:`tree_to_sympy` lowers a scalar tree to
 SymPy. Nothing the user writes is ever passed to ``eval``, ``sympify`` or
 ``parse_expr``; text that looks like Python is refused outright.
 
@@ -14,7 +14,7 @@ BinOp(op='+', left=BinOp(op='*', left=Name(canonical='w_2', latex='w_{2}'), righ
 ('L', '(a_2 - y)^2', 4)
 >>> import sympy as sp
 >>> names = ("a_2", "y")
->>> to_sympy(parse("(a_2 - y)^2", names), {n: sp.Symbol(n) for n in names})
+>>> tree_to_sympy(parse("(a_2 - y)^2", names), {n: sp.Symbol(n) for n in names})
 (a_2 - y)**2
 >>> canonical_name(r"\hat{y}_{1}"), latex_name("w_1,2")
 ('\\hat{y}_1', 'w_{1,2}')
@@ -77,39 +77,39 @@ class Call:
 @dataclass(frozen=True)
 class BinOp:
     op: str  # "+", "-", "*", "/", "odot"
-    left: "Node"
-    right: "Node"
+    left: "Tree"
+    right: "Tree"
     pos: int = _pos()
 
 
 @dataclass(frozen=True)
 class Neg:
-    x: "Node"
+    x: "Tree"
     pos: int = _pos()
 
 
 @dataclass(frozen=True)
 class Pow:
-    base: "Node"
-    exp: "Node"
+    base: "Tree"
+    exp: "Tree"
     pos: int = _pos()
 
 
 @dataclass(frozen=True)
 class Transpose:
-    x: "Node"
+    x: "Tree"
     pos: int = _pos()
 
 
 @dataclass(frozen=True)
 class Norm:
-    x: "Node"
+    x: "Tree"
     pos: int = _pos()
 
 
 @dataclass(frozen=True)
 class Sum:
-    x: "Node"
+    x: "Tree"
     index: Optional[str] = None
     pos: int = _pos()
 
@@ -124,12 +124,12 @@ class Partial:
 @dataclass(frozen=True)
 class Derivative:
     """The operator form: ``\\frac{\\partial}{\\partial a}(a - y)^2`` differentiates ``x`` by ``wrt``."""
-    x: "Node"
+    x: "Tree"
     wrt: Name
     pos: int = _pos()
 
 
-Node = Union[Num, Name, Const, Call, BinOp, Neg, Pow, Transpose, Norm, Sum, Partial, Derivative]
+Tree = Union[Num, Name, Const, Call, BinOp, Neg, Pow, Transpose, Norm, Sum, Partial, Derivative]
 
 # ---- vocabulary ------------------------------------------------------------
 _GREEK = frozenset(
@@ -356,14 +356,14 @@ class _Parser:
         return next((len(b) for b in self.long_bases if word.startswith(b)), 1)
 
     # -- grammar
-    def expr(self) -> Node:
+    def expr(self) -> Tree:
         left = self.odot()
         while self.peek().kind in ("+", "-"):
             op = self.next()
             left = BinOp(op.kind, left, self.odot(), pos=op.pos)
         return left
 
-    def odot(self) -> Node:
+    def odot(self) -> Tree:
         left = self.product()
         while self.at("odot"):
             op = self.next()
@@ -376,7 +376,7 @@ class _Parser:
             return not (self.closers and self.closers[-1] == kind)
         return kind in ("num", "word", "text", "cmd", "(", "[", "{")
 
-    def product(self) -> Node:
+    def product(self) -> Tree:
         left = self.unary()
         while True:
             if self.peek().kind in ("*", "/"):
@@ -388,14 +388,14 @@ class _Parser:
             else:
                 return left
 
-    def unary(self) -> Node:
+    def unary(self) -> Tree:
         if self.peek().kind in ("-", "+"):
             op = self.next()
             x = self.unary()
             return Neg(x, pos=op.pos) if op.kind == "-" else x
         return self.power()
 
-    def power(self) -> Node:
+    def power(self) -> Tree:
         base, raised = self.atom(), False
         while True:
             tok = self.peek()
@@ -442,7 +442,7 @@ class _Parser:
         self.restore(state)
         return False
 
-    def script_arg(self, op: _Tok, split_digits: bool = False) -> Node:
+    def script_arg(self, op: _Tok, split_digits: bool = False) -> Tree:
         """The argument of ``^``/``_``/``\\frac``/``\\sqrt``: a braced group or one token."""
         tok = self.peek()
         if tok.kind == "{":
@@ -461,7 +461,7 @@ class _Parser:
             raise self.error(f"write {op.text}{{-…}} with braces", tok.pos)
         raise self.error(f"dangling {self.show(op)}: nothing after it", op.pos)
 
-    def group(self) -> Node:
+    def group(self) -> Tree:
         opener = self.next()
         self.closers.append(opener.kind if opener.kind in ("|", "||") else None)
         if self.at(_CLOSE[opener.kind]):
@@ -471,7 +471,7 @@ class _Parser:
         self.close(opener)
         return node
 
-    def atom(self) -> Node:
+    def atom(self) -> Tree:
         tok = self.peek()
         kind = tok.kind
         if kind == "num":
@@ -497,7 +497,7 @@ class _Parser:
         raise self.error(f"expected an expression{after}, found {self.show(tok)}", tok.pos)
 
     # -- names
-    def word(self) -> Node:
+    def word(self) -> Tree:
         tok = self.peek()
         n = self.greedy_len(tok.text)
         if n == 1 and tok.text in _FUNC_WORDS:
@@ -512,7 +512,7 @@ class _Parser:
         piece = self.take(n)
         return self.letter(piece.text, piece.pos)
 
-    def letter(self, base: str, pos: int, subscript: bool = True) -> Node:
+    def letter(self, base: str, pos: int, subscript: bool = True) -> Tree:
         """A single letter (or known multi-letter base): e, e^{…}, or a name."""
         if base == "e" and "e" not in self.known and not self.at("_"):
             if self.at("^") and subscript:
@@ -567,7 +567,7 @@ class _Parser:
             raise self.error(f"expected a name after {self.show(after)}", after.pos)
         return node
 
-    def text_name(self) -> Node:
+    def text_name(self) -> Tree:
         tok = self.next()
         content = tok.text
         if _key(content) in _FUNC_KEYS and content not in self.long_bases:
@@ -579,7 +579,7 @@ class _Parser:
         return self.letter(content, tok.pos) if len(content) == 1 else self.name_from(content, tok.pos)
 
     # -- commands
-    def command(self) -> Node:
+    def command(self) -> Tree:
         tok = self.peek()
         name = tok.text[1:]
         if name in _GREEK:
@@ -627,7 +627,7 @@ class _Parser:
             raise self.error(f"{self.show(tok)} must follow '^'", tok.pos)
         raise self.error(f"unknown command {self.show(tok)}; known functions: {_KNOWN_FUNCS}", tok.pos)
 
-    def function(self, func: str, tok: _Tok) -> Node:
+    def function(self, func: str, tok: _Tok) -> Tree:
         written = self.show(tok)
         log_base = None
         if func == "log" and self.at("_"):
@@ -669,7 +669,7 @@ class _Parser:
         call = Call(func, tuple(args), primes, pos=tok.pos)
         return call if power is None else Pow(call, power, pos=tok.pos)
 
-    def frac(self) -> Node:
+    def frac(self) -> Tree:
         tok = self.next()
         if self.at("{") and self.peek(2).kind == "}" and (
                 (self.peek(1).kind == "cmd" and self.peek(1).text == "\\partial")
@@ -804,7 +804,7 @@ class _Parser:
 
 
 # ---- entry points ----------------------------------------------------------
-def parse(text: str, known: Collection[str] = (), *, allow_partial: bool = False) -> Node:
+def parse(text: str, known: Collection[str] = (), *, allow_partial: bool = False) -> Tree:
     """Parse one LaTeX expression; ``known`` canonical names guide letter runs."""
     p = _Parser(text, known, allow_partial)
     if p.at("eof"):
@@ -879,7 +879,7 @@ def latex_name(canonical: str) -> str:
     return base if sub is None else f"{base}_{{{sub}}}"
 
 
-def free_names(node: Node) -> set[str]:
+def free_names(node: Tree) -> set[str]:
     """Canonical names used in a tree (including both sides of a partial)."""
     out: set[str] = set()
 
@@ -901,7 +901,7 @@ def free_names(node: Node) -> set[str]:
 _MATRIX = {Transpose: "^\\top", Norm: "\\|…\\|", Sum: "\\sum"}
 
 
-def to_sympy(node: Node, symbols: Mapping[str, sp.Symbol], *, evaluate: bool = True,
+def tree_to_sympy(node: Tree, symbols: Mapping[str, sp.Symbol], *, evaluate: bool = True,
              partial: Optional[Callable[[str, str], sp.Expr]] = None, text: str = "") -> sp.Expr:
     """Lower a scalar tree to SymPy.
 

@@ -33,7 +33,7 @@ from symbackprop.shapes import Shape, dim_symbol, dims_of
 _CONSTANTS = {"e": sp.E, "pi": sp.pi}
 
 
-def lower(tree: T.Node, shapes: Mapping[str, Shape], *, loss: str = "L",
+def lower(tree: T.Tree, shapes: Mapping[str, Shape], *, loss: str = "L",
           dims: Collection[str] = (), text: str = "") -> O.Expr:
     r"""The IR of a matrix-dialect syntax tree.
 

@@ -28,7 +28,7 @@ from symbackprop.reader.latex import Name, Num, Partial
 from symbackprop.render.phrases import phrase
 from symbackprop.verification.claims import Claim
 from symbackprop.verification.diagnose import Branch, Evidence, Factor, close, diagnose
-from symbackprop.verification.oracle import Oracle, Target, evaluate
+from symbackprop.verification.oracle import Oracle, Target, value_at
 from symbackprop.verification.report import Diagnosis, Verdict
 
 _NUMBER = re.compile(r"(?P<int>\d*)(?:\.(?P<frac>\d*))?(?:[eE](?P<exp>[+-]?\d+))?")
@@ -87,17 +87,17 @@ def time_limit(seconds: float) -> Iterator[bool]:
 
 
 # ---- reading ---------------------------------------------------------------
-def _walk(node) -> Iterator:
+def walk_tree(node) -> Iterator:
     yield node
     if isinstance(node, tuple):
         for x in node:
-            yield from _walk(x)
+            yield from walk_tree(x)
     elif is_dataclass(node):
         for f in fields(node):
-            yield from _walk(getattr(node, f.name))
+            yield from walk_tree(getattr(node, f.name))
 
 
-def _rebase(e: LatexSyntaxError, claim: Claim, part: str, col: int) -> LatexSyntaxError:
+def rebase_error(e: LatexSyntaxError, claim: Claim, part: str, col: int) -> LatexSyntaxError:
     """An error in one side, pointing into the row as the person wrote it."""
     if e.position is None or col < 0:
         return e
@@ -117,7 +117,7 @@ class Reader:
         self.known = set(self.names)
 
     def _check_names(self, tree, text: str) -> None:
-        for n in _walk(tree):
+        for n in walk_tree(tree):
             if isinstance(n, Name) and n.canonical not in self.known:
                 raise LatexSyntaxError(f"unknown name '{n.latex or n.canonical}'; the network's names are "
                                        f"{', '.join(self.names)}", text, n.pos)
@@ -141,7 +141,7 @@ class Reader:
                 "the left side must be a gradient such as \\frac{\\partial L}{\\partial w_1}, a local "
                 "derivative such as \\frac{\\partial a_2}{\\partial z_2}, or a node name", text, 0)
         except LatexSyntaxError as e:
-            raise _rebase(e, claim, text, claim.lhs_col) from None
+            raise rebase_error(e, claim, text, claim.lhs_col) from None
 
     def lower(self, claim: Claim, target: Target) -> Lowered:
         text = claim.rhs
@@ -153,7 +153,7 @@ class Reader:
             symbols.update({k: s for k, (s, _) in numbers.items()})
             partials: dict[tuple[str, str], sp.Symbol] = {}
             targets: dict[sp.Symbol, Target] = {}
-            positions = {(n.of.canonical, n.wrt.canonical): n.pos for n in _walk(tree) if isinstance(n, Partial)}
+            positions = {(n.of.canonical, n.wrt.canonical): n.pos for n in walk_tree(tree) if isinstance(n, Partial)}
 
             def partial(of: str, wrt: str) -> sp.Symbol:
                 if (of, wrt) not in partials:
@@ -162,9 +162,9 @@ class Reader:
                     partials[(of, wrt)], targets[s] = s, t
                 return partials[(of, wrt)]
 
-            expr = latex_in.to_sympy(tree, symbols, partial=partial, text=text)
+            expr = latex_in.tree_to_sympy(tree, symbols, partial=partial, text=text)
         except LatexSyntaxError as e:
-            raise _rebase(e, claim, text, claim.rhs_col) from None
+            raise rebase_error(e, claim, text, claim.rhs_col) from None
         written = {s: w for s, w in numbers.values()}
         single, sign = _single_number(tree, numbers)
         return Lowered(target, expr, targets, written, single, sign)
@@ -256,7 +256,7 @@ class Judge:
             env[s] = sp.Float(v, 30)
         if numbers:
             env.update({s: sp.Float(w.text, 30) for s, w in lowered.numbers.items()})
-        return evaluate(lowered.expr, env)
+        return value_at(lowered.expr, env)
 
     def symbolic(self, claim: Claim, lowered: Lowered) -> Verdict:
         o, target = self.oracle, lowered.target
@@ -322,7 +322,7 @@ class Judge:
         for s, w in lowered.numbers.items():
             if w.value in given:
                 continue  # the given value itself (2.0 for x): exact
-            slope = evaluate(sp.diff(lowered.expr, s), env)
+            slope = value_at(sp.diff(lowered.expr, s), env)
             bound += abs(slope if slope is not None else 1.0) * w.half_ulp
         return bound * (1 + 1e-9)
 
@@ -348,7 +348,7 @@ class Judge:
         for term in o.factors(target):
             if term.expr.is_number:
                 continue  # a constant is a constant factor, said as such
-            values = [evaluate(term.expr, o.env(p)) for p in e.points]
+            values = [value_at(term.expr, o.env(p)) for p in e.points]
             if any(v is None for v in values):
                 continue
             if any(all(close(a, b, rel=1e-12) for a, b in zip(values, s)) for s in seen):
@@ -358,7 +358,7 @@ class Judge:
             parts.append(term)
         # then the factors of product local derivatives, tried after the whole ones
         for term in parts:
-            for f in Factor.parts_of(term, lambda x: [evaluate(x, o.env(p)) for p in e.points],
+            for f in Factor.parts_of(term, lambda x: [value_at(x, o.env(p)) for p in e.points],
                                      term.wrt in below):
                 if any(v is None for v in f.values) or f.trivial and not f.on_path:
                     continue
@@ -385,7 +385,7 @@ class Judge:
                     env = o.adjoints(target.of, p)
                     up = 1.0 if term.of == target.of else float(env[AdjointSymbol(term.of)])
                     through = 1.0 if down is None else o.value(down, p)
-                    local = evaluate(d.scalar_form(term.local), env)
+                    local = value_at(d.scalar_form(term.local), env)
                     if through is None or local is None:
                         break
                     values.append(up * local * through)

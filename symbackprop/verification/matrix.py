@@ -38,7 +38,7 @@ from symbackprop.shapes import Sizes, dim_symbol, shape_text
 from symbackprop.render.phrases import phrase
 from symbackprop.verification.claims import Claim
 from symbackprop.verification.diagnose import Evidence, Factor, close, explain
-from symbackprop.verification.judge import _rebase, _walk
+from symbackprop.verification.judge import rebase_error, walk_tree
 from symbackprop.verification.oracle import Target
 from symbackprop.verification.report import Diagnosis, Verdict
 
@@ -66,7 +66,7 @@ class MatrixJudge:
     # ---- reading -------------------------------------------------------------
     def _check_names(self, tree, text: str) -> None:
         allowed = set(self.names) | self.network.dims
-        for n in _walk(tree):
+        for n in walk_tree(tree):
             if isinstance(n, Name) and n.canonical not in allowed:
                 raise LatexSyntaxError(f"unknown name '{n.latex or n.canonical}'; the network's names are "
                                        f"{', '.join(self.names)}", text, n.pos)
@@ -84,7 +84,7 @@ class MatrixJudge:
                 f"in matrix form the left side must be a gradient of the loss, such as "
                 f"\\frac{{\\partial {self.network.loss}}}{{\\partial W_1}}, or a node name", text, 0)
         except LatexSyntaxError as e:
-            raise _rebase(e, claim, text, claim.lhs_col) from None
+            raise rebase_error(e, claim, text, claim.lhs_col) from None
 
     def lower(self, claim: Claim) -> O.Expr:
         """The claim's IR; a :class:`ShapeError` when its products do not conform."""
@@ -94,7 +94,7 @@ class MatrixJudge:
             self._check_names(tree, text)
             return lower(tree, self.network.shapes, loss=self.network.loss, dims=self.network.dims, text=text)
         except LatexSyntaxError as e:
-            raise _rebase(e, claim, text, claim.rhs_col) from None
+            raise rebase_error(e, claim, text, claim.rhs_col) from None
 
     # ---- judging -------------------------------------------------------------
     def __call__(self, claim: Claim) -> Verdict:

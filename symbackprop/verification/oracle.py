@@ -160,7 +160,7 @@ class Oracle:
             for name in self.network.order:
                 node = self.network.node(name)
                 if not node.is_leaf:
-                    value = evaluate(self.definitions[name], env)
+                    value = value_at(self.definitions[name], env)
                     if value is None:
                         env = None
                         break
@@ -177,7 +177,7 @@ class Oracle:
                 env = dict(env)
                 d = self.derivation(of)
                 for step in d.backward:
-                    value = evaluate(d.scalar_form(step.adjoint), env)
+                    value = value_at(d.scalar_form(step.adjoint), env)
                     if value is None:
                         env = None
                         break
@@ -194,7 +194,7 @@ class Oracle:
             return 1.0
         if target.kind == "local":
             env = self.env(point)
-            return None if env is None else evaluate(self.local_term(target.of, target.wrt).expr, env)
+            return None if env is None else value_at(self.local_term(target.of, target.wrt).expr, env)
         if not self.has_step(target.of, target.wrt):
             return 0.0
         env = self.adjoints(target.of, point)
@@ -222,7 +222,7 @@ class Oracle:
     def at_kink(self, exprs: Iterable[sp.Expr], env: Mapping) -> bool:
         """Does any ReLU-like function in ``exprs`` sit near its kink at ``env``?"""
         for a in self.kink_args(exprs):
-            v = evaluate(a, env)
+            v = value_at(a, env)
             if v is not None and abs(v) < KINK_MARGIN:
                 return True
         return False
@@ -254,7 +254,7 @@ class Oracle:
                 env = self.env(p)
                 if env is None or self.at_kink(exprs, env):
                     continue
-                signs = {a: evaluate(a, env) > 0 for a in kinks}
+                signs = {a: value_at(a, env) > 0 for a in kinks}
                 # past the wanted number, keep only points on a side of a kink not yet seen:
                 # a claim that drops ReLU's 𝟙[z > 0] agrees wherever z > 0
                 if len(pts) < size or any(signs[a] not in sides[a] for a in uncovered):
@@ -275,7 +275,7 @@ class Oracle:
         return out
 
 
-def evaluate(expr: sp.Expr, env: Mapping) -> float | None:
+def value_at(expr: sp.Expr, env: Mapping) -> float | None:
     """``expr`` at ``env`` (symbol -> number) to :data:`PRECISION` digits; None if not finite and real."""
     try:
         value = expr.xreplace(env).evalf(PRECISION)
