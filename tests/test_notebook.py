@@ -109,10 +109,35 @@ def test_the_article_s_numbers(executed):
     assert "expand('w_1', leaves=True) at the spec's values: 0.116" in values
 
 
-def test_the_matrix_gradient(executed):
+def test_the_notebook_uses_the_one_core_api():
+    """No ``symbackprop.matrix`` (gone since the refactoring into one core): IR nodes print themselves."""
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "symbackprop.matrix" not in code and "matrix_latex" not in code and "matrix_text" not in code
+    assert ".definition" not in code  # ForwardStep has .expr (IR) now
+
+
+def test_the_backward_steps_show_their_local_derivatives(executed):
+    backward = rendered(code_cells(executed)["backward"], "text/latex")
+    assert r"\frac{\partial a_{2}}{\partial z_{2}} = \sigma'\left(z_{2}\right)" in backward
+    assert r"\frac{\partial z_{1}}{\partial w_{1}} = x" in backward
+    assert "\\mathtt" not in backward and "\u2202" not in backward
+
+
+def test_the_matrix_gradient_displays_as_latex(executed):
+    # m.gradient("W_1") is the cell's value, an IR node: Jupyter asks its _repr_latex_
     cell = code_cells(executed)["matrix-gradient"]
-    assert r"\frac{\partial L}{\partial W_{1}} = X^{\top} \frac{\partial L}{\partial Z_{1}}" in rendered(
-        cell, "text/latex")
+    assert rendered(cell, "text/latex") == r"$X^{\top} \frac{\partial L}{\partial Z_{1}}$"
+
+
+def test_the_matrix_steps(executed):
+    cell = code_cells(executed)["matrix-steps"]
+    latex = rendered(cell, "text/latex")
+    assert r"\frac{\partial L}{\partial W_{1}} = X^{\top} \frac{\partial L}{\partial Z_{1}} = X^{\top} \left(" in latex
+    assert (r"\frac{\partial L}{\partial Z_{2}} = \frac{\partial L}{\partial A_{2}} \odot \sigma'\left(Z_{2}\right)"
+            r" = \frac{2}{m} \left(A_{2} - Y\right) \odot \sigma'\left(Z_{2}\right)") in latex
     text = rendered(cell)
     assert "Xᵀ · ∂L/∂Z_1" in text and "L = 0.276" in text
     assert "[ 0.0079, -0.0054,  0.0025,  0.0084]" in rendered(cell, "text/plain")

@@ -54,6 +54,7 @@ from symbackprop.codegen.inplace import (BLOCK_ENTRIES, MIN_ROWS, WORK, batch_di
 from symbackprop.codegen.printer import (RESERVED, GradientPrinter, Namespace, docstring_safe,
                                          helper_source, tuple_source)
 from symbackprop.codegen.program import HEADINGS, GradientProgram, gradient_program
+from symbackprop import ir as O
 from symbackprop.derivation import Derivation
 from symbackprop.errors import SymbackpropError
 
@@ -237,7 +238,7 @@ def _scalar_module(program: GradientProgram, backend: str, origin: Optional[str]
     body = _expression_body(program, printer)
     arguments = program.arguments
     needs_mapping = any(ident[a] != a for a in arguments)
-    helpers = sorted((printer.helpers - {"erf"}) | {"_expand"})
+    helpers = sorted((printer.helpers - {"erf"}) | {"_expand"})  # for outputs some arguments miss
     if needs_mapping:
         helpers.append("_by_identifier")
     text = [f"{program.title or 'A symbackprop network'}: loss and gradients.", "",
@@ -269,15 +270,35 @@ def _scalar_module(program: GradientProgram, backend: str, origin: Optional[str]
     if needs_mapping:
         out.append("    arrays = _by_identifier(arrays)")
         out += [f"    {ident[a]} = arrays[{ident[a]!r}]" for a in arguments]
-    dtype = f", dtype={be.alias}.float64" if be.name == "numpy" else ""
-    out += [f"    {ident[a]} = {be.alias}.asarray({ident[a]}{dtype})" for a in arguments]
     out += body
-    shapes = ", ".join(f"{be.alias}.shape({ident[a]})" for a in arguments)
-    out.append(f"    _shape = {be.alias}.broadcast_shapes({shapes})")
-    grads = ", ".join(f"{p!r}: _expand({printer.code(g) if g is not None else '0.0'}, _shape)"
-                      for p, g in program.gradients.items())
-    out.append(f"    return _expand({ident[program.loss]}, _shape), {{{grads}}}")
+    # an output that not every argument enters gets the broadcast shape of them all
+    uses = _arguments_used(program)
+    outputs = {program.loss: O.Var(program.loss, ())} | program.gradients
+    partial = {k for k, e in outputs.items() if e is None or uses[_key(e)] != set(arguments)}
+    if partial:
+        shapes = ", ".join(f"{be.alias}.shape({ident[a]})" for a in arguments)
+        out.append(f"    _shape = {be.alias}.broadcast_shapes({shapes})")
+
+    def output(k, e) -> str:
+        text = printer.code(e) if e is not None else "0.0"
+        return f"_expand({text}, _shape)" if k in partial else text
+
+    grads = ", ".join(f"{p!r}: {output(p, g)}" for p, g in program.gradients.items())
+    out.append(f"    return {output(program.loss, outputs[program.loss])}, {{{grads}}}")
     return "\n".join(out) + "\n"
+
+
+def _key(e) -> tuple:
+    return (type(e).__name__, e.name)
+
+
+def _arguments_used(program: GradientProgram) -> dict:
+    """Each statement's target -> the arguments its value depends on."""
+    uses: dict = {("Var", a): {a} for a in program.arguments}
+    for s in program.statements:
+        uses[_key(s.target)] = set().union(*(uses.get(_key(n), set()) for n in O.walk(s.expr)
+                                             if isinstance(n, (O.Var, O.Adj))))
+    return uses
 
 
 def compile_derivation(d: Derivation, backend: str = "numpy") -> Callable:
