@@ -160,7 +160,7 @@ def _term(network: Network, c: str, v: str, parts: list) -> Term:
     for e, _ in parts:
         local = e if local is None else ir.add(local, e)
     if network.node(c).shape == ():  # the pull-back of 1 is the local derivative ∂c/∂v
-        upstream = ir.Scalar(1) if c == network.loss else ir.Adj(c, ())
+        upstream = ir.Scalar(1) if c == network.loss else ir.Adj(c, (), network.loss)
         scalar = network.node(v).shape == ()
         return Term(c, v, ir.hadamard(upstream, local), rules, local=local if scalar else None)
     return Term(c, v, local, rules)
@@ -175,7 +175,8 @@ def pullback(network: Network, consumer: str, wants) -> dict[str, list]:
     """
     node = network.node(consumer)
     scalar = node.shape == ()
-    g = ir.Scalar(1) if consumer == network.loss or scalar else ir.Adj(consumer, node.shape)
+    g = ir.Scalar(1) if consumer == network.loss or scalar else ir.Adj(consumer, node.shape,
+                                                                         network.loss)
     out: dict[str, list] = defaultdict(list)
 
     def visit(e: ir.Expr, g: ir.Expr, path: tuple, ans) -> None:

@@ -177,7 +177,7 @@ class Derivation:
                 out[n] = float(v)
         for n, v in (self.adjoints or {}).items():
             if np.ndim(v) == 0:
-                out[AdjointSymbol(n).key] = float(v)
+                out[AdjointSymbol(n, self.loss).key] = float(v)
         return out
 
     def expand(self, node: str, *, leaves: bool = False):

@@ -87,6 +87,20 @@ class Expr:
     def _repr_latex_(self) -> str:  # Jupyter
         return f"${self._latex()}$"
 
+    def _pretty(self, printer=None):
+        """``sympy.pretty()``: the plain-text form."""
+        from sympy.printing.pretty.stringpict import prettyForm
+
+        return prettyForm(str(self))
+
+    def _mathml_presentation(self, printer):
+        """``sympy.mathml(..., printer="presentation")``: the plain-text form as ``<mtext>``."""
+        element = printer.dom.createElement("mtext")
+        element.appendChild(printer.dom.createTextNode(str(self)))
+        return element
+
+    _mathml_content = _mathml_presentation
+
 
 # ---- leaves ---------------------------------------------------------------
 @dataclass(frozen=True)
@@ -99,10 +113,15 @@ class Var(Expr):
 
 @dataclass(frozen=True)
 class Adj(Expr):
-    r"""The adjoint :math:`\partial L/\partial` ``name``: the same shape as the node."""
+    r"""The adjoint :math:`\partial L/\partial` ``name``: the same shape as the node.
+
+    ``of`` names the loss (``L``, ``E``, ``J``) for printing; within a network it is always the
+    same, so it takes no part in equality.
+    """
 
     name: str
     shape: Shape
+    of: str = field(default="L", compare=False)
 
 
 @dataclass(frozen=True)
@@ -177,6 +196,7 @@ class Scale(Expr):
     _kids = ("x",)
 
     def __post_init__(self):
+        object.__setattr__(self, "coeff", sp.sympify(self.coeff))
         self._set_shape(self.x.shape)
 
 
@@ -245,6 +265,7 @@ class Power(Expr):
     _kids = ("x",)
 
     def __post_init__(self):
+        object.__setattr__(self, "exp", sp.sympify(self.exp))
         self._set_shape(self.x.shape)
 
 
@@ -445,6 +466,10 @@ def hadamard(a: Expr, b: Expr) -> Expr:
         return scale(a.value, b)
     if isinstance(b, Scalar):
         return scale(b.value, a)
+    if a.shape == () and b.shape == ():  # numbers: the constants in front, 2 (1/10) λ W = λ W / 5
+        (ca, xa), (cb, xb) = coefficient(a), coefficient(b)
+        if ca != 1 or cb != 1:
+            return scale(ca * cb, Hadamard(xa, xb))
     for x, y in ((a, b), (b, a)):  # (c 1) ⊙ y = c y
         if isinstance(x, Broadcast) and isinstance(x.x, Scalar) and y.shape == x.shape:
             return scale(x.x.value, y)

@@ -34,13 +34,13 @@ class AdjointSymbol(sp.Symbol):
     '\\frac{\\partial L}{\\partial z_{2}}'
     """
 
-    def __new__(cls, node: str):
-        obj = super().__new__(cls, f"∂L/∂{node}", real=True)
-        obj.node = node
+    def __new__(cls, node: str, loss: str = "L"):
+        obj = super().__new__(cls, f"∂{loss}/∂{node}", real=True)
+        obj.node, obj.loss = node, loss
         return obj
 
     def __getnewargs_ex__(self):
-        return ((self.node,), {})
+        return ((self.node, self.loss), {})
 
     @property
     def key(self) -> str:
@@ -53,7 +53,7 @@ class AdjointSymbol(sp.Symbol):
             return own(self)
         from symbackprop.reader.latex import latex_name
 
-        return rf"\frac{{\partial L}}{{\partial {latex_name(self.node)}}}"
+        return rf"\frac{{\partial {latex_name(self.loss)}}}{{\partial {latex_name(self.node)}}}"
 
 
 # ---- SymPy -> IR -------------------------------------------------------------
@@ -61,7 +61,7 @@ def from_sympy(e: sp.Expr, shapes: Mapping[str, tuple] | None = None) -> ir.Expr
     """The IR of a SymPy expression of scalar nodes (``shapes`` gives each node's shape)."""
     shapes = shapes or {}
     if isinstance(e, AdjointSymbol):
-        return ir.Adj(e.node, tuple(shapes.get(e.node, ())))
+        return ir.Adj(e.node, tuple(shapes.get(e.node, ())), e.loss)
     if isinstance(e, sp.Symbol):
         return ir.Var(e.name, tuple(shapes.get(e.name, ())))
     if not e.free_symbols:
@@ -126,7 +126,7 @@ def to_sympy(e: ir.Expr, *, evaluate: bool = True,
         if t is ir.Var:
             return sp.Symbol(n.name, real=True)
         if t is ir.Adj:
-            return AdjointSymbol(n.name)
+            return AdjointSymbol(n.name, n.of)
         if t is ir.Scalar:
             return n.value
         if t is ir.Add:

@@ -158,12 +158,14 @@ def test_ir_latex_has_the_textbook_notation(name):
     r"""Adjoints print as ``\frac{\partial L}{\partial v}``, the Hadamard product of matrices as
     ``\odot`` and a transpose as ``^{\top}``; their Unicode spellings never appear."""
     wrong = []
+    d = derivation(name)
+    loss = d.network.node(d.loss).latex  # the network's own loss: E, J, f, g or L
     for label, e in expressions(name):
         if not isinstance(e, O.Expr):
             continue
         tex = sp.latex(e)
         nodes = list(O.walk(e))
-        for cls, needle in ((O.Adj, r"\frac{\partial L}{\partial "), (O.Transpose, r"^{\top}")):
+        for cls, needle in ((O.Adj, rf"\frac{{\partial {loss}}}{{\partial "), (O.Transpose, r"^{\top}")):
             if any(isinstance(n, cls) for n in nodes) and needle not in tex:
                 wrong.append(f"{label}: {cls.__name__} without {needle!r}: {tex}")
         if any(isinstance(n, O.Hadamard) and n.shape != () for n in nodes) and r"\odot" not in tex:
@@ -311,41 +313,26 @@ def test_ipython_formatters(name, capsys):
             assert data["text/latex"] == f"${sp.latex(e)}$", label
 
 
-# ---- known gaps -----------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap: IR adjoints print as ∂L/∂v whatever the loss is called (Expr._latex calls "
-    "to_latex(self) with its default loss='L', and an IR node does not know its network), so "
-    "in a network whose loss is J and which has a node L, ∂J/∂L prints as ∂L/∂L"))
+# ---- gaps once known, now fixed -----------------------------------------------------------------------------
 def test_ir_adjoints_name_the_loss():
     d = derivation("sources/d2l_backprop_l2_matrix.toml")
     assert d.loss == "J" and "L" in d.network
     assert sp.latex(d.step("o").adjoint) == r"\frac{\partial J}{\partial L} \odot \left(o - y\right)"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap: AdjointSymbol._latex prints \\frac{\\partial L}{\\partial v} whatever the loss is "
-    "called; the worked solution writes ∂E/∂z_h1 for the spec whose loss is E"))
 def test_sympy_adjoints_name_the_loss():
     d = derivation("derivations/mazur_2_2_2.toml")
     assert d.loss == "E"
     assert sp.latex(d.gradient("w_1")) == r"\frac{\partial E}{\partial z_{h1}} i_{1}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap: the IR LaTeX printer gives a 0-d product whose first factor is negative the "
-    "precedence of a product, so it follows another factor unparenthesised: "
-    "\\frac{\\partial L}{\\partial \\hat{x}_{1}} -\\frac{…}{…} … reads as a subtraction"))
 def test_a_negative_factor_after_another_is_parenthesised():
     d = derivation("sources/ioffe_batchnorm_scalar.toml")
     tex = sp.latex(d.step("v_B").terms[0].expr)
-    assert tex.startswith(r"\frac{\partial L}{\partial \hat{x}_{1}} ")
+    assert tex.startswith(r"-\frac{\partial \ell}{\partial \hat{x}_{1}} ")  # the sign in front
     assert not re.search(r"[^\s(\[{,]\s-\S", tex), tex
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap: the IR LaTeX printer writes a constant times a product that starts with a "
-    "constant as juxtaposed numbers, 2 \\frac{1}{10} \\lambda W, which reads as the mixed "
-    "number 2 1/10 (the step means 2 · (1/10) λ W = λ W / 5)"))
 def test_numbers_are_never_juxtaposed():
     d = derivation("sources/ng_regularization_cost_scalar.toml")
     tex = sp.latex(d.step("W_1,1,1").terms[0].local)

@@ -105,7 +105,7 @@ def gradient_program(d: Derivation) -> GradientProgram:
     definitions = {n: net.node(n).expr for n in net.order if not net.node(n).is_leaf}
     named = {e: net.node(n).var for n, e in definitions.items()}
     steps = derive_steps(net)  # every shortcut; one with a condition on Y in its exact form
-    backward = [Statement(O.Adj(s.node, s.shape), _code_form(_adjoint(s), named), "backward")
+    backward = [Statement(O.Adj(s.node, s.shape, net.loss), _code_form(_adjoint(s), named), "backward")
                 for s in steps]
     forward = [Statement(net.node(n).var, _constants_outside(_stable_logs(e, definitions)),
                          "forward", e) for n, e in definitions.items()]
@@ -115,7 +115,7 @@ def gradient_program(d: Derivation) -> GradientProgram:
     statements = _common_subexpressions(statements, names, identifiers)
 
     computed = {s.target.name for s in statements if isinstance(s.target, O.Adj)}
-    gradients = {p: (O.Adj(p, shapes[p]) if p in computed else None) for p in params}
+    gradients = {p: (O.Adj(p, shapes[p], net.loss) if p in computed else None) for p in params}
     program = GradientProgram(net.title, net.loss, params, inputs, shapes, dims, identifiers,
                               dim_identifiers, adjoints, statements, gradients)
     program.formulas = _formulas(d, steps, statements)

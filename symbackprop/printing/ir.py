@@ -50,6 +50,8 @@ class _Base:
     def operand(self, e: O.Expr, at_least: int, *, left: bool = False) -> str:
         """``e`` printed as an operand, in parentheses when it binds looser than ``at_least``."""
         text, prec = self._print(e)
+        if not left and text.startswith("-") and prec != NEG:  # a·(-b), never a -b
+            return self.paren(text)
         if prec == SUM:  # \sum takes all that follows it: fine last, or before a '+'
             loose = left and at_least > ADD
         elif prec == NEG:  # '-c X' leads a product well, but never follows an operator
@@ -138,7 +140,7 @@ class LatexPrinter(_Base):
         return self.names.get(e.name) or latex_name(e.name), ATOM
 
     def _print_Adj(self, e):
-        return partial_latex(self.loss, e.name, self.names), FRAC
+        return partial_latex(e.of, e.name, self.names), FRAC
 
     def _print_Scalar(self, e):
         v = e.value
@@ -292,7 +294,7 @@ class TextPrinter(LatexPrinter):
         return e.name, ATOM
 
     def _print_Adj(self, e):
-        return f"∂{self.loss}/∂{e.name}", ATOM
+        return f"∂{e.of}/∂{e.name}", ATOM
 
     def _print_Div(self, e):
         return f"{self.operand(e.a, MUL, left=True)} / {self.operand(e.b, MUL + 1)}", MUL

@@ -56,7 +56,7 @@ class Printer(LatexPrinter):
         key = expr.key
         if values is not None and key in values:
             return self._number(values[key])
-        return partial_latex(self._settings["loss"], expr.node, self._settings["names"])
+        return partial_latex(expr.loss, expr.node, self._settings["names"])
 
     def _print_log(self, expr, exp=None):
         r"""The natural logarithm as textbooks write it: ``\ln a``, ``\ln\left(1 - a\right)``."""
@@ -114,7 +114,7 @@ class TextPrinter(StrPrinter):
         values = self._settings["values"]
         if values is not None and expr.key in values:
             return self._number(values[expr.key])
-        return f"∂{self._settings['loss']}/∂{expr.node}"
+        return f"∂{expr.loss}/∂{expr.node}"
 
     def _print_Heaviside(self, expr):
         return f"1[{self._print(expr.args[0])} > 0]"

@@ -89,7 +89,7 @@ def lower(tree: T.Tree, shapes: Mapping[str, Shape], *, loss: str = "L",
                           f"not of '{n.of.canonical}'", n)
             if n.wrt.canonical not in shapes:
                 raise err(f"unknown node '{n.wrt.canonical}' in a gradient", n)
-            return O.Adj(n.wrt.canonical, tuple(shapes[n.wrt.canonical]))
+            return O.Adj(n.wrt.canonical, tuple(shapes[n.wrt.canonical]), loss)
         raise TypeError(f"not a syntax tree node: {n!r}")  # pragma: no cover
 
     def binop(n: T.BinOp) -> O.Expr:

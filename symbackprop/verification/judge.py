@@ -383,7 +383,7 @@ class Judge:
                 values = []
                 for p in e.points:
                     env = o.adjoints(target.of, p)
-                    up = 1.0 if term.of == target.of else float(env[AdjointSymbol(term.of)])
+                    up = 1.0 if term.of == target.of else float(env[AdjointSymbol(term.of, target.of)])
                     through = 1.0 if down is None else o.value(down, p)
                     local = value_at(d.scalar_form(term.local), env)
                     if through is None or local is None:

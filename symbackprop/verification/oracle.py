@@ -181,7 +181,7 @@ class Oracle:
                     if value is None:
                         env = None
                         break
-                    env[AdjointSymbol(step.node)] = sp.Float(value, PRECISION)
+                    env[AdjointSymbol(step.node, of)] = sp.Float(value, PRECISION)
             self._envs[key] = env
         return self._envs[key]
 
@@ -198,7 +198,7 @@ class Oracle:
         if not self.has_step(target.of, target.wrt):
             return 0.0
         env = self.adjoints(target.of, point)
-        return None if env is None else float(env[AdjointSymbol(target.wrt)])
+        return None if env is None else float(env[AdjointSymbol(target.wrt, target.of)])
 
     def hand_value(self, target: Target, digits: int) -> float | None:
         """The value a person gets carrying ``digits`` decimals forward (spec values only)."""
