@@ -590,7 +590,8 @@ def scalar_network(rng: random.Random, n_nodes: int | None = None, tries: int = 
             if rec.kink < KINK_MARGIN or rec.den < DEN_MARGIN or not rec.domain:
                 continue
             net = RandomNet("scalar", _scalar_toml(nodes, leaves, params, values), values, params,
-                            lambda env, f=loss_fn: f(env), size=len(nodes))
+                            lambda env, f=loss_fn: f(env), size=len(nodes),
+                            meta={"nodes": nodes, "leaves": leaves})
             try:
                 _, grads = net.reference()
             except (Reject, ZeroDivisionError, OverflowError, ValueError):
@@ -617,6 +618,114 @@ def _toml_str(s):
 
 def _toml_key(k):
     return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_str(k)
+
+
+def _subtrees(e):
+    """Every subtree of ``e``, ``e`` first, as (subtree, replace) with replace(new) -> a copy of ``e``."""
+    yield e, lambda new: new
+    kids = []
+    if isinstance(e, Add):
+        for i, (s, t) in enumerate(e.terms):
+            kids.append((t, lambda new, i=i, s=s: Add(e.terms[:i] + [(s, new)] + e.terms[i + 1:], e.lr)))
+    elif isinstance(e, Neg):
+        kids.append((e.e, lambda new: Neg(new)))
+    elif isinstance(e, Mul):
+        for i, f in enumerate(e.factors):
+            kids.append((f, lambda new, i=i: Mul(e.factors[:i] + [new] + e.factors[i + 1:], e.dot, e.lr)))
+    elif isinstance(e, Div):
+        kids.append((e.num, lambda new: Div(new, e.den, e.slash, e.lr)))
+        kids.append((e.den, lambda new: Div(e.num, new, e.slash, e.lr)))
+    elif isinstance(e, Pow):
+        kids.append((e.base, lambda new: Pow(new, e.k, e.text, e.lr)))
+    elif isinstance(e, Func):
+        kids.append((e.arg, lambda new: Func(e.f, new, e.spelling)))
+    for kid, rep in kids:
+        for sub, rep2 in _subtrees(kid):
+            yield sub, (lambda new, rep=rep, rep2=rep2: rep(rep2(new)))
+
+
+def _one_node_net(expr, env, loss_form="square"):
+    """A network of one node ``t = expr`` over fresh parameters, at the values of ``env``."""
+    names = sorted(_names(expr))
+    leaves = {n: (Var(n, n).texname, True) for n in names}
+    # keep each leaf's LaTeX spelling as found in the expression
+    def spell(e):
+        if isinstance(e, Var):
+            leaves[e.name] = (e.texname, True)
+        for sub, _ in list(_subtrees(e))[1:]:
+            if isinstance(sub, Var):
+                leaves[sub.name] = (sub.texname, True)
+    spell(expr)
+    values = {n: float(env[n]) for n in names}
+    t = Var("t", "t")
+    nodes = [("t", "t", expr), ("L", "L", Pow(t, 2, "^2") if loss_form == "square" else t)]
+
+    def loss_fn(e, nodes=nodes):
+        e = dict(e)
+        for name, _, ex in nodes:
+            e[name] = ex.ev(e, Rec())
+        return e["L"]
+
+    return RandomNet("scalar", _scalar_toml(nodes, leaves, names, values), values, names, loss_fn,
+                     size=expr.size(), meta={"nodes": nodes, "leaves": leaves})
+
+
+def node_values(net):
+    """Every leaf and node value of a scalar network, as mpf at 40 digits."""
+    with mpmath.workdps(40):
+        env = {k: mpmath.mpf(v) for k, v in net.values.items()}
+        for name, _, e in net.meta["nodes"]:
+            env[name] = e.ev(env, Rec())
+    return env
+
+
+def shrink_scalar(net, fails, max_rounds=6):
+    """The smallest one-node network still failing: ``fails(RandomNet) -> bool``.
+
+    First the nodes one by one (``t = <node's definition>``, ``L = t^2``), then, greedily,
+    each subtree replaced by a fresh parameter holding its value (the point, and so every
+    kink distance and denominator, stays the same).
+    """
+    env = node_values(net)
+    best = None
+    for name, _, e in net.meta["nodes"][:-1] + net.meta["nodes"][-1:]:
+        cand = _one_node_net(e, env)
+        try:
+            if fails(cand):
+                best = (e, cand)
+                break
+        except Exception:  # noqa: BLE001
+            continue
+    if best is None:
+        return net
+    expr, cand = best
+    fresh = itertools.count(1)
+    with mpmath.workdps(40):
+        for _ in range(max_rounds):
+            changed = False
+            for sub, rep in sorted(list(_subtrees(expr))[1:], key=lambda sr: -sr[0].size()):
+                if isinstance(sub, (Var, Num)):
+                    continue
+                name = f"p_{next(fresh)}"
+                while name in env:
+                    name = f"p_{next(fresh)}"
+                try:
+                    value = sub.ev(env, Rec())
+                except Exception:  # noqa: BLE001
+                    continue
+                env[name] = value
+                new = rep(Var(name, name))
+                trial = _one_node_net(new, env)
+                try:
+                    ok = fails(trial)
+                except Exception:  # noqa: BLE001
+                    ok = False
+                if ok:
+                    expr, cand, changed = new, trial, True
+                    break
+            if not changed:
+                break
+    return cand
 
 
 # --------------------------------------------------------------------------------------
@@ -653,7 +762,7 @@ MATRIX_ACTS = list(MATRIX_ACT_TEX)
 
 def matrix_network(rng: random.Random, n_layers: int | None = None, loss: str | None = None,
                    features: tuple = ()) -> RandomNet:
-    """A random batched network; ``features`` forces some of "residual", "gate", "shared", "reg".
+    r"""A random batched network; ``features`` forces some of "residual", "gate", "shared", "reg".
 
     Layer k: ``Z_k = A_{k-1} W_k + b_k``, ``A_k = act(Z_k)``; a residual layer (square
     ``W_k``) adds ``H_k = A_{k-1} + A_k``; a gated layer multiplies two branches
@@ -683,14 +792,16 @@ def _matrix_once(rng, n_layers, loss, features):
         last = k == L
         kind = "dense"
         r = rng.random()
+        if "shared" in features and k == 2:
+            r = 1.0
         if not last or loss == "mse":
-            if ("residual" in features and k == 1) or r < 0.2:
+            if (("residual" in features or "shared" in features) and k == 1) or r < 0.2:
                 kind = "residual"
             elif ("gate" in features and k == 1) or r < 0.3:
                 kind = "gate"
             else:
                 shareable = [w for w in residual_ws if labels[weights[w][0]] == labels[-1]]
-                if shareable and (("shared" in features) or rng.random() < 0.4):
+                if shareable and (("shared" in features and k == 2) or rng.random() < 0.4):
                     kind = "shared"
         if kind in ("residual", "shared"):
             out, label = dims[-1], labels[-1]
