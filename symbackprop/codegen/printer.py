@@ -20,7 +20,6 @@ from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
-from symbackprop import functions as F
 from symbackprop.errors import SymbackpropError
 from symbackprop import ir as O
 from symbackprop.ir import Add as IRAdd
@@ -241,7 +240,8 @@ class GradientPrinter(NumPyPrinter):
     def _print_leaky_relu(self, expr):
         x, alpha = expr.args
         xs = self._print(x)
-        return f"{self._np('where')}({xs} > 0, {xs}, {self.parenthesize(alpha, PRECEDENCE['Mul'])}*{xs})"
+        scaled = f"{self.parenthesize(alpha, PRECEDENCE['Mul'])}*{self.parenthesize(x, PRECEDENCE['Mul'])}"
+        return f"{self._np('where')}({xs} > 0, {xs}, {scaled})"
 
     def _print_elu(self, expr):
         x, alpha = expr.args
@@ -252,11 +252,12 @@ class GradientPrinter(NumPyPrinter):
         return f"{self._np('where')}({xs} > 0, {xs}, {negative})"
 
     def _print_gelu(self, expr):
-        return self._print(F.gelu.closed_form(expr.args[0]))
+        self.helpers |= {"_gelu", "erf"}
+        return f"_gelu({self._print(expr.args[0])})"
 
     def _print_Activation(self, expr):
-        # any activation without a spelling of its own: its closed form
-        return self._print(type(expr).closed_form(*expr.args))
+        # any activation without a spelling of its own: its closed form, one operand
+        return f"({self._print(type(expr).closed_form(*expr.args))})"
 
     # -- matrix form (for symbackprop.matrix) --------------------------------
     def _print_MatMul(self, expr):
@@ -509,6 +510,11 @@ def _sigmoid(z):
 def _softplus(x):
     """log(1 + e^x) = max(x, 0) + log(1 + e^(-|x|)), |x| clipped at 500 in the small term."""
     return {np}.maximum(x, 0.0) + {np}.log1p({np}.exp(-{np}.minimum({np}.abs(x), 500.0)))
+''',
+    "_gelu": '''
+def _gelu(x):
+    """GELU: x Φ(x) = x (1 + erf(x/√2)) / 2."""
+    return 0.5 * x * (1.0 + erf(x * 0.7071067811865476))
 ''',
     "_softmax": '''
 def _softmax(z):
