@@ -284,6 +284,8 @@ class _NoMatch(Exception):
 
 
 def _split_canonical(canonical: str) -> tuple[str, Optional[str]]:
+    """``(base, subscript)`` of a canonical name; a layer index stays with the subscript's end
+    (``a_1^(2)`` → ``("a", "1^(2)")``) or the base (``W^[1]`` → ``("W^[1]", None)``)."""
     depth = 0
     for i, c in enumerate(canonical):
         depth += (c == "{") - (c == "}")
@@ -521,10 +523,57 @@ class _Parser:
         return self.name_from(base, pos, subscript)
 
     def name_from(self, base: str, start: int, subscript: bool = True) -> Name:
-        canonical = base
-        if subscript and self.at("_"):
-            canonical = f"{base}_{self.subscript()}"
+        canonical, layer = base, None
+        if subscript:
+            layer = self.layer_superscript()  # a^{(1)}_1 …
+            if self.at("_"):
+                canonical = f"{base}_{self.subscript()}"
+            if layer is None:
+                layer = self.layer_superscript()  # … or a_1^{(1)}
+        if layer is not None:
+            canonical += f"^{layer}"
         return Name(canonical, self.text[start:self.prev.end].strip(), pos=start)
+
+    def layer_superscript(self) -> Optional[str]:
+        """``^{(1)}``, ``^{[l]}``: a layer index in parentheses or brackets is part of a name
+        (Nielsen's ``w^{(2)}``, Ng's ``W^{[1]}``), never a power; returns ``(1)``, ``[l]``.
+
+        Without braces (``w^(1)``) LaTeX raises only the parenthesis: that is an error naming
+        both readings.
+        """
+        if not self.at("^"):
+            return None
+        state = self.save()
+        caret = self.next()
+        if self.peek().kind in ("(", "["):
+            opener = self.peek()
+            self.restore(state)
+            raise self.error(f"ambiguous '^{opener.text}': write ^{{{opener.text}…{_CLOSE[opener.kind]}}} "
+                             f"for a layer index (part of the name) or ^{{…}} for a power", caret.pos)
+        if not self.at("{"):
+            self.restore(state)
+            return None
+        self.next()
+        if self.peek().kind not in ("(", "["):
+            self.restore(state)
+            return None
+        opener = self.next()
+        parts = []
+        while not self.at(_CLOSE[opener.kind]):
+            t = self.next()
+            if t.kind in ("num", "word", "+", "-"):
+                parts.append(t.text)
+            elif t.kind == "cmd" and t.text[1:] in _GREEK:
+                parts.append(t.text)
+            else:  # ^{(a + b)^2}-like: an ordinary power after all
+                self.restore(state)
+                return None
+        self.next()
+        if not parts or not self.at("}"):
+            self.restore(state)
+            return None
+        self.next()
+        return f"{opener.text}{''.join(parts)}{_CLOSE[opener.kind]}"
 
     def subscript(self) -> str:
         under = self.next()
@@ -865,6 +914,9 @@ def canonical_name(latex: str) -> str:
         return parse_name(latex)[0]
     except LatexSyntaxError:
         text = "".join(latex.split())
+        layer = re.fullmatch(r"(.+)\^([(\[][^()\[\]{}]*[)\]])", text)
+        if layer:  # already canonical: w^(1), a_1^[2]
+            return f"{canonical_name(layer.group(1))}^{layer.group(2)}"
         base, sub = _split_canonical(text)
         if sub and "{" not in text and "}" not in text and parse_name(base)[0] == base:
             return text
@@ -872,7 +924,11 @@ def canonical_name(latex: str) -> str:
 
 
 def latex_name(canonical: str) -> str:
-    r"""LaTeX for a canonical name: ``z_1`` → ``z_{1}``, ``loss`` → ``\mathrm{loss}``."""
+    r"""LaTeX for a canonical name: ``z_1`` → ``z_{1}``, ``loss`` → ``\mathrm{loss}``,
+    ``a_1^(2)`` → ``a_{1}^{(2)}``, ``W^[1]`` → ``W^{[1]}``."""
+    layer = re.search(r"\^([(\[][^()\[\]]*[)\]])$", canonical)
+    if layer:
+        return f"{latex_name(canonical[:layer.start()])}^{{{layer.group(1)}}}"
     base, sub = _split_canonical(canonical)
     if len(base) > 1 and not base.startswith("\\"):
         base = rf"\mathrm{{{base}}}"
