@@ -132,6 +132,10 @@ class Derivation:
         A SymPy expression for a scalar network (``∂L/∂z_2·a_1``), IR for a
         matrix one (``A_1ᵀ · ∂L/∂Z_2``); ``sympy.latex()`` prints either.
         """
+        if not any(s.node == param for s in self.backward):  # the loss does not depend on it
+            self.network.node(param)  # an unknown name is an error naming the known ones
+            shape = self.network.node(param).shape
+            return sp.Integer(0) if self.is_scalar else ir.Broadcast(ir.Scalar(0), shape)
         step = self.step(param)
         return self.scalar_form(step.adjoint) if self.is_scalar else step.adjoint
 
@@ -156,6 +160,9 @@ class Derivation:
             return 1.0 if self.is_scalar else np.asarray(1.0)
         if self.adjoints is None:
             return None
+        if node not in self.adjoints:  # the loss does not depend on it: a zero gradient
+            shape = self.sizes.resolve(self.network.node(node).shape)
+            return self._out(np.zeros(shape))
         return self._out(self.adjoints[node])
 
     def _out(self, value):
@@ -215,10 +222,8 @@ class Derivation:
     def solution(self, *, lang: Optional[str] = None, closed_forms: bool | str = False,
                  title: Optional[str] = None, graph: bool = False):
         """The worked solution as blocks; ``graph`` adds the computational-graph figure."""
-        if self.is_scalar:
-            from symbackprop.render.solution import build_solution
-        else:
-            from symbackprop.render.matrix_solution import build_solution
+        from symbackprop.render.solution import build_solution
+
         return build_solution(self, lang=lang, closed_forms=closed_forms, title=title, graph=graph)
 
     def to_json(self, **options) -> dict:
