@@ -177,7 +177,7 @@ def main(argv=None):
               f"by the smallest failing node (leaves renamed p_i):")
         for sig, items in sorted(shrunk.items(), key=lambda kv: -len(kv[1])):
             i, small, classes, desc = min(items, key=lambda it: it[1].size)
-            print(f"\n  {len(items)} networks  {' | '.join(classes)}  (e.g. scalar {i})")
+            print(f"\n  {len(items)} networks  {sig}\n  {' | '.join(classes)}  (e.g. scalar {i})")
             print("    " + small.toml.replace("\n", "\n    ").rstrip())
             print("    " + desc.replace("\n", "\n    "))
     if args.json:
