@@ -24,6 +24,7 @@ from typing import Mapping, Optional
 
 import sympy as sp
 
+from symbackprop.printing.names import text_name
 from symbackprop.reader.latex import latex_name
 from symbackprop.printing.sympy import partial_latex
 from symbackprop import ir as O
@@ -291,10 +292,10 @@ class TextPrinter(LatexPrinter):
         return f"Σ_axes{axes} {x}"
 
     def _print_Var(self, e):
-        return e.name, ATOM
+        return text_name(e.name), ATOM
 
     def _print_Adj(self, e):
-        return f"∂{e.of}/∂{e.name}", ATOM
+        return f"∂{text_name(e.of)}/∂{text_name(e.name)}", ATOM
 
     def _print_Div(self, e):
         return f"{self.operand(e.a, MUL, left=True)} / {self.operand(e.b, MUL + 1)}", MUL

@@ -22,6 +22,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
+from symbackprop.printing.names import text_name
 from symbackprop.reader.latex import latex_name
 from symbackprop.printing.numbers import fmt, short_float
 
@@ -108,13 +109,13 @@ class TextPrinter(StrPrinter):
         values = self._settings["values"]
         if values is not None and expr.name in values:
             return self._number(values[expr.name])
-        return expr.name
+        return text_name(expr.name)
 
     def _print_AdjointSymbol(self, expr):
         values = self._settings["values"]
         if values is not None and expr.key in values:
             return self._number(values[expr.key])
-        return f"∂{expr.loss}/∂{expr.node}"
+        return f"∂{text_name(expr.loss)}/∂{text_name(expr.node)}"
 
     def _print_Heaviside(self, expr):
         return f"1[{self._print(expr.args[0])} > 0]"
