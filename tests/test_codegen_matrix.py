@@ -17,7 +17,7 @@ from symbackprop.codegen.printer import GradientPrinter
 from symbackprop.network import Network
 from symbackprop.reader.forward import network_from_latex
 from symbackprop.backprop import gradient_function
-from symbackprop.printing.ir import to_numpy
+from symbackprop.codegen.printer import to_numpy
 from symbackprop.backprop import backprop as matrix_backprop
 from symbackprop import ir as O
 from symbackprop.codegen.module import module_source as matrix_module_source

@@ -1,16 +1,16 @@
 """The computational graph of a derivation, annotated with values and gradients.
 
 :func:`annotated_graph` turns a :class:`~symbackprop.derivation.Derivation`
-into drawable data: one node per named quantity (leaves and operations), the
+into drawable data (an :class:`~symbackprop.render.blocks.AnnotatedGraph`, what a
+solution's figure holds): one node per named quantity (leaves and operations), the
 edges in the forward direction, each node with its value and its gradient
-:math:`\\partial L/\\partial v`. Two writers draw it: :mod:`.tikz` (LaTeX) and
-:func:`graph_dot` here (Graphviz, for SVG/PNG/PDF pictures).
+:math:`\\partial L/\\partial v`. Three writers draw it: :mod:`.tikz` (LaTeX), and
+:func:`graph_dot` (Graphviz, for SVG/PNG/PDF pictures) and :func:`graph_mermaid` here.
 
-A matrix derivation (:mod:`symbackprop.matrix`) gives the same data: every
-operation of a definition is drawn (``Z_1 = X W_1 + b_1`` is a matrix product
-feeding a broadcast sum), the operations inside a definition as nodes of kind
-``"operation"`` with no box, and each named node carries its shape; its
-gradient is written out when small, otherwise as its Frobenius norm.
+A matrix derivation gives the same data: every operation of a definition is drawn
+(``Z_1 = X W_1 + b_1`` is a matrix product feeding a broadcast sum), the operations
+inside a definition as nodes of kind ``"operation"`` with no box, and each named node
+carries its shape; its gradient is written out when small, otherwise as its Frobenius norm.
 
 >>> from symbackprop import backprop, network_from_latex
 >>> net = network_from_latex("z = w x\\nL = (z - y)^2", params=["w"])
@@ -24,15 +24,20 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
 import numpy as np
 import sympy as sp
 
+from symbackprop import ir as O
 from symbackprop.errors import SymbackpropError
-from symbackprop.printing.numbers import fmt
+from symbackprop.printing.ir import function_latex, function_text
+from symbackprop.printing.numbers import fmt, short_float
+from symbackprop.render.blocks import (AnnotatedGraph, Compact, GraphNode, Matrix, definition,
+                                       leaf_display)
+from symbackprop.render.phrases import phrase
+from symbackprop.shapes import shape_latex
 
 #: more nodes than this and a figure is no longer readable on a page
 MAX_FIGURE_NODES = 40
@@ -41,60 +46,8 @@ INSTALL_GRAPHVIZ = ("install Graphviz: apt-get install graphviz (fonts-wqy-micro
                     "and pip install graphviz")
 
 
-@dataclass
-class Compact:
-    """A small matrix written out, entries as shown; a column is written as a transposed row."""
-
-    rows: list[list[str]]
-    transposed: bool = False
-
-    def latex(self) -> str:
-        body = r" \\ ".join(" & ".join(r) for r in self.rows)
-        return (r"\left[\begin{smallmatrix} " + body + r" \end{smallmatrix}\right]"
-                + (r"^{\top}" if self.transposed else ""))
-
-
-@dataclass
-class GraphNode:
-    """One node as drawn: its name, kind, operation, value and gradient (display text)."""
-
-    name: str  #: canonical name
-    latex: str  #: LaTeX spelling of the name ("" for an operation inside a definition)
-    kind: str  #: "param", "input", "intermediate", "loss", or "operation" (no value box)
-    op_latex: str | None = None  #: the operation that makes it (None for a leaf)
-    op_text: str | None = None  #: the same in Unicode
-    value: str | None = None  #: forward value as shown
-    gradient: Union[str, Compact, None] = None  #: ∂L/∂v as shown (None: not needed)
-    #: matrix graphs: what ``gradient`` holds: "value", "norm" (‖∂L/∂v‖) or "shape" (no numbers)
-    gradient_form: str = "value"
-    shape: str | None = None  #: matrix graphs: LaTeX shape (``m \times n_{1}``; "" a scalar)
-    size: str | None = None  #: its concrete size when the shape has names (``4 \times 4``)
-
-    @property
-    def is_leaf(self) -> bool:
-        return self.op_latex is None
-
-    @property
-    def is_operation(self) -> bool:
-        """An operation inside a definition: a circle of its own, without a value box."""
-        return self.kind == "operation"
-
-
-@dataclass
-class AnnotatedGraph:
-    nodes: list[GraphNode]  #: topological order
-    edges: list[tuple[str, str]]  #: (input, consumer) in the forward direction
-    loss: str  #: LaTeX name of the loss
-    matrix: bool = False  #: a matrix derivation: nodes carry shapes
-
-    def node(self, name: str) -> GraphNode:
-        return next(n for n in self.nodes if n.name == name)
-
-
 def annotated_graph(d) -> AnnotatedGraph:
     """The nodes and forward edges of ``d``'s network with its numbers as the solution shows them."""
-    from symbackprop.render.solution import definition, leaf_display  # as the solution spells them
-
     if not d.is_scalar:
         return matrix_graph(d)
 
@@ -172,7 +125,7 @@ COMPACT_ROWS, COMPACT_COLUMNS = 2, 4
 
 
 def matrix_graph(d) -> AnnotatedGraph:
-    r"""The graph of a :class:`~symbackprop.matrix.Derivation`: every operation, every shape.
+    r"""The graph of a matrix derivation: every operation, every shape.
 
     >>> from symbackprop import backprop, network_from_latex
     >>> net = network_from_latex("Z = X W + b\nL = \\|Z\\|^2", params=["W", "b"],
@@ -184,8 +137,6 @@ def matrix_graph(d) -> AnnotatedGraph:
     >>> g.edges
     [('X', 'Z#1'), ('W', 'Z#1'), ('Z#1', 'Z'), ('b', 'Z'), ('Z', 'L')]
     """
-    from symbackprop.shapes import shape_latex
-
     net = d.network
     numeric = d.values is not None
     stepped = {s.node for s in d.backward} | {d.loss}
@@ -213,43 +164,9 @@ def matrix_graph(d) -> AnnotatedGraph:
     return AnnotatedGraph(nodes, edges, net.node(d.loss).latex, matrix=True)
 
 
-def side_leaves(graph: AnnotatedGraph, fits=lambda leaf, op: True) -> dict[str, tuple[str, int]]:
-    """Leaves drawn beside the operation they feed, as textbooks draw parameters
-    (``X → · ← W_1``): leaf -> (operation, -1 before it or +1 after it).
-
-    Only in matrix graphs, only a leaf no other operation uses, at most one on each side;
-    ``fits(leaf, op)`` may refuse a place (a picture where the leaf would stick out).
-    """
-    if not graph.matrix:
-        return {}
-    inputs: dict[str, list[str]] = {n.name: [] for n in graph.nodes}
-    consumers: dict[str, list[str]] = {n.name: [] for n in graph.nodes}
-    for a, b in graph.edges:
-        inputs[b].append(a)
-        consumers[a].append(b)
-    side: dict[str, tuple[str, int]] = {}
-    for n in graph.nodes:
-        c = n.name
-        leaves = [a for a in inputs[c] if graph.node(a).is_leaf and consumers[a] == [c]
-                  and fits(a, c)]
-        if len(leaves) == 2:
-            side[leaves[0]], side[leaves[1]] = (c, -1), (c, 1)
-        elif len(leaves) == 1:
-            side[leaves[0]] = (c, -1 if inputs[c][0] == leaves[0] else 1)
-    return side
-
-
-def gradients_shown(graph: AnnotatedGraph) -> str:
-    """What a matrix graph's red lines give: "values" (entries or norms) or "shapes" (no numbers)."""
-    return "shapes" if any(n.gradient_form == "shape" for n in graph.nodes) else "values"
-
-
 def _expand(owner: str, definition, nodes: list, edges: list) -> tuple[str, str]:
     """Add the operations inside ``owner``'s definition as nodes, and every edge into them;
     returns the outermost operation, the one drawn beside ``owner``'s box."""
-    from symbackprop import ir as O
-    from symbackprop.shapes import shape_latex
-
     made: dict = {}  # a repeated subexpression is one node
 
     def visit(e, target: str) -> tuple[str, str]:
@@ -273,8 +190,6 @@ def _expand(owner: str, definition, nodes: list, edges: list) -> tuple[str, str]
 
 def _scalar_value(v: float, digits: int, given: bool) -> str:
     """A scalar as the solution shows it: a given number as written, a computed one to ``digits``."""
-    from symbackprop.printing.numbers import short_float
-
     short = short_float(v)
     if given and "e" not in short and len(short.partition(".")[2]) <= digits:
         return short
@@ -283,8 +198,6 @@ def _scalar_value(v: float, digits: int, given: bool) -> str:
 
 def _matrix_gradient(value, digits: int) -> tuple[Union[str, Compact], str]:
     """A gradient written out when it is small (as the solution prints entries), else its norm."""
-    from symbackprop.render.matrix_solution import Matrix
-
     a = np.asarray(value, dtype=float)
     if a.ndim == 0:
         return fmt(float(a), digits), "value"
@@ -292,7 +205,7 @@ def _matrix_gradient(value, digits: int) -> tuple[Union[str, Compact], str]:
     row_form = a[:, 0] if transposed else a
     rows = 1 if row_form.ndim == 1 else row_form.shape[0]
     if rows <= COMPACT_ROWS and row_form.shape[-1] <= COMPACT_COLUMNS:
-        return Compact(Matrix(row_form)._entries(row_form, digits, True), transposed), "value"
+        return Compact(Matrix(row_form).entries(row_form, digits, True), transposed), "value"
     return fmt(float(np.linalg.norm(a)), digits), "norm"
 
 
@@ -312,8 +225,6 @@ def matrix_operation(e) -> tuple[str, str, list]:
 
 def _binary(latex: str, text: str):
     def draw(e):
-        from symbackprop import ir as O
-
         a, b = e.a, e.b
         if isinstance(a, O.Scalar):
             return rf"{_coeff(a.value)[0]} {latex} (\cdot)", f"{_coeff(a.value)[1]} {text} (·)", [b]
@@ -338,8 +249,6 @@ def _coeff(c: sp.Expr) -> tuple[str, str]:
 
 
 def _scale(e):
-    from symbackprop import ir as O
-
     c_latex, c_text = ("-", "−") if e.coeff == -1 else _coeff(e.coeff)
     if isinstance(e.x, (O.Sum, O.FrobSq, O.Norm, O.Apply, O.Softmax)):  # prefix operations
         latex, text, operands = matrix_operation(e.x)
@@ -348,8 +257,6 @@ def _scale(e):
 
 
 def _apply(e):
-    from symbackprop.printing.ir import function_latex, function_text
-
     special = {"sqrt": (r"\sqrt{\cdot}", "√"), "abs": (r"|\cdot|", "|·|"),
                "step": (r"\mathbb{1}[\cdot > 0]", "1[·>0]")}
     if e.func in special:
@@ -358,8 +265,6 @@ def _apply(e):
 
 
 def _prime(e):
-    from symbackprop.printing.ir import function_latex, function_text
-
     return function_latex(e.func) + "'", function_text(e.func) + "′", [e.x]
 
 
@@ -377,8 +282,6 @@ def _sum(e):
 
 
 def _atom(e):
-    from symbackprop import ir as O
-
     return "=", "=", [e] if isinstance(e, O.Var) else []
 
 
@@ -466,7 +369,7 @@ def graph_dot(graph: AnnotatedGraph, lang: str = "en") -> str:
                  fillcolor=COLORS.get(n.kind, "#ffffff"))
         if not n.is_leaf:
             dot.edge(op, ids[n.name], arrowhead="none")
-    beside = side_leaves(graph)
+    beside = graph.side_leaves()
     for a, b in graph.edges:
         source = ids[a] + ("_op" if graph.node(a).is_operation else "")
         if beside.get(a, (b, -1))[1] > 0:  # a same-rank edge runs tail left of head: W_1 after ·
@@ -482,14 +385,12 @@ def graph_dot(graph: AnnotatedGraph, lang: str = "en") -> str:
 
 
 def _legend_text(graph: AnnotatedGraph, lang: str) -> str:
-    from symbackprop.render.phrases import phrase
-
     L = re.sub(r"[{}\\]", "", graph.loss)
     if not graph.matrix:
         return phrase("graph_legend_text", lang, L=L)
     example = next((n.size for n in graph.nodes if n.size), None)
     sizes = phrase("m_graph_legend_text_sizes", lang, example=_html_shape(example)) if example else ""
-    gradient = phrase(f"m_graph_legend_text_{gradients_shown(graph)}", lang, L=L)
+    gradient = phrase(f"m_graph_legend_text_{graph.gradients_shown()}", lang, L=L)
     return phrase("m_graph_legend_text", lang, sizes=sizes, gradient=gradient)
 
 
@@ -641,32 +542,23 @@ def write_graph(d, path: Path | str, *, lang: str | None = None) -> None:
     if suffix == "tex":
         from symbackprop.render.tikz import tikz_standalone
 
-        _write(path, tikz_standalone(graph, lang))
-        return
-    if suffix not in ("svg", "png", "pdf", "dot", "gv"):
+        data = tikz_standalone(graph, lang).encode("utf-8")
+    elif suffix in ("dot", "gv"):
+        data = graph_dot(graph, lang).encode("utf-8")
+    elif suffix in ("svg", "png", "pdf"):
+        import graphviz
+
+        try:
+            data = graphviz.Source(graph_dot(graph, lang)).pipe(format=suffix)
+        except graphviz.ExecutableNotFound:
+            raise SymbackpropError(f"Graphviz's 'dot' program is not installed; {INSTALL_GRAPHVIZ}, "
+                                   f"or write {path.with_suffix('.tex').name} (TikZ) instead") from None
+        except graphviz.CalledProcessError as e:  # pragma: no cover - dot rejects our own source
+            raise SymbackpropError(f"Graphviz failed: {e.stderr.decode(errors='replace').strip()}") from None
+    else:
         raise SymbackpropError(f"cannot draw a graph as '{path.name}'; use .svg, .png, .pdf, .dot "
                                "or .tex")
-    source = graph_dot(graph, lang)
-    if suffix in ("dot", "gv"):
-        _write(path, source)
-        return
-    import graphviz
-
-    try:
-        data = graphviz.Source(source).pipe(format=suffix)
-    except graphviz.ExecutableNotFound:
-        raise SymbackpropError(f"Graphviz's 'dot' program is not installed; {INSTALL_GRAPHVIZ}, "
-                               f"or write {path.with_suffix('.tex').name} (TikZ) instead") from None
-    except graphviz.CalledProcessError as e:  # pragma: no cover - dot rejects our own source
-        raise SymbackpropError(f"Graphviz failed: {e.stderr.decode(errors='replace').strip()}") from None
     try:
         path.write_bytes(data)
-    except OSError as e:
-        raise SymbackpropError(f"cannot write {path}: {e.strerror}") from None
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
     except OSError as e:
         raise SymbackpropError(f"cannot write {path}: {e.strerror}") from None

@@ -19,14 +19,14 @@ import numpy as np
 from symbackprop.derivation import Derivation
 from symbackprop.printing.ir import to_latex as ir_latex
 from symbackprop.printing.sympy import to_latex as sympy_latex
-from symbackprop.render import matrix_solution, solution
+from symbackprop.render.blocks import Equations, Solution, definition, solution_ctx
 from symbackprop.render.latex import solution_latex
-from symbackprop.render.solution import Equations, Solution
+from symbackprop.render.solution import step_blocks
 
 SCHEMA_VERSION = 1
 
 
-def _plain(value):
+def _json_value(value):
     """A value as JSON: a float, or nested lists of floats."""
     if value is None:
         return None
@@ -41,8 +41,7 @@ def render_json(d: Derivation, *, lang: Optional[str] = None,
     and also in leaves (``"leaves"``).
     """
     net = d.network
-    builder = solution if d.is_scalar else matrix_solution
-    ctx = builder.solution_ctx(d)
+    ctx = solution_ctx(d)
     names = ctx.names
 
     def latex(e) -> str:
@@ -69,16 +68,16 @@ def render_json(d: Derivation, *, lang: Optional[str] = None,
     for n in net.order:
         node = net.node(n)
         entry = {"kind": net.kind(n), "latex": node.latex, "shape": shape(node.shape),
-                 "dims": list(node.shape), "value": None if d.values is None else _plain(d.values[n])}
+                 "dims": list(node.shape), "value": None if d.values is None else _json_value(d.values[n])}
         if not node.is_leaf:
-            entry["definition"] = (sympy_latex(solution.definition(d, n), names=names, order="none")
+            entry["definition"] = (sympy_latex(definition(d, n), names=names, order="none")
                                    if d.is_scalar else latex(node.expr))
         out["nodes"][n] = entry
     for p in d.params:
         step = d.step(p)
         g = {"latex": latex(d.gradient(p) if d.is_scalar else step.textbook),
              "adjoint_latex": latex(step.adjoint), "shape": shape(step.shape),
-             "dims": list(step.shape), "value": _plain(step.value)}
+             "dims": list(step.shape), "value": _json_value(step.value)}
         if closed_forms:
             g["expanded_latex"] = latex(d.expand(p))
         if closed_forms == "leaves":
@@ -86,11 +85,11 @@ def render_json(d: Derivation, *, lang: Optional[str] = None,
         out["gradients"][p] = g
     if d.updates:
         out["learning_rate"] = d.learning_rate
-        out["update"] = {p: {"current": _plain(u.current), "gradient": _plain(u.gradient),
-                             "updated": _plain(u.updated)} for p, u in d.updates.items()}
+        out["update"] = {p: {"current": _json_value(u.current), "gradient": _json_value(u.gradient),
+                             "updated": _json_value(u.updated)} for p, u in d.updates.items()}
         out["loss_after"] = d.loss_after
     for step in d.backward:
-        blocks = builder.step_blocks(d, step, lang or d.lang)
+        blocks = step_blocks(d, step, lang or d.lang)
         equations = [b for b in blocks if isinstance(b, Equations)]
         out["steps"].append({
             "number": step.number,
@@ -103,6 +102,6 @@ def render_json(d: Derivation, *, lang: Optional[str] = None,
             "rules": [r.name for t in step.terms for r in t.rules],
             "shape": shape(step.shape),
             "dims": list(step.shape),
-            "value": _plain(step.value),
+            "value": _json_value(step.value),
         })
     return out

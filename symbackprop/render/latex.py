@@ -10,7 +10,7 @@ import re
 from pylatexenc.latexencode import unicode_to_latex
 
 from symbackprop.render.breaking import break_sum, math_width, one_line
-from symbackprop.render.solution import Equations, Figure, Heading, Para, Solution, Table
+from symbackprop.render.blocks import INLINE_MATH, Equations, Figure, Heading, Para, Solution, Table
 from symbackprop.render.tikz import TIKZ_PACKAGES, tikz_figure
 
 #: what fits on a line of the standalone document (16 cm at 11 pt, in em), with room for
@@ -66,7 +66,6 @@ def solution_latex(sol: Solution) -> str:
 
 
 _NUMBER = re.compile(r"\$-?[\d.]+(?: \\times 10\^\{-?\d+\})?\$")
-_INLINE = re.compile(r"\$([^$]*)\$")
 
 
 def _table(b: Table) -> str:
@@ -76,7 +75,7 @@ def _table(b: Table) -> str:
     tall = any(r"\frac" in c for r in b.rows for c in r)
 
     def cell(c: str) -> str:
-        return _INLINE.sub(lambda m: rf"$\displaystyle {m.group(1)}$" if r"\frac" in m.group(1)
+        return INLINE_MATH.sub(lambda m: rf"$\displaystyle {m.group(1)}$" if r"\frac" in m.group(1)
                            else m.group(0), c)
 
     lines = [f"\\begin{{tabular}}{{{cols}}}", "\\toprule", " & ".join(b.header) + " \\\\",

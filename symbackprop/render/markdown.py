@@ -4,7 +4,7 @@ from __future__ import annotations
 from symbackprop.render.breaking import one_line
 from symbackprop.render.graph import graph_mermaid
 from symbackprop.render.phrases import phrase
-from symbackprop.render.solution import Equations, Figure, Heading, Para, Table
+from symbackprop.render.blocks import Equations, Figure, Heading, Para, Table
 
 
 def render_markdown(d, *, lang: str | None = None, closed_forms: bool = False) -> str:

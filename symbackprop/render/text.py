@@ -4,9 +4,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from symbackprop.render.solution import Equations, Heading, Para, Table
+from symbackprop.render.blocks import INLINE_MATH, Equations, Heading, Para, Table
 
-_INLINE = re.compile(r"\$([^$]*)\$")
 _SIMPLE = [(r"\frac{\partial ", "∂"), (r"}{\partial ", "/∂"), (r"\eta", "η"),
            (r"\leftarrow", "←"), (r"\,", " "), (r"\times", "×"), (r"\cdot", "·")]
 
@@ -23,7 +22,7 @@ def _plain(text: str) -> str:
         s = s.replace(r"\left", "").replace(r"\right", "").replace(r"\sigma", "σ")
         s = re.sub(r"\\(log|ln|tanh|exp|sin|cos|sqrt|max|min)\b", r"\1", s)
         return re.sub(r"\s+", " ", s.replace("{", "").replace("}", ""))
-    return _INLINE.sub(repl, text)
+    return INLINE_MATH.sub(repl, text)
 
 
 #: a chain ``lhs = a = b = c`` up to this many columns is printed on one line

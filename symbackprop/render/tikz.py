@@ -31,7 +31,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from symbackprop.render.graph import AnnotatedGraph, Compact, GraphNode, gradients_shown, side_leaves
+from symbackprop.render.blocks import AnnotatedGraph, Compact, GraphNode
+from symbackprop.render.phrases import phrase
 
 # Sizes in cm. The text is \footnotesize (8 pt): about 0.16 cm a character.
 CHAR = 0.165
@@ -123,7 +124,7 @@ def layout(graph: AnnotatedGraph, direction: str | None = None) -> Layout:
     pill = {n.name: (_op_width(n.op_latex) if lr else op[1]) + OP_GAP
             for n in graph.nodes if not n.is_leaf and not n.is_operation}
     extent = {n.name: pill.get(n.name, 0.0) + sizes[n.name][along] for n in graph.nodes}
-    side = side_leaves(graph, lambda a, c: graph.node(c).is_operation or  # must not stick out
+    side = graph.side_leaves(lambda a, c: graph.node(c).is_operation or  # must not stick out
                        sizes[a][along] <= extent[c] + 1e-9)
     for a, (c, _) in side.items():  # an operation with leaves beside it is as deep as they are
         if graph.node(c).is_operation:
@@ -483,8 +484,6 @@ def tikz_picture(graph: AnnotatedGraph, direction: str | None = None,
 
 
 def _legend(graph: AnnotatedGraph, lang: str) -> str:
-    from symbackprop.render.phrases import phrase
-
     def swatch(fill: str) -> str:
         return rf"\fcolorbox{{black!70}}{{{fill}}}{{\rule{{0pt}}{{1ex}}\hspace{{1.2em}}}}"
 
@@ -493,7 +492,7 @@ def _legend(graph: AnnotatedGraph, lang: str) -> str:
         return phrase("graph_legend", lang, **keys)
     example = next((n.size for n in graph.nodes if n.size), None)
     sizes = phrase("m_graph_legend_sizes", lang, example=example) if example else ""
-    gradient = phrase(f"m_graph_legend_{gradients_shown(graph)}", lang, L=graph.loss)
+    gradient = phrase(f"m_graph_legend_{graph.gradients_shown()}", lang, L=graph.loss)
     return phrase("m_graph_legend", lang, sizes=sizes, gradient=gradient, **keys)
 
 
