@@ -31,7 +31,7 @@ from symbackprop.analysis import dead_units, exported_gradient, local_derivative
 from symbackprop.reader.forward import network_from_latex
 from symbackprop.printing.ir import to_text
 from symbackprop.ir import scalar_derivative
-from symbackprop.printing.sympy import to_text as scalar_text
+from symbackprop.printing.sympy import sympy_text as scalar_text
 from training_loop import SPEC, batches, circle_data, linear_init, train
 
 BAD_LR, BAD_STEPS = 10.0, 3

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 import symbackprop as sb
-from symbackprop.printing.sympy import to_text
+from symbackprop.printing.sympy import sympy_text as to_text
 
 SPEC = Path(__file__).resolve().parent.parent / "derivations" / "seed_scalar.toml"
 
@@ -120,7 +120,7 @@ def main() -> dict[str, float]:
         err = abs(symbolic - engine[name])
         worst = max(worst, err)
         print(f"∂L/∂{name:<4} engine {engine[name]: .4f}   symbolic {symbolic: .4f}"
-              f"   = {to_text(d.step(name).adjoint)}")
+              f"   = {to_text(d.gradient(name))}")
     print(f"largest difference: {worst:.1e}")
     return {"max_abs_difference": worst}
 

@@ -23,7 +23,7 @@ import math
 from pathlib import Path
 
 import symbackprop as sb
-from symbackprop.printing.sympy import to_text
+from symbackprop.printing.sympy import sympy_text as to_text
 
 SPEC = Path(__file__).resolve().parent.parent / "derivations" / "seed_scalar.toml"
 

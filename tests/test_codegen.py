@@ -297,13 +297,6 @@ def test_printer_spellings():
     assert jax.doprint(sp.exp(x)) == "jnp.exp(x)"
 
 
-def test_printer_matrix_forms_for_the_matrix_module():
-    A, B = sp.MatrixSymbol("A", 3, 2), sp.MatrixSymbol("B", 4, 2)
-    p = printer("A", "B")
-    assert p.doprint(A * B.T) == "A @ B.T"
-    assert p.doprint(sp.HadamardProduct(A, A)) == "A*A"
-
-
 def test_unknown_backend():
     with pytest.raises(SymbackpropError, match="backend"):
         GradientPrinter({"backend": "tensorflow"})

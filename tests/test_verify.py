@@ -5,7 +5,7 @@ import json
 import pytest
 
 import symbackprop as sb
-from symbackprop.printing.sympy import partial_latex, to_latex
+from symbackprop.printing.sympy import partial_latex, sympy_latex as to_latex
 from symbackprop.verification import KINDS, Verifier, read_claims
 
 from helpers import central_difference

@@ -259,18 +259,6 @@ class GradientPrinter(NumPyPrinter):
         # any activation without a spelling of its own: its closed form, one operand
         return f"({self._print(type(expr).closed_form(*expr.args))})"
 
-    # -- matrix form (for symbackprop.matrix) --------------------------------
-    def _print_MatMul(self, expr):
-        coeff, matrices = expr.as_coeff_matrices()
-        text = " @ ".join(self.parenthesize(m, PRECEDENCE["Mul"]) for m in matrices)
-        return text if coeff == 1 else f"{self._print(coeff)}*({text})"
-
-    def _print_Transpose(self, expr):
-        return f"{self.parenthesize(expr.arg, PRECEDENCE['Atom'], strict=True)}.T"
-
-    def _print_HadamardProduct(self, expr):
-        return "*".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
-
     # -- the matrix IR (symbackprop.ir) --------------------------------
     # An IR node is printed by ``_print_ir_<Class>`` along its MRO (its class names,
     # Add, MatMul, Sum, …, are SymPy's too). With ``out=`` a node whose operands are

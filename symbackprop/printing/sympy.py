@@ -7,11 +7,11 @@ its number instead (the "numbers substituted" line of a worked step).
 >>> import sympy as sp
 >>> from symbackprop.derivation import AdjointSymbol
 >>> a = sp.Symbol("a_2", real=True)
->>> to_latex(a * (1 - a))
+>>> sympy_latex(a * (1 - a))
 'a_{2} \\\\left(1 - a_{2}\\\\right)'
->>> to_latex(a * (1 - a), values={"a_2": 0.325})
+>>> sympy_latex(a * (1 - a), values={"a_2": 0.325})
 '0.325 \\\\times \\\\left(1 - 0.325\\\\right)'
->>> to_latex(AdjointSymbol("z_2"))
+>>> sympy_latex(AdjointSymbol("z_2"))
 '\\\\frac{\\\\partial L}{\\\\partial z_{2}}'
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from symbackprop.reader.latex import latex_name
 from symbackprop.printing.numbers import fmt, short_float
 
 
-class Printer(LatexPrinter):
+class SympyLatexPrinter(LatexPrinter):
     """LaTeX for symbackprop expressions (settings: ``values``, ``digits``, ``loss``, ``names``)."""
 
     _default_settings = {
@@ -85,7 +85,7 @@ def partial_latex(of: str, wrt: str, names: Mapping[str, str] | None = None) -> 
     return rf"\frac{{\partial {a}}}{{\partial {b}}}"
 
 
-def to_latex(expr: sp.Expr, *, values: Mapping[str, float] | None = None, digits: int = 3,
+def sympy_latex(expr: sp.Expr, *, values: Mapping[str, float] | None = None, digits: int = 3,
              loss: str = "L", names: Mapping[str, str] | None = None, order: str | None = None) -> str:
     """Print ``expr``; with ``values`` the symbols become numbers joined by ``\\times``."""
     settings = {"values": values, "digits": digits, "loss": loss, "names": names}
@@ -93,10 +93,10 @@ def to_latex(expr: sp.Expr, *, values: Mapping[str, float] | None = None, digits
         settings["mul_symbol"] = "times"
     if order is not None:
         settings["order"] = order
-    return Printer(settings).doprint(expr)
+    return SympyLatexPrinter(settings).doprint(expr)
 
 
-class TextPrinter(StrPrinter):
+class SympyTextPrinter(StrPrinter):
     """Plain-text twin of :class:`Printer` for terminals (``∂L/∂z_2``, ``σ(z)``, ``×``)."""
 
     _default_settings = {**StrPrinter._default_settings, "values": None, "digits": 3, "loss": "L"}
@@ -145,10 +145,10 @@ class TextPrinter(StrPrinter):
         return super()._print_Pow(expr, rational).replace("**", "^")
 
 
-def to_text(expr: sp.Expr, *, values: Mapping[str, float] | None = None, digits: int = 3,
+def sympy_text(expr: sp.Expr, *, values: Mapping[str, float] | None = None, digits: int = 3,
             loss: str = "L", order: str | None = None) -> str:
     """Plain-text form of ``expr`` (same options as :func:`to_latex`)."""
     settings = {"values": values, "digits": digits, "loss": loss}
     if order is not None:
         settings["order"] = order
-    return TextPrinter(settings).doprint(expr)
+    return SympyTextPrinter(settings).doprint(expr)

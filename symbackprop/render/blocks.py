@@ -25,7 +25,7 @@ from symbackprop import ir as O
 from symbackprop.derivation import Derivation
 from symbackprop.printing.ir import LatexPrinter, TextPrinter
 from symbackprop.printing.numbers import fmt, short_float
-from symbackprop.printing.sympy import partial_latex, to_latex, to_text
+from symbackprop.printing.sympy import partial_latex, sympy_latex, sympy_text
 from symbackprop.shapes import Shape, dim_latex, shape_latex, shape_text, space_latex, space_text
 from symbackprop.sympy_form import to_sympy
 
@@ -44,7 +44,7 @@ class Ctx:
 
 
 @dataclass
-class Expr:
+class SympyExpr:
     """A SymPy expression, optionally with numbers substituted for its symbols."""
 
     expr: sp.Expr
@@ -56,12 +56,12 @@ class Expr:
         return self.factor and (self.expr.is_Add or self.expr.could_extract_minus_sign())
 
     def latex(self, ctx: Ctx) -> str:
-        text = to_latex(self.expr, values=self.values, digits=ctx.digits, loss=ctx.loss,
+        text = sympy_latex(self.expr, values=self.values, digits=ctx.digits, loss=ctx.loss,
                         names=ctx.names, order=self.order)
         return rf"\left({text}\right)" if self._wrap() else text
 
     def text(self, ctx: Ctx) -> str:
-        text = to_text(self.expr, values=self.values, digits=ctx.digits, loss=ctx.loss,
+        text = sympy_text(self.expr, values=self.values, digits=ctx.digits, loss=ctx.loss,
                        order=self.order)
         return f"({text})" if self._wrap() else text
 
@@ -80,7 +80,7 @@ class IR:
 
 
 @dataclass
-class Partial:
+class PartialRatio:
     """``∂of/∂wrt``."""
 
     of: str
@@ -102,10 +102,10 @@ class DerivativeOf:
 
     def latex(self, ctx: Ctx) -> str:
         name = ctx.names.get(self.wrt, self.wrt)
-        return rf"\frac{{\partial}}{{\partial {name}}}\left({Expr(self.expr, order='none').latex(ctx)}\right)"
+        return rf"\frac{{\partial}}{{\partial {name}}}\left({SympyExpr(self.expr, order='none').latex(ctx)}\right)"
 
     def text(self, ctx: Ctx) -> str:
-        return f"∂/∂{self.wrt} [{Expr(self.expr, order='none').text(ctx)}]"
+        return f"∂/∂{self.wrt} [{SympyExpr(self.expr, order='none').text(ctx)}]"
 
 
 @dataclass

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Union
 
 import numpy as np
+from pylatexenc.latex2text import LatexNodes2Text
 import sympy as sp
 
 from symbackprop import ir as O
@@ -80,7 +81,8 @@ def _number(value, digits: int) -> str | None:
 _FUNCTION_TEXT = {"sigmoid": "σ", "tanh": "tanh", "exp": "exp", "log": "log",
                   "relu": "ReLU", "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU",
                   "softplus": "softplus", "Abs": "|·|", "Max": "max"}
-_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_EXPONENT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_TO_TEXT = LatexNodes2Text(math_mode="text")
 
 
 def operation(expr: sp.Expr) -> tuple[str, str]:
@@ -104,7 +106,7 @@ def operation(expr: sp.Expr) -> tuple[str, str]:
         if expr.exp == sp.Rational(1, 2):
             return r"\sqrt{\cdot}", "√"
         if expr.exp.is_Integer:
-            return rf"(\cdot)^{{{expr.exp}}}", "(·)" + str(expr.exp).translate(_SUPERSCRIPT)
+            return rf"(\cdot)^{{{expr.exp}}}", "(·)" + str(expr.exp).translate(_EXPONENT)
         return r"(\cdot)^{\cdot}", "pow"
     if isinstance(expr, sp.Function):
         name = type(expr).__name__
@@ -302,20 +304,20 @@ _MATRIX_OPS = {
 COLORS = {"param": "#dbe8f7", "input": "#eeeeee", "intermediate": "#ffffff", "loss": "#fde3c8"}
 GRADIENT_COLOR = "#c0392b"
 
-_GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "eta": "η",
-          "theta": "θ", "lambda": "λ", "mu": "μ", "sigma": "σ", "tau": "τ", "phi": "φ",
-          "omega": "ω", "Delta": "Δ", "Sigma": "Σ"}
+def latex_to_unicode(latex: str) -> str:
+    r"""Symbols, accents and alphabets of a LaTeX name in Unicode, scripts kept (``\hat{y}_1`` →
+    ``ŷ_1``), by pylatexenc."""
+    parts = re.split(r"([_^])", latex)
+    return "".join(p if p in "_^" else _TO_TEXT.latex_to_text(p) if "\\" in p else p for p in parts)
 
 
 def html_name(latex: str) -> str:
     """A node's LaTeX name as a Graphviz HTML label: ``z_{h1}`` → ``z<SUB>h1</SUB>``.
 
-    >>> html_name("z_{h1}"), html_name(r"\\delta_2"), html_name("W^{[2]}")
-    ('z<SUB>h1</SUB>', 'δ<SUB>2</SUB>', 'W<SUP>[2]</SUP>')
+    >>> html_name("z_{h1}"), html_name(r"\\delta_2"), html_name("W^{[2]}"), html_name(r"\\psi")
+    ('z<SUB>h1</SUB>', 'δ<SUB>2</SUB>', 'W<SUP>[2]</SUP>', 'ψ')
     """
-    text = re.sub(r"\\hat\{(\w)\}", lambda m: m.group(1) + "\u0302", latex)
-    text = re.sub(r"\\bar\{(\w)\}", lambda m: m.group(1) + "\u0304", text)
-    text = re.sub(r"\\([A-Za-z]+)", lambda m: _GREEK.get(m.group(1), m.group(1)), text)
+    text = latex_to_unicode(latex)
     base, sub, sup = text, "", ""
     if "^" in base:
         base, sup = base.split("^", 1)

@@ -18,7 +18,7 @@ import numpy as np
 
 from symbackprop.derivation import Derivation
 from symbackprop.printing.ir import to_latex as ir_latex
-from symbackprop.printing.sympy import to_latex as sympy_latex
+from symbackprop.printing.sympy import sympy_latex
 from symbackprop.render.blocks import Equations, Solution, definition, solution_ctx
 from symbackprop.render.latex import solution_latex
 from symbackprop.render.solution import step_blocks

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from symbackprop.derivation import Derivation, Step
 from symbackprop.printing.numbers import fmt, short_float
-from symbackprop.render.blocks import (IR, Descent, Equation, Equations, Expr, Figure, Heading,
-                                       InSpace, Matrix, Number, Para, Partial, Raw, Solution, Table,
+from symbackprop.render.blocks import (IR, Descent, Equation, Equations, SympyExpr, Figure, Heading,
+                                       InSpace, Matrix, Number, Para, PartialRatio, Raw, Solution, Table,
                                        definition, in_space, leaf_display, shown_values,
                                        solution_ctx)
 from symbackprop.render.graph import MAX_FIGURE_NODES, annotated_graph
@@ -43,7 +43,7 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
     add(Heading(phrase("network", lang)))
     add(Para(phrase(m + "network_intro", lang)))
     if scalar:
-        add(Equations([Equation(Expr(net.node(f.node).symbol), [Expr(definition(d, f.node),
+        add(Equations([Equation(SympyExpr(net.node(f.node).symbol), [SympyExpr(definition(d, f.node),
                                                                        order="none")])
                        for f in d.forward]))
     else:
@@ -83,18 +83,18 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
     if scalar:
         header = [phrase("h_param", lang), phrase("h_formula", lang)]
         add(Table(header + ([phrase("h_gradient", lang)] if numeric else []), [
-            [f"${names[p]}$", f"${Expr(d.gradient(p)).latex(ctx)}$"] +
+            [f"${names[p]}$", f"${SympyExpr(d.gradient(p)).latex(ctx)}$"] +
             ([f"${fmt(d.gradient_value(p), d.digits)}$"] if numeric else []) for p in params]))
     else:
         add(Para(phrase("m_gradients_intro", lang)))
-        add(Equations([Equation(Partial(d.loss, p), _gradient_rhs(d, p)) for p in params]))
+        add(Equations([Equation(PartialRatio(d.loss, p), _gradient_rhs(d, p)) for p in params]))
 
     if closed_forms:
         add(Heading(phrase("closed_forms", lang)))
         add(Para(phrase("closed_intro", lang)))
-        segment = Expr if scalar else IR
+        segment = SympyExpr if scalar else IR
         leaves = closed_forms == "leaves"  # and then in the leaves too
-        add(Equations([Equation(Partial(d.loss, p), [segment(d.expand(p))] +
+        add(Equations([Equation(PartialRatio(d.loss, p), [segment(d.expand(p))] +
                                 ([segment(d.expand(p, leaves=True))] if leaves else []))
                        for p in params]))
 
@@ -108,7 +108,7 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
                                             for x in (u.current, u.gradient, u.updated)]
                        for p, u in d.updates.items()]))
         else:
-            add(Equations([Equation(Raw(rf"{names[p]} - \eta \, {Partial(d.loss, p).latex(ctx)}",
+            add(Equations([Equation(Raw(rf"{names[p]} - \eta \, {PartialRatio(d.loss, p).latex(ctx)}",
                                         f"{p} - η ∂{d.loss}/∂{p}"),
                                     [Descent([Matrix(u.current), Matrix(u.gradient)], lr),
                                      Matrix(u.updated)])
@@ -176,10 +176,10 @@ def _scalar_forward(d: Derivation) -> list[Equation]:
     rows = []
     for f in d.forward:
         written = definition(d, f.node)
-        rhs = [Expr(written, order="none")]
+        rhs = [SympyExpr(written, order="none")]
         if not written.is_Atom:
-            rhs.append(Expr(written, values=shown, order="none"))
-        rows.append(Equation(Expr(d.network.node(f.node).symbol), rhs + [Number(f.value)]))
+            rhs.append(SympyExpr(written, values=shown, order="none"))
+        rows.append(Equation(SympyExpr(d.network.node(f.node).symbol), rhs + [Number(f.value)]))
     return rows
 
 

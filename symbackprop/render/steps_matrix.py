@@ -10,7 +10,7 @@ from typing import Optional
 
 from symbackprop import ir as O
 from symbackprop.derivation import Derivation, Step, Term
-from symbackprop.render.blocks import (IR, Ctx, Equation, Equations, Matrix, Para, Partial, Raw,
+from symbackprop.render.blocks import (IR, Ctx, Equation, Equations, Matrix, Para, PartialRatio, Raw,
                                        ShapeCheck, in_space, solution_ctx)
 from symbackprop.render.phrases import phrase
 from symbackprop.rules import textbook_prime
@@ -30,7 +30,7 @@ def matrix_step_blocks(d: Derivation, step: Step, lang: str) -> list:
         rhs.append(IR(expanded))
     if step.value is not None:
         rhs.append(Matrix(step.value, bold=step.value.ndim == 0))
-    blocks.append(Equations([Equation(Partial(d.loss, step.node), in_space(rhs, step.shape))]))
+    blocks.append(Equations([Equation(PartialRatio(d.loss, step.node), in_space(rhs, step.shape))]))
 
     # the article's 维度记忆技巧: the gradient has exactly the shape of its node
     blocks.append(Para(phrase("m_shape_check", lang, v=ctx.names[step.node])))

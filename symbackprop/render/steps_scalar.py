@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from symbackprop import ir
 from symbackprop.derivation import Derivation, Step
-from symbackprop.render.blocks import (IR, DerivativeOf, Equation, Equations, Expr, Joined, Number,
-                                       Para, Partial, definition, shown_values, solution_ctx)
+from symbackprop.render.blocks import (IR, DerivativeOf, Equation, Equations, SympyExpr, Joined, Number,
+                                       Para, PartialRatio, definition, shown_values, solution_ctx)
 from symbackprop.render.phrases import phrase
 
 
@@ -24,16 +24,16 @@ def scalar_step_blocks(d: Derivation, step: Step, lang: str) -> list:
     for t in step.terms:
         if t.of == d.loss:
             continue
-        shown = Expr(definition(d, t.of), order="none")
+        shown = SympyExpr(definition(d, t.of), order="none")
         blocks.append(Para(phrase("since", lang, c=names[t.of], definition=shown.latex(ctx))))
         local = d.scalar_form(t.local)
-        rhs = [Expr(local)]
+        rhs = [SympyExpr(local)]
         consumer = net.node(t.of).expr
         if isinstance(consumer, ir.Apply) and consumer.x == net.node(t.wrt).var:
             rhs.insert(0, IR(ir.Prime(consumer.func, consumer.x, consumer.alpha)))
         if numeric and not t.is_trivial:
-            rhs += [Expr(local, values=shown_values(d)), Number(t.local_value)]
-        blocks.append(Equations([Equation(Partial(t.of, t.wrt), rhs)]))
+            rhs += [SympyExpr(local, values=shown_values(d)), Number(t.local_value)]
+        blocks.append(Equations([Equation(PartialRatio(t.of, t.wrt), rhs)]))
 
     # the chain rule for this node
     v = step.node
@@ -41,25 +41,25 @@ def scalar_step_blocks(d: Derivation, step: Step, lang: str) -> list:
     if len(step.terms) == 1 and step.terms[0].of == d.loss:
         t = step.terms[0]
         local = d.scalar_form(t.local)
-        rhs = [DerivativeOf(v, loss_definition), Expr(local)]
+        rhs = [DerivativeOf(v, loss_definition), SympyExpr(local)]
         if numeric:
             if not t.is_trivial:
-                rhs.append(Expr(local, values=shown_values(d)))
+                rhs.append(SympyExpr(local, values=shown_values(d)))
             rhs.append(Number(step.value, bold=True))
         return [Para(phrase("since_loss", lang, c=names[d.loss],
-                            definition=Expr(loss_definition, order="none").latex(ctx))),
-                Equations([Equation(Partial(d.loss, v), rhs)])]
+                            definition=SympyExpr(loss_definition, order="none").latex(ctx))),
+                Equations([Equation(PartialRatio(d.loss, v), rhs)])]
 
     chain, with_locals, numbers = [], [], []
     for t in step.terms:
         if t.of == d.loss:  # the loss's own definition uses v directly
             chain.append(DerivativeOf(v, loss_definition))
-            with_locals.append(Expr(d.scalar_form(t.local)))
+            with_locals.append(SympyExpr(d.scalar_form(t.local)))
             if numeric:
                 numbers.append(Number(t.local_value))
             continue
-        chain.append(Joined([Partial(d.loss, t.of), Partial(t.of, v)], "dot"))
-        with_locals.append(Joined([Partial(d.loss, t.of), Expr(d.scalar_form(t.local), factor=True)],
+        chain.append(Joined([PartialRatio(d.loss, t.of), PartialRatio(t.of, v)], "dot"))
+        with_locals.append(Joined([PartialRatio(d.loss, t.of), SympyExpr(d.scalar_form(t.local), factor=True)],
                                   "dot"))
         if numeric:
             numbers.append(Joined([Number(d.adjoint_value(t.of)),
@@ -68,5 +68,5 @@ def scalar_step_blocks(d: Derivation, step: Step, lang: str) -> list:
     if numeric:
         rhs += [Joined(numbers, "plus"), Number(step.value, bold=True)]
     blocks.append(Para(phrase("chain", lang)))
-    blocks.append(Equations([Equation(Partial(d.loss, v), rhs)]))
+    blocks.append(Equations([Equation(PartialRatio(d.loss, v), rhs)]))
     return blocks

@@ -20,7 +20,7 @@ from typing import Sequence
 
 from symbackprop.verification.oracle import LocalDerivative
 from symbackprop.render.phrases import phrase
-from symbackprop.printing.sympy import partial_latex, to_latex, to_text
+from symbackprop.printing.sympy import partial_latex, sympy_latex, sympy_text
 from symbackprop.verification.oracle import Target
 from symbackprop.verification.report import Diagnosis
 
@@ -50,7 +50,7 @@ class Factor:
 
     @classmethod
     def of_term(cls, term: LocalDerivative, values: list[float], on_path: bool = True) -> "Factor":
-        return cls(term.of, term.wrt, to_text(term.expr), to_latex(term.expr), values, on_path,
+        return cls(term.of, term.wrt, sympy_text(term.expr), sympy_latex(term.expr), values, on_path,
                    term.is_trivial)
 
     @classmethod
@@ -62,8 +62,8 @@ class Factor:
         parts = [f for f in term.expr.args if not f.is_number]
         if len(parts) < 2:
             return []
-        return [cls(term.of, term.wrt, to_text(f), to_latex(f), values_of(f), on_path,
-                    f.is_Atom, whole=to_text(term.expr)) for f in parts]
+        return [cls(term.of, term.wrt, sympy_text(f), sympy_latex(f), values_of(f), on_path,
+                    f.is_Atom, whole=sympy_text(term.expr)) for f in parts]
 
     @property
     def local(self) -> str:
