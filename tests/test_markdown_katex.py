@@ -1,31 +1,30 @@
 """The Markdown's math parses with KaTeX, as GitHub/VS Code/Jupyter-style renderers need.
 
 Every ``$$…$$`` block and every inline ``$…$`` of the Markdown of every spec in
-``derivations/``, in English and Chinese, goes through KaTeX (``strict`` mode,
-``throwOnError``) in one node process; any parse error fails the test.
+``derivations/`` and ``tests/sources/``, in English and Chinese, goes through KaTeX
+(``strict`` mode, ``throwOnError``) in one node process; any parse error fails the test.
+``tests/test_browser_render.py`` renders the same math in Chromium.
 """
 from __future__ import annotations
 
 import importlib.util
 import json
-import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from markdown_parts import math_blocks
+
 ROOT = Path(__file__).resolve().parent.parent
 CHECKER = ROOT / "tests" / "katex_check.js"
-SPECS = sorted((ROOT / "derivations").glob("*.toml"))
+SPECS = sorted((ROOT / "derivations").glob("*.toml")) + sorted((ROOT / "tests" / "sources").glob("*.toml"))
 
 _tool = importlib.util.spec_from_file_location("regenerate_derivations",
                                                ROOT / "tools" / "regenerate_derivations.py")
 regen = importlib.util.module_from_spec(_tool)
 _tool.loader.exec_module(regen)
-
-_DISPLAY = re.compile(r"^\$\$\n(.*?)\n\$\$$", re.S | re.M)
-_INLINE = re.compile(r"(?<![\\$])\$([^$\n]+?)\$(?!\$)")
 
 
 def _katex_available() -> str | None:
@@ -40,23 +39,6 @@ def _katex_available() -> str | None:
 
 pytestmark = pytest.mark.skipif(_katex_available() is not None,
                                 reason=str(_katex_available()))
-
-
-def math_blocks(markdown: str) -> list[dict]:
-    """Every math block of ``markdown``: ``{"tex", "display", "line"}``."""
-    blocks = []
-    for m in _DISPLAY.finditer(markdown):
-        blocks.append({"tex": m.group(1), "display": True,
-                       "line": markdown.count("\n", 0, m.start()) + 1})
-    prose = _DISPLAY.sub(lambda m: "\n" * m.group(0).count("\n"), markdown)
-    for number, line in enumerate(prose.splitlines(), start=1):
-        for m in _INLINE.finditer(line):
-            blocks.append({"tex": m.group(1), "display": False, "line": number})
-            # a '|' in math would split a table cell on GitHub-style renderers
-            assert not (line.startswith("|") and "|" in m.group(1)), f"line {number}: '|' in a cell"
-        left = _INLINE.sub("", line)
-        assert "$" not in left, f"line {number}: unpaired '$' in {line!r}"
-    return blocks
 
 
 def katex_errors(blocks: list[dict]) -> list[str]:

@@ -462,19 +462,22 @@ def graph_mermaid(graph: AnnotatedGraph) -> str:
     """Mermaid source of ``graph`` (a Markdown ``mermaid`` block draws it on GitHub and GitLab).
 
     The same picture as :func:`graph_dot`: value boxes coloured by kind, an
-    operation circle feeding each computed value, forward edges.
+    operation circle feeding each computed value, forward edges. Every colour is a
+    ``classDef``, the gradient row's too (class ``gradient``): no label holds an inline
+    ``style='color:#…'``, since Mermaid's entity pass drops the last ``;`` of a line that
+    has one, and with it a matrix's row separator.
 
     >>> from symbackprop import backprop, network_from_latex
     >>> net = network_from_latex("z = w x\\nL = z^2", params=["w"])
     >>> print(graph_mermaid(annotated_graph(backprop(net, {"w": 0.5, "x": 2.0}))))
     flowchart LR
-      n0["<i>w</i> = 0.5<br/><span style='color:#c0392b'>∂L/∂w = 4.000</span>"]:::param
+      n0["<i>w</i> = 0.5<br/><span class='gradient'><span>∂L/∂w = 4.000</span></span>"]:::param
       n1["<i>x</i> = 2"]:::input
       n2_op(("×"))
-      n2["<i>z</i> = 1.000<br/><span style='color:#c0392b'>∂L/∂z = 2.000</span>"]:::intermediate
+      n2["<i>z</i> = 1.000<br/><span class='gradient'><span>∂L/∂z = 2.000</span></span>"]:::intermediate
       n2_op --> n2
       n3_op(("(·)²"))
-      n3["<i>L</i> = 1.000<br/><span style='color:#c0392b'>∂L/∂L = 1</span>"]:::loss
+      n3["<i>L</i> = 1.000<br/><span class='gradient'><span>∂L/∂L = 1</span></span>"]:::loss
       n3_op --> n3
       n0 --> n2_op
       n1 --> n2_op
@@ -483,6 +486,7 @@ def graph_mermaid(graph: AnnotatedGraph) -> str:
       classDef input fill:#eeeeee,stroke:#555
       classDef intermediate fill:#ffffff,stroke:#555
       classDef loss fill:#fde3c8,stroke:#555
+      classDef gradient color:#c0392b
     """
     ids = {n.name: f"n{i}" for i, n in enumerate(graph.nodes)}
     loss = _mermaid_html(html_name(graph.loss))
@@ -500,8 +504,9 @@ def graph_mermaid(graph: AnnotatedGraph) -> str:
             rows = [f"{name} ∈ {_mermaid_html(_html_space(n.shape or ''))}"
                     + (f" ({_mermaid_html(_html_shape(n.size))})" if n.size else "")]
         if n.gradient is not None:
-            rows.append(f"<span style='color:{GRADIENT_COLOR}'>∂{loss}/∂"
-                        f"{_mermaid_html(html_name(n.latex))}{_mermaid_gradient(n)}</span>")
+            # Mermaid's classDef colours the children of an element of its class: hence two spans
+            rows.append(f"<span class='{MERMAID_GRADIENT_CLASS}'><span>∂{loss}/∂"
+                        f"{_mermaid_html(html_name(n.latex))}{_mermaid_gradient(n)}</span></span>")
         lines.append(f'  {ids[n.name]}["{"<br/>".join(rows)}"]:::{n.kind}')
         if not n.is_leaf:
             lines.append(f"  {op} --> {ids[n.name]}")
@@ -509,7 +514,12 @@ def graph_mermaid(graph: AnnotatedGraph) -> str:
         source = ids[a] + ("_op" if graph.node(a).is_operation else "")
         lines.append(f"  {source} --> {ids[b]}_op")
     lines += [f"  classDef {kind} fill:{color},stroke:#555" for kind, color in COLORS.items()]
+    lines.append(f"  classDef {MERMAID_GRADIENT_CLASS} color:{GRADIENT_COLOR}")
     return "\n".join(lines)
+
+
+#: the Mermaid class of a label's gradient row, coloured GRADIENT_COLOR by a classDef
+MERMAID_GRADIENT_CLASS = "gradient"
 
 
 def _mermaid_gradient(n: GraphNode) -> str:
@@ -525,14 +535,31 @@ def _mermaid_gradient(n: GraphNode) -> str:
     return _mermaid_html(f" = {_html_number(g)}")
 
 
+_MERMAID_ESCAPE = re.compile(r'&#[xX]([0-9a-fA-F]+);|&#(\d+);|[#"]')
+
+
 def _mermaid_html(text: str) -> str:
-    """Graphviz-style HTML (``<SUB>``) as Mermaid label HTML: lower-case tags, quotes escaped."""
+    r"""Graphviz-style HTML (``<SUB>``) as Mermaid label HTML: lower-case tags, and every ``"``
+    and ``#`` as Mermaid's own entity (``#quot;``, ``#35;``), numeric HTML entities too.
+
+    Mermaid reads ``#name;`` as an entity before it parses the HTML: ``html.escape``'s
+    ``&#x27;`` would come out as ``&&x27;``, and a plain ``#1;`` as a control character.
+
+    >>> _mermaid_html('a<SUB>1</SUB> "x" #1; it&#x27;s')
+    'a<sub>1</sub> #quot;x#quot; #35;1; it#39;s'
+    """
     text = re.sub(r"</?(SUB|SUP|I|BR)\b", lambda m: m.group(0).lower(), text)
-    return text.replace('"', "#quot;")
+
+    def escape(m: re.Match) -> str:
+        if m.group(1) or m.group(2):
+            return f"#{int(m.group(1), 16) if m.group(1) else int(m.group(2))};"
+        return "#quot;" if m.group(0) == '"' else "#35;"
+    return _MERMAID_ESCAPE.sub(escape, text)
 
 
 def _mermaid_text(text: str) -> str:
-    return html.escape(text).replace('"', "#quot;")
+    """Plain text as a Mermaid label: HTML-escaped, then as :func:`_mermaid_html`."""
+    return _mermaid_html(html.escape(text))
 
 
 def write_graph(d, path: Path | str, *, lang: str | None = None) -> None:
