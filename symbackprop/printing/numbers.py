@@ -25,6 +25,30 @@ def fmt(value: float, digits: int = 3, *, latex: bool = True) -> str:
     return text
 
 
+def fmt_all(values, digits: int = 3, *, latex: bool = True) -> list[str]:
+    """The numbers of one table in one format: all fixed, or all scientific when one needs it.
+
+    >>> fmt_all([0.116, -0.217, 2e-05], 3, latex=False)
+    ['1.160e-01', '-2.170e-01', '2.000e-05']
+    >>> fmt_all([0.116, -0.217], 3)
+    ['0.116', '-0.217']
+    """
+    values = [float(v) for v in values]
+    scientific = any(v != 0 and math.isfinite(v) and (abs(v) < 10 ** -digits or abs(v) >= 1e6)
+                     for v in values)
+    if not scientific:
+        return [fmt(v, digits, latex=latex) for v in values]
+    out = []
+    for v in values:
+        if not math.isfinite(v):
+            out.append(str(v))
+            continue
+        mantissa, exponent = f"{v:.{digits}e}".split("e")
+        exponent = int(exponent)
+        out.append(rf"{mantissa} \times 10^{{{exponent}}}" if latex else f"{mantissa}e{exponent:+03d}")
+    return out
+
+
 def hand_round(value: float, digits: int) -> float:
     """What a person calculating by hand carries forward: ``digits`` significant decimals.
 

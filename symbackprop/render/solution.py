@@ -11,7 +11,7 @@ definitions as written, a matrix network IR with shapes and matrices.
 from __future__ import annotations
 
 from symbackprop.derivation import Derivation, Step
-from symbackprop.printing.numbers import fmt, short_float
+from symbackprop.printing.numbers import fmt, fmt_all, short_float
 from symbackprop.render.blocks import (IR, Descent, Equation, Equations, SympyExpr, Figure, Heading,
                                        InSpace, Matrix, Number, Para, PartialRatio, Raw, Solution, Table,
                                        definition, in_space, leaf_display, shown_values,
@@ -82,9 +82,10 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
     add(Heading(phrase("gradients", lang)))
     if scalar:
         header = [phrase("h_param", lang), phrase("h_formula", lang)]
+        shown = fmt_all([d.gradient_value(p) for p in params], d.digits) if numeric else []
         add(Table(header + ([phrase("h_gradient", lang)] if numeric else []), [
             [f"${names[p]}$", f"${SympyExpr(d.gradient(p)).latex(ctx)}$"] +
-            ([f"${fmt(d.gradient_value(p), d.digits)}$"] if numeric else []) for p in params]))
+            ([f"${shown[i]}$"] if numeric else []) for i, p in enumerate(params)]))
     else:
         add(Para(phrase("m_gradients_intro", lang)))
         add(Equations([Equation(PartialRatio(d.loss, p), _gradient_rhs(d, p)) for p in params]))
@@ -103,10 +104,11 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
         lr = short_float(d.learning_rate)
         add(Para(phrase("update_intro", lang, lr=lr, L=names[d.loss])))
         if scalar:
+            numbers = iter(fmt_all([x for u in d.updates.values()
+                                    for x in (u.current, u.gradient, u.updated)], d.digits))
             add(Table([phrase(h, lang) for h in ("h_param", "h_current", "h_gradient", "h_updated")],
-                      [[f"${names[p]}$"] + [f"${fmt(x, d.digits)}$"
-                                            for x in (u.current, u.gradient, u.updated)]
-                       for p, u in d.updates.items()]))
+                      [[f"${names[p]}$"] + [f"${next(numbers)}$" for _ in range(3)]
+                       for p in d.updates]))
         else:
             add(Equations([Equation(Raw(rf"{names[p]} - \eta \, {PartialRatio(d.loss, p).latex(ctx)}",
                                         f"{p} - η ∂{d.loss}/∂{p}"),
