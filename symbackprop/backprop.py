@@ -294,7 +294,12 @@ def _gradient_descent_step(d: Derivation, values: Values, lr: float, rnd) -> Non
         d.updates[p] = Update(current, g, new)
         updated[p] = new
     env, sizes = leaf_arrays(d.network, updated, rnd)
-    forward_values(d.network, env, sizes, rnd)
+    try:
+        forward_values(d.network, env, sizes, rnd)
+    except SpecError as e:  # the step, not the given values, left the domain
+        raise SpecError(f"after one gradient-descent step (learning rate {lr:g}), "
+                        f"{str(e).replace(' at the given values', '')}; try a smaller "
+                        f"learning_rate") from None
     d.loss_after = float(env[d.loss])
 
 

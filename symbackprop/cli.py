@@ -11,6 +11,7 @@ from pathlib import Path
 
 from symbackprop.derive import backprop, derive
 from symbackprop.errors import SymbackpropError
+from symbackprop.render.latex import HEADINGS
 from symbackprop.spec import load_spec
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".json": "json",
@@ -32,18 +33,27 @@ def _derive(args) -> int:
             raise SymbackpropError(f"cannot tell the format from '{args.output}'; use --format")
     fmt = fmt or "text"
     options = {"lang": args.lang or spec.lang, "closed_forms": args.expand}
+    latex = {"heading": args.heading} if args.heading else {}
+    if args.heading and fmt not in ("latex", "pdf"):
+        raise SymbackpropError(f"--heading is for LaTeX (--format latex or pdf), not {fmt}")
+    if args.sty is not None and fmt != "latex":
+        raise SymbackpropError(f"--sty is for LaTeX fragments (--format latex), not {fmt}")
+    if args.sty is not None:  # the package a fragment asks for, into DIR or beside -o FILE
+        from symbackprop.render.latex import write_sty
+
+        write_sty(args.sty or (Path(args.output).parent if args.output else Path(".")))
     if fmt == "pdf":
         from symbackprop.render.pdf import write_pdf
 
         if not args.output:
             raise SymbackpropError("--format pdf needs -o FILE.pdf")
-        write_pdf(d, Path(args.output), **options)
+        write_pdf(d, Path(args.output), **options, **latex)
         return 0
     if fmt == "json":
         text = json.dumps(d.to_json(**options), ensure_ascii=False, indent=2) + "\n"
     elif fmt == "latex":
         standalone = args.standalone if args.standalone is not None else bool(args.output)
-        text = d.to_latex(standalone=standalone, **options)
+        text = d.to_latex(standalone=standalone, **options, **latex)
     elif fmt == "markdown":
         text = d.to_markdown(**options)
     else:
@@ -115,7 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expand", nargs="?", const="nodes", choices=["nodes", "leaves"],
                    help="add closed forms of the gradients, in node names (default) or leaves")
     p.add_argument("--standalone", action=argparse.BooleanOptionalAction, default=None,
-                   help="LaTeX: a complete document (default when writing a .tex file)")
+                   help="LaTeX: a complete document (default when writing a .tex file); "
+                        "else a fragment to \\input, whose first lines name the preamble it needs")
+    p.add_argument("--heading", choices=list(HEADINGS), metavar="LEVEL",
+                   help="LaTeX: the sectioning command of the solution's headings, one of "
+                        f"{', '.join(HEADINGS)} (default section; the steps go one level below)")
+    p.add_argument("--sty", nargs="?", const="", metavar="DIR",
+                   help="LaTeX: also write symbackprop.sty, the package a fragment asks for "
+                        "(\\usepackage{symbackprop}), into DIR (default: beside -o FILE, or here)")
     p.set_defaults(run=_derive)
 
     p = sub.add_parser("graph", help="draw the computational graph with values and gradients")

@@ -518,6 +518,8 @@ def reduce_sum(x: Expr, axes=None, keepdims: bool = False) -> Expr:
         axes = tuple(sorted(a % len(x.shape) for a in axes))
         if not axes:
             return x
+        if len(axes) == len(x.shape) and not keepdims:  # every axis: the sum of all entries
+            axes = None
     if isinstance(x, Scale):
         return scale(x.coeff, reduce_sum(x.x, axes, keepdims))
     return Sum(x, axes, keepdims)

@@ -66,7 +66,7 @@ VALUES: dict[str, Callable] = {
     "gelu": _gelu,
     "tanh": np.tanh,
     "exp": np.exp,
-    "log": np.log,
+    "log": lambda x, base=None: np.log(x) if base is None else np.log(x) / np.log(base),
     "sqrt": np.sqrt,
     "abs": np.abs,
     "sin": np.sin,

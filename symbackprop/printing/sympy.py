@@ -120,6 +120,9 @@ class SympyTextPrinter(StrPrinter):
     def _print_Heaviside(self, expr):
         return f"1[{self._print(expr.args[0])} > 0]"
 
+    def _print_Abs(self, expr):
+        return f"|{self._print(expr.args[0])}|"
+
     def _print_Function(self, expr):
         if hasattr(expr, "text_name"):  # activations: σ(z), ReLU(z)
             arg = self._print(expr.args[0])

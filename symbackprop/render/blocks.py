@@ -24,6 +24,7 @@ import sympy as sp
 from symbackprop import ir as O
 from symbackprop.derivation import Derivation
 from symbackprop.printing.ir import LatexPrinter, TextPrinter
+from symbackprop.printing.names import text_name
 from symbackprop.printing.numbers import fmt, short_float
 from symbackprop.printing.sympy import partial_latex, sympy_latex, sympy_text
 from symbackprop.shapes import Shape, dim_latex, shape_latex, shape_text, space_latex, space_text
@@ -90,7 +91,7 @@ class PartialRatio:
         return partial_latex(self.of, self.wrt, ctx.names)
 
     def text(self, ctx: Ctx) -> str:
-        return f"∂{self.of}/∂{self.wrt}"
+        return f"∂{text_name(self.of)}/∂{text_name(self.wrt)}"
 
 
 @dataclass
@@ -105,7 +106,7 @@ class DerivativeOf:
         return rf"\frac{{\partial}}{{\partial {name}}}\left({SympyExpr(self.expr, order='none').latex(ctx)}\right)"
 
     def text(self, ctx: Ctx) -> str:
-        return f"∂/∂{self.wrt} [{SympyExpr(self.expr, order='none').text(ctx)}]"
+        return f"∂/∂{text_name(self.wrt)} [{SympyExpr(self.expr, order='none').text(ctx)}]"
 
 
 @dataclass
@@ -440,7 +441,8 @@ def shown_values(d: Derivation) -> dict[str, float | str]:
 
 
 def leaf_display(d: Derivation) -> dict[str, str]:
-    """Leaf values as given (``0.5``, ``2.0``), not padded to the display precision."""
+    """Leaf values as given (``0.5``, ``2.0``), not padded to the display precision; a value
+    that needs more digits than shown is left out, for each printer to format its own way."""
     if d.values is None:
         return {}
     out = {}
@@ -449,5 +451,6 @@ def leaf_display(d: Derivation) -> dict[str, str]:
             v = d.value(n)
             short = short_float(v)
             decimals = len(short.split(".")[1]) if "." in short and "e" not in short else 0
-            out[n] = short if decimals <= d.digits and "e" not in short else fmt(v, d.digits)
+            if decimals <= d.digits and "e" not in short:
+                out[n] = short
     return out

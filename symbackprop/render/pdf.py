@@ -26,15 +26,21 @@ def tex_available() -> bool:
     return shutil.which("pdflatex") is not None
 
 
-def write_pdf(d, path: Path | str, *, lang: str | None = None, closed_forms: bool = False) -> None:
-    """Write the worked solution of ``d`` as a PDF at ``path``."""
+def write_pdf(d, path: Path | str, *, lang: str | None = None, closed_forms: bool = False,
+              heading: str = "section") -> None:
+    """Write the worked solution of ``d`` as a PDF at ``path`` (``heading``: the level of its
+    headings, as for :func:`~symbackprop.render.latex.render_latex`)."""
     path = Path(path)
-    tex = render_latex(d, lang=lang, standalone=True, closed_forms=closed_forms)
+    tex = render_latex(d, lang=lang, standalone=True, closed_forms=closed_forms, heading=heading)
     compile_pdf(tex, path)
 
 
-def compile_pdf(tex: str, path: Path | str) -> None:
-    """Compile the LaTeX document ``tex`` to the PDF ``path`` (latexmk when present)."""
+def compile_pdf(tex: str, path: Path | str, *, files: dict[str, str] | None = None) -> None:
+    """Compile the LaTeX document ``tex`` to the PDF ``path`` (latexmk when present).
+
+    ``files`` are written beside the document first, ``{name: text}``: the fragments it
+    inputs, ``symbackprop.sty``.
+    """
     path = Path(path)
     if not tex_available():
         source = path.with_suffix(".tex")
@@ -43,6 +49,11 @@ def compile_pdf(tex: str, path: Path | str) -> None:
                                f"Install TeX Live: {INSTALL_TEX}")
     with tempfile.TemporaryDirectory(prefix="symbackprop-") as tmp:
         work = Path(tmp)
+        for name, text in (files or {}).items():
+            if Path(name).name != name or name == "doc.tex":
+                raise SymbackpropError(f"cannot compile with a file named '{name}' beside the "
+                                       "document; give a plain file name")
+            (work / name).write_text(text, encoding="utf-8")
         (work / "doc.tex").write_text(tex, encoding="utf-8")
         pdflatex = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"]
         if shutil.which("latexmk"):
