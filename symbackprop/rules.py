@@ -141,8 +141,8 @@ defvjp(VarPower,
 
 # ---- elementwise functions --------------------------------------------------
 def _elementwise(g: Expr, n: Apply, ans) -> Expr:
-    if n.func == "log":  # the textbook writes G / X, not G ⊙ ln'(X)
-        return O.div(g, n.x)
+    if n.func == "log":  # the textbook writes G / X, not G ⊙ ln'(X); log_b X: G / (X ln b)
+        return O.div(g, n.x) if n.alpha is None else O.scale(1 / sp.log(n.alpha), O.div(g, n.x))
     if n.func == "sigmoid":
         cancelled = _log_sigmoid_chain(g, n)
         if cancelled is not None:

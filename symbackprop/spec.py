@@ -14,6 +14,8 @@ A spec is data only: nothing in it is ever executed. The keys::
     digits = 3                              # optional display precision
     mode = "exact"                          # or "hand": carry rounded values
     lang = "en"                             # or "zh"
+    activations = { phi = "relu" }          # optional: \\phi(z) is ReLU(z)
+    elementwise_powers = false              # optional: true reads A^{[1]2} of a matrix as A ⊙ A
     [values]                                # optional: a numeric worked solution
     x = 2.0
 
@@ -32,7 +34,7 @@ from typing import Any, Mapping
 from symbackprop.errors import SpecError, SymbackpropError
 from symbackprop.network import Network
 from symbackprop.reader.forward import network_from_latex
-from symbackprop.reader.latex import canonical_name
+from symbackprop.reader.latex import canonical_name, declared_functions
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,7 +42,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 KEYS = {"title", "forward", "params", "loss", "learning_rate", "digits", "mode", "lang",
-        "values", "shapes"}
+        "values", "shapes", "activations", "elementwise_powers"}
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Spec:
     title: str | None = None
     shapes: dict[str, list] = field(default_factory=dict)
     path: Path | None = None
+    activations: dict[str, str] = field(default_factory=dict)  #: declared name → function
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -109,14 +112,22 @@ def spec_from_dict(data: Mapping[str, Any], path: Path | None = None, *,
     values = data.get("values")
     if values is not None and not isinstance(values, dict):
         raise SpecError(f"{where}'values' must be a table: [values]")
-    values = {canonical_name(k): v for k, v in values.items()} if values else None
+    values = _canonical_keys(values, "[values]", where) if values else None
     for name, v in (values or {}).items():
         if isinstance(v, bool) or not isinstance(v, (int, float, list)):
             raise SpecError(f"{where}value of '{name}' must be a number, got {v!r}")
     shapes = data.get("shapes")
     if shapes is not None and not isinstance(shapes, dict):
         raise SpecError(f"{where}'shapes' must be a table: [shapes]")
-    shapes = {canonical_name(k): v for k, v in (shapes or {}).items()}
+    shapes = _canonical_keys(shapes or {}, "[shapes]", where)
+
+    activations = data.get("activations", {})
+    if not isinstance(activations, dict) or not all(isinstance(v, str) for v in activations.values()):
+        raise SpecError(f"{where}'activations' must be a table of function names, "
+                        f"e.g. activations = {{ phi = \"relu\", g = \"tanh\" }}")
+    elementwise = data.get("elementwise_powers", False)
+    if not isinstance(elementwise, bool):
+        raise SpecError(f"{where}'elementwise_powers' must be true or false, got {elementwise!r}")
 
     title, titles = _titles(data.get("title"), where)
     loss = data.get("loss")
@@ -125,7 +136,8 @@ def spec_from_dict(data: Mapping[str, Any], path: Path | None = None, *,
     try:
         network = network_from_latex(forward, params=params,
                                      loss=canonical_name(loss) if loss else None, shapes=shapes,
-                                     values=values, title=title, first_line=first_line)
+                                     values=values, title=title, first_line=first_line,
+                                     activations=activations, elementwise_powers=elementwise)
     except SymbackpropError as e:
         raise type(e)(f"{where}{e}") from None
     network.titles = titles
@@ -146,7 +158,21 @@ def spec_from_dict(data: Mapping[str, Any], path: Path | None = None, *,
     lang = data.get("lang", "en")
     if lang not in ("en", "zh"):
         raise SpecError(f"{where}'lang' must be \"en\" or \"zh\", got {lang!r}")
-    return Spec(network, values, lr, digits, mode, lang, title, shapes, path)
+    return Spec(network, values, lr, digits, mode, lang, title, shapes, path,
+                declared_functions(activations))
+
+
+def _canonical_keys(table: Mapping[str, Any], what: str, where: str) -> dict[str, Any]:
+    """A table keyed by canonical names; two spellings of one name (``"\\mu_B"`` and ``"μ_B"``)
+    are an error, not a silent overwrite."""
+    out: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
+    for key, v in table.items():
+        name = canonical_name(key)
+        if name in out:
+            raise SpecError(f"{where}{what} gives '{name}' twice (as '{spelled[name]}' and '{key}')")
+        out[name], spelled[name] = v, key
+    return out
 
 
 def _titles(raw, where: str) -> tuple[str | None, dict[str, str]]:

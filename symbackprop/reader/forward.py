@@ -19,7 +19,7 @@ with every node's shape. A scalar forward pass is the 0-d case: with no
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from symbackprop.errors import LatexSyntaxError, ShapeError, SpecError
@@ -54,13 +54,16 @@ class ForwardLine:
 
 
 def read_forward(forward: str, *, params: Iterable[str] = (), known: Iterable[str] = (),
-                 first_line: int = 1, constants: Iterable[str] = ()) -> list[ForwardLine]:
+                 first_line: int = 1, constants: Iterable[str] = (),
+                 functions: Mapping[str, str] | None = None) -> list[ForwardLine]:
     """Parse a forward pass line by line and check its names.
 
     Redefinitions, cycles and names used before their definition are
     :class:`SpecError` naming the line, counted from ``first_line`` (the spec
-    file's line). ``constants`` are names that are not leaves (dimensions).
+    file's line). ``constants`` are names that are not leaves (dimensions);
+    ``functions`` the declared activations (``{"\\phi": "relu"}``), which are not nodes.
     """
+    functions = dict(functions or {})
     lines = []
     defined_at: dict[str, int] = {}
     for number, text in _forward_lines(forward, first_line):
@@ -69,6 +72,9 @@ def read_forward(forward: str, *, params: Iterable[str] = (), known: Iterable[st
             name, _ = latex_in.parse_name(lhs)
         except LatexSyntaxError as e:
             raise SpecError(f"line {number}: {e}") from None
+        if name in functions:
+            raise SpecError(f"line {number}: '{name}' is declared in activations as a function and "
+                            f"cannot also be defined as a node; rename one")
         if name in defined_at:
             raise SpecError(f"line {number}: '{name}' is defined again (first defined on line "
                             f"{defined_at[name]}); every name is defined once")
@@ -78,10 +84,14 @@ def read_forward(forward: str, *, params: Iterable[str] = (), known: Iterable[st
         raise SpecError("the forward pass is empty: write one 'name = expression' per line")
 
     names = set(defined_at) | set(params) | set(known)
+    clash = sorted(names & set(functions))
+    if clash:
+        raise SpecError(f"'{clash[0]}' is declared in activations as a function and is also a node "
+                        f"(a parameter or a value); rename one")
     seen, out = set(constants), []
     for number, name, rhs in lines:
         try:
-            tree = latex_in.parse(rhs, names)
+            tree = latex_in.parse(rhs, names, functions=functions, strict=True)
         except LatexSyntaxError as e:
             raise SpecError(f"line {number}: {e}") from None
         used = latex_in.free_names(tree)
@@ -91,7 +101,8 @@ def read_forward(forward: str, *, params: Iterable[str] = (), known: Iterable[st
             if u in defined_at and defined_at[u] > number:
                 raise SpecError(f"line {number}: '{u}' is used before it is defined "
                                 f"(on line {defined_at[u]})")
-        leaves = sorted(used - seen, key=lambda u: _first_position(rhs, u))
+        first = _first_positions(tree)
+        leaves = sorted(used - seen, key=lambda u: (first.get(u, len(rhs)), u))
         seen |= used | {name}
         out.append(ForwardLine(number, name, rhs, tree, leaves))
     return out
@@ -100,7 +111,8 @@ def read_forward(forward: str, *, params: Iterable[str] = (), known: Iterable[st
 def network_from_latex(forward: str, *, params: Iterable[str] = (), loss: str | None = None,
                        shapes: Mapping[str, Any] | None = None,
                        values: Mapping[str, Any] | None = None, title: str | None = None,
-                       first_line: int = 1) -> Network:
+                       first_line: int = 1, activations: Mapping[str, str] | None = None,
+                       elementwise_powers: bool = False) -> Network:
     r"""The network whose forward pass is ``forward`` (one ``name = LaTeX`` per line).
 
     ``shapes`` declares leaf shapes (``{"X": ["m", "n_in"], "b_1": ["n_1"]}``);
@@ -110,7 +122,15 @@ def network_from_latex(forward: str, *, params: Iterable[str] = (), loss: str | 
     a :class:`~symbackprop.errors.ShapeError` naming the line, the node and
     both shapes. Errors name the line, counted from ``first_line`` (the spec
     file's line).
+
+    ``activations`` declares function names (``{"phi": "relu", "g": "tanh"}``: ``\\phi(z)`` and
+    ``g(z)`` are then ReLU and tanh); with ``elementwise_powers`` a power of a matrix by a whole
+    number is elementwise, as in Ng's ``A^{[1]2}`` (otherwise it is an error naming both readings).
     """
+    try:
+        functions = latex_in.declared_functions(activations or {})
+    except LatexSyntaxError as e:
+        raise SpecError(f"activations: {e}") from None
     params = [canonical_name(p) for p in params]
     declared = {canonical_name(k): parse_shape(k, v) for k, v in (shapes or {}).items()}
     values = {canonical_name(k): v for k, v in (values or {}).items()}
@@ -119,12 +139,14 @@ def network_from_latex(forward: str, *, params: Iterable[str] = (), loss: str | 
     if clash:
         raise SpecError(f"'{clash[0]}' is both a dimension and a node; rename one")
     lines = read_forward(forward, params=params, known=set(declared) | set(values) | dims,
-                         first_line=first_line, constants=dims)
+                         first_line=first_line, constants=dims, functions=functions)
     net = Network(params=params, loss_name=loss, title=title)
     scalar = not declared and not any(isinstance(v, list) for v in values.values())
     for line in lines:
         for u in line.leaves:
             net.leaf(u, () if scalar else _leaf_shape(u, declared, values, line.number))
+        if elementwise_powers and not scalar:
+            line.tree = _hadamard_powers(line.tree, net.shapes, dims)
         try:
             expr = lower(line.tree, net.shapes, dims=dims, text=line.rhs)
         except LatexSyntaxError as e:
@@ -158,9 +180,45 @@ def _leaf_shape(name: str, declared: Mapping[str, Shape], values: Mapping[str, A
                      f"(e.g. {name} = [\"m\", \"n\"], or [] for a scalar) or give its value")
 
 
-def _first_position(text: str, name: str) -> int:
-    """Where ``name`` first appears in ``text`` (to declare leaves in reading order)."""
-    base, _, sub = name.partition("_")
-    candidates = [name, f"{base}_{{{sub}}}"] if sub else [name]
-    found = [text.find(c) for c in candidates if text.find(c) >= 0]
-    return min(found) if found else len(text)
+def _first_positions(tree: latex_in.Tree) -> dict[str, int]:
+    """Where each name first appears in a line (to declare leaves in reading order)."""
+    out: dict[str, int] = {}
+
+    def walk(n) -> None:
+        if isinstance(n, latex_in.Name):
+            if n.pos >= 0 and n.pos < out.get(n.canonical, n.pos + 1):
+                out[n.canonical] = n.pos
+        elif isinstance(n, tuple):
+            for x in n:
+                walk(x)
+        elif is_dataclass(n):
+            for f in fields(n):
+                walk(getattr(n, f.name))
+
+    walk(tree)
+    return out
+
+
+def _hadamard_powers(tree: latex_in.Tree, shapes: Mapping[str, Shape], dims) -> latex_in.Tree:
+    """``A^{[1]2}`` and ``(…)^2`` of a matrix as ``A ⊙ A`` (a declared ``elementwise_powers``)."""
+    def walk(n):
+        if isinstance(n, tuple):
+            return tuple(walk(x) for x in n)
+        if not is_dataclass(n) or isinstance(n, (latex_in.Name, latex_in.Num, latex_in.Partial)):
+            return n
+        n = replace(n, **{f.name: walk(getattr(n, f.name)) for f in fields(n)
+                          if f.name != "pos" and not isinstance(getattr(n, f.name), (str, int, type(None)))})
+        if (isinstance(n, latex_in.Pow) and isinstance(n.exp, latex_in.Num) and n.exp.value.isdigit()
+                and int(n.exp.value) >= 1 and not isinstance(n.base, latex_in.Norm)):
+            try:
+                shape = lower(n.base, shapes, dims=dims).shape
+            except (LatexSyntaxError, ShapeError):
+                return n
+            if shape != ():
+                out = n.base
+                for _ in range(int(n.exp.value) - 1):
+                    out = latex_in.BinOp("odot", out, n.base, pos=n.pos)
+                return out
+        return n
+
+    return walk(tree)

@@ -32,6 +32,7 @@ rest of the Hadamard product it starts (``\sum Y \odot \ln P`` sums the product)
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Callable, Collection, Mapping, Optional, Union
 
@@ -182,12 +183,34 @@ _KNOWN_FUNCS = (", ".join("\\" + k for k in _FUNC_CMDS)
                 + ", \\operatorname{…} of " + ", ".join(sorted(set(_FUNC_KEYS) - set(_FUNC_CMDS))))
 #: function names that, written without a backslash, would silently become products
 _FUNC_WORDS = frozenset(_FUNC_CMDS) | frozenset(ACTIVATIONS) | {"sigmoid", "relu"}
+#: what an activation may be declared as in a spec's ``activations`` (``{ phi = "relu" }``)
+_DECLARABLE = {k: v for k, v in _FUNC_KEYS.items() if v not in ("max", "min", *_MATRIX_FUNCS)}
+_ALPHABETS = frozenset("mathcal mathscr mathfrak".split())  # \mathcal{L}: part of the name
+#: Chinese, Japanese and Korean characters: a run of them is one name (苹果, 支付金额, りんご)
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_CJK_RUN = re.compile(f"[{_CJK}]+")
+#: the characters of a name written in \text{…}, \mathrm{…}, \operatorname{…}
+_TEXT_NAME = re.compile(f"[A-Za-z{_CJK}][A-Za-z0-9_{_CJK}]*")
+#: Unicode Greek letters read as their LaTeX commands (ε, ϵ are \epsilon; φ, ϕ are \phi)
+_UNICODE_GREEK = {
+    **dict(zip("αβγδεϵζηθϑικλμνξπϖρϱσςτυφϕχψω",
+               "alpha beta gamma delta epsilon epsilon zeta eta theta vartheta iota kappa lambda mu nu "
+               "xi pi varpi rho varrho sigma varsigma tau upsilon phi phi chi psi omega".split())),
+    **dict(zip("ΓΔΘΛΞΠΣΥΦΨΩ", "Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split())),
+    "ℓ": "ell",
+}
+#: Unicode operators as their LaTeX spelling
+_UNICODE_OPS = {"×": "*", "·": "*", "⋅": "*", "−": "-", "⊙": "odot", "∘": "odot"}
+#: combining accents (x̂ = x + U+0302, and precomposed letters such as ŷ) as decorations
+_COMBINING = {"\u0302": "hat", "\u0304": "bar", "\u0305": "bar", "\u0303": "tilde",
+              "\u0307": "dot", "\u0308": "ddot", "\u030c": "check", "\u20d7": "vec"}
+_SUPERSCRIPT_DIGITS = {"¹": "1", "²": "2", "³": "3"}
 
 _PYTHON = [
     (re.compile(r"(?<![\\\w])(lambda|import|exec|eval)\b"), "keyword"),
     (re.compile(r"`"), "backtick"),
     (re.compile(r'"'), "quote"),
-    (re.compile(r"'[\w .]+'"), "quoted string"),
+    (re.compile(r"(?<![\w}'\])])'[\w .]+'"), "quoted string"),  # not the primes of y' … x'
     (re.compile(r"(?<!\\);"), "';' (did you mean '\\;'?)"),
     (re.compile(r"(?<!\\):"), "':' (did you mean '\\:'?)"),
     (re.compile(r"__"), "'__'"),
@@ -209,6 +232,18 @@ _NUM = re.compile(r"(?:\d+(?:\.\d+)?|\.\d+)(?P<sci>[eE][+-]?\d+)?")
 _CMD = re.compile(r"\\([A-Za-z]+|.)")
 
 
+def _accented(text: str, i: int) -> Optional[tuple[str, str, int]]:
+    """``(letter, decoration, end)`` of an accented letter at ``i`` (x̂, ŷ, μ̂), else None."""
+    c = text[i]
+    plain = (c.isascii() and c.isalpha()) or c in _UNICODE_GREEK
+    if plain and i + 1 < len(text) and text[i + 1] in _COMBINING:
+        return c, _COMBINING[text[i + 1]], i + 2
+    d = unicodedata.normalize("NFD", c)
+    if len(d) == 2 and d[0].isascii() and d[0].isalpha() and d[1] in _COMBINING:
+        return d[0], _COMBINING[d[1]], i + 1
+    return None
+
+
 def _tokenize(text: str, known: frozenset[str]) -> list[_Tok]:
     for pattern, what in _PYTHON:
         m = pattern.search(text)
@@ -220,19 +255,53 @@ def _tokenize(text: str, known: frozenset[str]) -> list[_Tok]:
     def add(kind: str, s: str, start: int, end: int) -> None:
         toks.append(_Tok(kind, s, start, end))
 
+    def letter(c: str, start: int, end: int) -> None:
+        if c in _UNICODE_GREEK:
+            add("cmd", "\\" + _UNICODE_GREEK[c], start, end)
+        else:
+            add("word", c, start, end)
+
     while i < n:
         c = text[i]
+        accented = _accented(text, i) if not c.isspace() and c != "\\" else None
         if c.isspace() or c == "~":
             i += 1
-        elif c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
+        elif (c.isascii() and c.isdigit()) or (c == "." and i + 1 < n and text[i + 1].isdigit()):
             m = _NUM.match(text, i)
             end = m.start("sci") if m.group("sci") and m.group("sci")[0] in known else m.end()
             add("num", text[i:end], i, end)
             i = end
+        elif accented:  # x̂ → \hat{x}
+            base, accent, end = accented
+            add("cmd", "\\" + accent, i, end)
+            add("{", "{", i, end)
+            letter(base, i, end)
+            add("}", "}", i, end)
+            i = end
         elif c.isascii() and c.isalpha():
-            m = re.compile(r"[A-Za-z]+").match(text, i)
-            add("word", m.group(), i, m.end())
+            end = i
+            while end < n and text[end].isascii() and text[end].isalpha() and not _accented(text, end):
+                end += 1
+            add("word", text[i:end], i, end)
+            i = end
+        elif c in _UNICODE_GREEK:
+            letter(c, i, i + 1)
+            i += 1
+        elif _CJK_RUN.match(text, i):
+            m = _CJK_RUN.match(text, i)
+            add("cjk", m.group(), i, m.end())
             i = m.end()
+        elif c in _UNICODE_OPS:
+            add(_UNICODE_OPS[c], c, i, i + 1)
+            i += 1
+        elif c in _SUPERSCRIPT_DIGITS:  # σ² = σ^2
+            add("^", "^", i, i + 1)
+            add("num", _SUPERSCRIPT_DIGITS[c], i, i + 1)
+            i += 1
+        elif c in "′″":  # y′ = y'
+            for _ in range(1 + (c == "″")):
+                add("'", "'", i, i + 1)
+            i += 1
         elif c == "\\":
             m = _CMD.match(text, i)
             if not m:
@@ -256,7 +325,7 @@ def _tokenize(text: str, known: frozenset[str]) -> list[_Tok]:
             elif name in _TEXT_CMDS:
                 t = re.compile(r"\s*(?:\{([^{}]*)\}|([A-Za-z]))").match(text, end)
                 content = "" if not t else (t.group(2) or t.group(1).replace("\\_", "_")).strip()
-                if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 _\-]*", content):
+                if not re.fullmatch(f"[A-Za-z0-9{_CJK}][A-Za-z0-9{_CJK} _\\-]*", content):
                     raise LatexSyntaxError(f"'\\{name}' needs plain text in braces", text, i)
                 add("text", content, i, t.end())
                 end = t.end()
@@ -294,17 +363,32 @@ def _split_canonical(canonical: str) -> tuple[str, Optional[str]]:
     return canonical, None
 
 
+#: a plain identifier with underscores, as code writes names: apple_price, x_ij, w_12
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*")
+
+
+def _dotted(letters: str) -> str:
+    return "·".join(letters)
+
+
 class _Parser:
-    def __init__(self, text: str, known: Collection[str], allow_partial: bool):
+    def __init__(self, text: str, known: Collection[str], allow_partial: bool, *,
+                 functions: Optional[Mapping[str, str]] = None, strict: bool = False,
+                 lhs: bool = False):
         self.text = text
         self.known = frozenset(known)
-        bases = {_split_canonical(k)[0] for k in self.known}
-        self.long_bases = sorted((b for b in bases if len(b) > 1 and b.isalpha()), key=len, reverse=True)
+        self.functions = dict(functions or {})
+        bases = {_split_canonical(k)[0] for k in self.known | set(self.functions)}
+        self.long_bases = sorted((b for b in bases if len(b) > 1 and b.isascii() and b.isalpha()),
+                                 key=len, reverse=True)
         self.allow_partial = allow_partial
+        self.strict = strict  # a run of letters must be one reading only (forward passes)
+        self.lhs = lhs  # reading a left-hand side: one name, whatever its superscript
         self.toks = _tokenize(text, self.known)
         self.i = 0
         self.prev: Optional[_Tok] = None
         self.closers: list[Optional[str]] = []  # innermost '|'/'||' group, None inside brackets
+        self.raised: Optional[Tree] = None  # a name that came with its power: A^{[1]2}
 
     # -- token helpers
     def peek(self, k: int = 0) -> _Tok:
@@ -357,6 +441,9 @@ class _Parser:
     def greedy_len(self, word: str) -> int:
         return next((len(b) for b in self.long_bases if word.startswith(b)), 1)
 
+    def written(self, start: int) -> str:
+        return self.text[start:self.prev.end].strip() if self.prev else ""
+
     # -- grammar
     def expr(self) -> Tree:
         left = self.odot()
@@ -376,7 +463,7 @@ class _Parser:
         kind = self.peek().kind
         if kind in ("|", "||"):
             return not (self.closers and self.closers[-1] == kind)
-        return kind in ("num", "word", "text", "cmd", "(", "[", "{")
+        return kind in ("num", "word", "text", "cjk", "cmd", "(", "[", "{")
 
     def product(self) -> Tree:
         left = self.unary()
@@ -398,21 +485,39 @@ class _Parser:
         return self.power()
 
     def power(self) -> Tree:
-        base, raised = self.atom(), False
+        base = self.atom()
+        raised = base is self.raised and base is not None
         while True:
             tok = self.peek()
             if tok.kind == "^":
                 if raised:
                     raise self.error("double superscript: use braces, as in {x^2}^3", tok.pos)
                 caret, raised = self.next(), True
-                base = (Transpose(base, pos=caret.pos) if self.transpose_mark()
-                        else Pow(base, self.script_arg(caret), pos=caret.pos))
+                if self.transpose_mark():
+                    base = Transpose(base, pos=caret.pos)
+                elif self.at("{") and self.peek(1).kind == "odot":
+                    base = self.hadamard_power(base, caret)
+                else:
+                    base = Pow(base, self.script_arg(caret), pos=caret.pos)
             elif tok.kind == "'":
                 raise self.error("a prime (') must follow a function name, as in \\sigma'(z)", tok.pos)
             elif tok.kind == "_":
                 raise self.error("a subscript '_' must directly follow a name", tok.pos)
             else:
                 return base
+
+    def hadamard_power(self, base: Tree, caret: _Tok) -> Tree:
+        """``A^{\\circ 2}``: the elementwise (Hadamard) power, ``A ⊙ A``."""
+        opener, circ = self.next(), self.next()
+        k = self.peek()
+        if k.kind != "num" or not k.text.isdigit() or int(k.text) < 1:
+            raise self.error(f"expected a whole number after {self.show(circ)}, as in A^{{\\circ 2}}", k.pos)
+        self.next()
+        self.close(opener)
+        out = base
+        for _ in range(int(k.text) - 1):
+            out = BinOp("odot", out, base, pos=caret.pos)
+        return out
 
     def transpose_mark(self) -> bool:
         """After '^': consume ``\\top``, ``T``, ``{T}``, ``{\\mathsf T}``, … if present."""
@@ -483,6 +588,9 @@ class _Parser:
             return self.word()
         if kind == "text":
             return self.text_name()
+        if kind == "cjk":
+            self.next()
+            return self.name_from(tok.text, tok.pos)
         if kind in ("(", "[", "{"):
             return self.group()
         if kind == "|":
@@ -499,10 +607,61 @@ class _Parser:
         raise self.error(f"expected an expression{after}, found {self.show(tok)}", tok.pos)
 
     # -- names
+    def fresh(self, tok: _Tok) -> bool:
+        """Does ``tok`` start a run of letters in the source (not the rest of a split word)?"""
+        return tok.pos == 0 or not (self.text[tok.pos - 1].isascii() and self.text[tok.pos - 1].isalpha())
+
+    def known_identifier(self, tok: _Tok) -> Optional[Tree]:
+        """``apple_price``, ``x_ij``, ``w_12``: an identifier with underscores that is a node of the
+        network (or a declared function) is that name; a shorter name it starts with is ambiguous."""
+        if tok.kind != "word" or not self.fresh(tok):
+            return None
+        m = _IDENTIFIER.match(self.text, tok.pos)
+        ident = m.group()
+        if "_" not in ident or not (ident in self.known or ident in self.functions):
+            return None
+        base, rest = ident.split("_", 1)
+        short = f"{base}_{rest[0]}"
+        if short != ident and short in self.known and not self.lhs:
+            raise self.error(f"ambiguous '{ident}': the name {ident} or the name {short} followed by "
+                             f"{rest[1:]}; write {base}_{{{rest}}} for {ident} or {short}\\, {rest[1:]} "
+                             f"for the product", tok.pos)
+        end = m.end()
+        while self.peek().kind != "eof" and self.peek().end <= end:
+            self.next()
+        if self.peek().pos < end:
+            self.take(end - self.peek().pos)
+        return self.name_from(ident, tok.pos, identifier=True)
+
+    def check_run(self, tok: _Tok) -> None:
+        """In a forward pass, ``tax`` is refused unless one reading fits: the name 'tax' (a node)
+        or the product t·a·x (every letter a node)."""
+        if not (self.strict and self.fresh(tok) and len(tok.text) > 1):
+            return
+        run, pieces, i = tok.text, [], 0
+        while i < len(run):
+            n = self.greedy_len(run[i:])
+            pieces.append(run[i:i + n])
+            i += n
+        after = self.text[tok.end:tok.end + 1]
+        tail = pieces[:-1] if after in ("_", "^", "'") else pieces
+        unknown = [p for p in tail if len(p) == 1 and p not in self.known and p not in self.functions]
+        if not unknown:
+            return
+        ident = _IDENTIFIER.match(self.text, tok.pos).group()
+        as_text = ident.replace("_", "\\_")
+        raise self.error(f"ambiguous '{ident}': one name '{ident}' or the product {_dotted(pieces)}"
+                         f"{'…' if ident != run else ''} ('{unknown[0]}' is not a node); write "
+                         f"\\text{{{as_text}}} for one name (or give it a value, list it in params or "
+                         f"define it), or {' '.join(pieces)} with spaces for the product", tok.pos)
+
     def word(self) -> Tree:
         tok = self.peek()
+        ident = self.known_identifier(tok)
+        if ident is not None:
+            return ident
         n = self.greedy_len(tok.text)
-        if n == 1 and tok.text in _FUNC_WORDS:
+        if n == 1 and tok.text in _FUNC_WORDS and not self.functions.get(tok.text):
             raise self.error(f"'{tok.text}' reads as a product of letters: write \\{tok.text} or "
                              f"\\operatorname{{{tok.text}}} for the function", tok.pos)
         if (self.allow_partial and "d" not in self.known and tok.text[0] == "d" and n == 1):
@@ -511,6 +670,7 @@ class _Parser:
                 return self.inline_d()
             except (LatexSyntaxError, _NoMatch):
                 self.restore(state)
+        self.check_run(tok)
         piece = self.take(n)
         return self.letter(piece.text, piece.pos)
 
@@ -522,70 +682,245 @@ class _Parser:
             return Const("e", pos=pos)
         return self.name_from(base, pos, subscript)
 
-    def name_from(self, base: str, start: int, subscript: bool = True) -> Name:
-        canonical, layer = base, None
-        if subscript:
-            layer = self.layer_superscript()  # a^{(1)}_1 …
-            if self.at("_"):
-                canonical = f"{base}_{self.subscript()}"
-            if layer is None:
-                layer = self.layer_superscript()  # … or a_1^{(1)}
-        if layer is not None:
-            canonical += f"^{layer}"
-        return Name(canonical, self.text[start:self.prev.end].strip(), pos=start)
+    def primes(self) -> str:
+        """``'``, ``''`` after a name (or ``^{\\prime}``): part of the name, y' ≠ y."""
+        out = ""
+        while True:
+            if self.at("'"):
+                self.next()
+                out += "'"
+            elif self.at("^") and self.peek(1).kind == "cmd" and self.peek(1).text == "\\prime":
+                self.next(), self.next()
+                out += "'"
+            elif (self.at("^") and self.peek(1).kind == "{" and self.peek(2).kind == "cmd"
+                  and self.peek(2).text == "\\prime"):
+                self.next(), self.next()
+                while self.at("cmd", "\\prime"):
+                    self.next()
+                    out += "'"
+                if not self.at("}"):
+                    raise self.error("expected '}' after \\prime", self.peek().pos)
+                self.next()
+            else:
+                return out
 
-    def layer_superscript(self) -> Optional[str]:
-        """``^{(1)}``, ``^{[l]}``: a layer index in parentheses or brackets is part of a name
-        (Nielsen's ``w^{(2)}``, Ng's ``W^{[1]}``), never a power; returns ``(1)``, ``[l]``.
+    def name_from(self, base: str, start: int, subscript: bool = True, *, identifier: bool = False) -> Tree:
+        r"""The name that starts with ``base``: its primes, subscript and superscript.
 
-        Without braces (``w^(1)``) LaTeX raises only the parenthesis: that is an error naming
-        both readings.
+        A superscript is part of the name when it is a layer index (``w^{(1)}``, ``W^{[2]}``), a
+        label of two or more letters (``y^{target}``, ``y^{\text{pred}}``), a prime
+        (``x^{\prime}``), or, like ``\sigma_B^2``, when the name with it is a node of the network
+        and the name without it is not; otherwise it is a power. Both nodes: an error.
         """
-        if not self.at("^"):
-            return None
+        if not subscript:
+            return Name(base, self.written(start), pos=start)
+        prime_at: list[int] = []
+
+        def primes() -> str:
+            pos = self.peek().pos
+            out = self.primes()
+            if out:
+                prime_at.append(pos)
+            return out
+
+        stem, sub, sup, wrap = base, None, None, None
+        if identifier:
+            stem, sub = _split_canonical(base)
+        stem += primes()
+        if self.at("^"):
+            sup, sub, wrap = self.superscript(stem, sub, start)
+            stem += primes()
+        if self.at("_") and (sub is None or identifier):  # \text{apple\_price}_1: apple_price_1
+            more = self.subscript(stem if sub is None else f"{stem}_{sub}")
+            sub = more if sub is None else f"{sub}_{more}"
+            stem += primes()
+        if sup is None and wrap is None and self.at("^"):
+            sup, sub, wrap = self.superscript(stem, sub, start)
+            stem += primes()
+        canonical = stem + (f"_{sub}" if sub is not None else "") + (f"^{sup}" if sup is not None else "")
+        # a declared function: \phi(z), g(z), g^{[1]}(Z^{[1]}), g^{[1]'}(Z^{[1]})
+        n_primes = len(stem) - len(stem.rstrip("'"))
+        bare = canonical.replace("'", "")
+        if bare in self.functions and not self.lhs:
+            if wrap is not None and wrap[0] == "prime":
+                n_primes += wrap[1]
+            elif wrap is not None:
+                raise self.error(f"the function {self.written(start)} needs an argument", start)
+            fake = _Tok("cmd", bare, start, self.prev.end)
+            return self.function(self.functions[bare], fake, primes=n_primes, written=f"'{self.written(start)}'")
+        if wrap is not None and wrap[0] == "prime":
+            canonical = canonical + "'" * wrap[1]
+            prime_at.append(wrap[2])
+        if prime_at and not self.lhs and canonical not in self.known:
+            raise self.error(f"a prime (') must follow a function name, as in \\sigma'(z), or belong to "
+                             f"a name that is a node: define {canonical} (or give it a value) to use it",
+                             prime_at[0])
+        shown = self.written(start) if wrap is None else re.sub(r"^\{(.*)\}$", r"\1", latex_name(canonical))
+        name = Name(canonical, shown, pos=start)
+        if self.at("(") and not self.lhs and sub is None and canonical not in self.known:
+            shown = self.written(start)
+            raise self.error(
+                f"ambiguous '{shown}(': the function {shown} applied to (…), or {shown} times (…)? "
+                f"Declare the function in the spec (activations = {{ {_activation_key(canonical)} = \"relu\" }}), "
+                f"or make {shown} a node (give it a value, list it in params or define it) and write "
+                f"{shown} \\cdot (…) for the product", start)
+        if wrap is None or wrap[0] == "prime":
+            return name
+        if wrap[0] == "pow":
+            self.raised = Pow(name, wrap[1], pos=wrap[2])
+        else:
+            self.raised = Transpose(name, pos=wrap[2])
+        return self.raised
+
+    def superscript(self, stem: str, sub: Optional[str], start: int):
+        """At '^' after a name: ``(sup, sub, wrap)``; ``sup`` None when the superscript is not part
+        of the name (then nothing is consumed, unless ``wrap`` is a power already read)."""
         state = self.save()
         caret = self.next()
-        if self.peek().kind in ("(", "["):
-            opener = self.peek()
+        tok = self.peek()
+        if tok.kind in ("(", "["):
             self.restore(state)
-            raise self.error(f"ambiguous '^{opener.text}': write ^{{{opener.text}…{_CLOSE[opener.kind]}}} "
+            raise self.error(f"ambiguous '^{tok.text}': write ^{{{tok.text}…{_CLOSE[tok.kind]}}} "
                              f"for a layer index (part of the name) or ^{{…}} for a power", caret.pos)
-        if not self.at("{"):
-            self.restore(state)
-            return None
+        layer = self.layer_index(caret)
+        if layer is not None:
+            return layer[0], sub, layer[1]
+        self.restore(state)
         self.next()
-        if self.peek().kind not in ("(", "["):
-            self.restore(state)
-            return None
-        opener = self.next()
-        parts = []
-        while not self.at(_CLOSE[opener.kind]):
-            t = self.next()
-            if t.kind in ("num", "word", "+", "-"):
-                parts.append(t.text)
-            elif t.kind == "cmd" and t.text[1:] in _GREEK:
-                parts.append(t.text)
-            else:  # ^{(a + b)^2}-like: an ordinary power after all
-                self.restore(state)
-                return None
+        label = self.label(caret)
+        if label is not None:
+            return label, sub, None
+        self.restore(state)
         self.next()
-        if not parts or not self.at("}"):
+        simple = self.simple_superscript()
+        if simple is None:
             self.restore(state)
-            return None
-        self.next()
-        return f"{opener.text}{''.join(parts)}{_CLOSE[opener.kind]}"
+            return None, sub, None
+        after = self.subscript(stem) if sub is None and self.at("_") else None
+        plain = stem + (f"_{sub or after}" if (sub or after) is not None else "")
+        candidate = f"{plain}^{simple}"
+        if self.lhs:
+            return simple, sub or after, None
+        if candidate in self.known:
+            if plain in self.known:
+                shown = self.text[start:self.prev.end]
+                raise self.error(f"ambiguous '{shown}': the name {candidate} or {plain} to the power "
+                                 f"{simple} (both are nodes); rename one, or write ({latex_name(plain)})^"
+                                 f"{{{simple}}} for the power", caret.pos)
+            return simple, sub or after, None
+        self.restore(state)
+        if after is None:
+            return None, sub, None
+        # x^2_B: LaTeX sets it as x_B^2, the power of x_B
+        caret = self.next()
+        exp = self.script_arg(caret)
+        return None, self.subscript(stem), ("pow", exp, caret.pos)
 
-    def subscript(self) -> str:
+    def layer_index(self, caret: _Tok):
+        """After '^': ``{(1)}``, ``{[l]}``, ``{[2](i)}`` — a layer (or example) index, part of the
+        name (Nielsen's ``w^{(2)}``, Ng's ``W^{[1]}``, ``a^{[2](i)}``), never a power; Ng's
+        ``W^{[2]T}`` (transpose), ``A^{[1]2}`` (power) and ``g^{[1]'}`` (derivative) after it.
+        Returns ``(index, wrap)`` or None (nothing consumed then is the caller's to restore)."""
+        if not self.at("{"):
+            return None
+        self.next()
+        groups = []
+        while self.peek().kind in ("(", "["):
+            opener = self.next()
+            parts = []
+            while not self.at(_CLOSE[opener.kind]):
+                t = self.next()
+                if t.kind in ("num", "word", "+", "-"):
+                    parts.append(t.text)
+                elif t.kind == "cmd" and t.text[1:] in _GREEK:
+                    parts.append(t.text)
+                else:  # ^{(a + b)^2}-like: an ordinary power after all
+                    return None
+            self.next()
+            if not parts:
+                return None
+            groups.append(f"{opener.text}{''.join(parts)}{_CLOSE[opener.kind]}")
+        if not groups:
+            return None
+        wrap = None
+        tok = self.peek()
+        if tok.kind == "'" or (tok.kind == "cmd" and tok.text == "\\prime"):
+            k = 0
+            while self.at("'") or self.at("cmd", "\\prime"):
+                self.next()
+                k += 1
+            wrap = ("prime", k, caret.pos)
+        elif (tok.kind == "cmd" and tok.text in ("\\top", "\\intercal")) or (
+                tok.kind == "word" and tok.text == "T"):
+            if tok.kind == "word" and "T" in self.known:
+                raise self.error(f"ambiguous 'T' in {self.show(caret)}{{…T}}: the transpose or the node T; "
+                                 f"write ^{{…\\top}} for the transpose", tok.pos)
+            self.next()
+            wrap = ("T", None, caret.pos)
+        elif tok.kind == "num":
+            self.next()
+            wrap = ("pow", Num(tok.text, pos=tok.pos), caret.pos)
+        if not self.at("}"):
+            return None
+        self.next()
+        return "".join(groups), wrap
+
+    def label(self, caret: _Tok) -> Optional[str]:
+        """After '^': ``{target}``, ``{\\text{pred}}``, ``\\mathrm{true}`` — a word of two or more
+        letters is a label, part of the name (``y^{target}``), never a product of letters."""
+        braced = self.at("{")
+        if braced:
+            self.next()
+        tok = self.peek()
+        if tok.kind == "text" or (tok.kind == "word" and (braced or self.lhs)):
+            word = tok.text
+        else:
+            return None
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]+", word):
+            return None
+        self.next()
+        if braced:
+            if not self.at("}"):
+                return None
+            self.next()
+        if word in self.known:
+            raise self.error(f"ambiguous '^{{{word}}}': a label (part of the name) or the power by the "
+                             f"node {word}; write ^{{({word})}}… or rename one", caret.pos)
+        return word
+
+    def simple_superscript(self) -> Optional[str]:
+        """After '^': one digit, ``{12}``, one letter or a Greek letter, braced or not."""
+        braced = self.at("{")
+        if braced:
+            self.next()
+        tok = self.peek()
+        if tok.kind == "num" and tok.text.isdigit() and (braced or len(tok.text) == 1):
+            out = self.next().text
+        elif tok.kind == "word" and (len(tok.text) == 1 or not braced):
+            out = self.take().text
+        elif tok.kind == "cmd" and tok.text[1:] in _GREEK:
+            out = self.next().text
+        else:
+            return None
+        if braced:
+            if not self.at("}"):
+                return None
+            self.next()
+        return out
+
+    def subscript(self, stem: str = "") -> str:
         under = self.next()
         tok = self.peek()
         if tok.kind == "{":
             opener, parts = self.next(), []
             while not self.at("}"):
                 t = self.next()
-                if t.kind in ("num", "word", "text") or t.kind in (",", "+", "-"):
+                if t.kind in ("num", "word", "text", "cjk") or t.kind in (",", "+", "-"):
                     parts.append(t.text.replace(" ", ""))
                 elif t.kind == "cmd" and t.text[1:] in _GREEK:
                     parts.append(t.text)
+                elif t.kind == "cmd" and t.text[1:] in _ALPHABETS:
+                    parts.append(self.alphabet_letter(t))
                 elif t.kind == "eof":
                     raise self.error("unbalanced '{': no matching '}'", opener.pos)
                 else:
@@ -594,13 +929,33 @@ class _Parser:
             if not parts:
                 raise self.error("empty subscript", opener.pos)
             return "".join(parts)
+        if tok.kind in ("num", "word") and len(tok.text) > 1 and not (tok.kind == "num" and not tok.text.isdigit()):
+            whole, first = f"{stem}_{tok.text}", f"{stem}_{tok.text[0]}"
+            if (whole in self.known or self.lhs) and (first not in self.known or self.lhs):
+                return self.next().text
+            kind = "one name" if whole in self.known else "one subscript"
+            raise self.error(f"ambiguous '_{tok.text}': {kind} {stem}_{{{tok.text}}} or {first} followed by "
+                             f"{tok.text[1:]}; write _{{{tok.text}}} for the subscript or {first}\\, {tok.text[1:]} "
+                             f"for the product", under.pos)
         if tok.kind == "num" and len(tok.text) > 1:
             raise self.error(f"ambiguous '_{tok.text}': write _{{{tok.text}}}", under.pos)
         if tok.kind in ("num", "word"):
             return self.take().text
-        if tok.kind == "text" or (tok.kind == "cmd" and tok.text[1:] in _GREEK):
+        if tok.kind in ("text", "cjk") or (tok.kind == "cmd" and tok.text[1:] in _GREEK):
             return self.next().text
+        if tok.kind == "cmd" and tok.text[1:] in _ALPHABETS:  # Ioffe's \mu_\mathcal{B}
+            return self.alphabet_letter(self.next())
         raise self.error("dangling '_': expected a subscript after it", under.pos)
+
+    def alphabet_letter(self, cmd: _Tok) -> str:
+        r"""After ``\mathcal``: ``{B}`` or ``B``; returns ``\mathcal{B}``."""
+        braced = self.at("{") and self.next()
+        inner = self.single_letter(cmd)
+        if braced:
+            if not self.at("}"):
+                raise self.error(f"{self.show(cmd)} takes a single letter", cmd.pos)
+            self.next()
+        return f"{cmd.text}{{{inner}}}"
 
     def single_letter(self, cmd: _Tok) -> str:
         tok = self.peek()
@@ -619,42 +974,64 @@ class _Parser:
     def text_name(self) -> Tree:
         tok = self.next()
         content = tok.text
-        if _key(content) in _FUNC_KEYS and content not in self.long_bases:
+        if content in self.functions:
+            return self.function(self.functions[content], tok)
+        if _key(content) in _FUNC_KEYS and content not in self.long_bases and content not in self.known:
             return self.function(_FUNC_KEYS[_key(content)], tok)
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", content):
-            raise self.error(f"{self.show(tok)} is not a name (letters and digits only)", tok.pos)
+        if not _TEXT_NAME.fullmatch(content):
+            raise self.error(f"{self.show(tok)} is not a name (letters, digits and \\_ only)", tok.pos)
         if len(content) > 1 and self.peek().kind in ("(", "[") and content not in self.known:
-            raise self.error(f"unknown function {self.show(tok)}; known functions: {_KNOWN_FUNCS}", tok.pos)
-        return self.letter(content, tok.pos) if len(content) == 1 else self.name_from(content, tok.pos)
+            raise self.error(f"unknown function {self.show(tok)}; known functions: {_KNOWN_FUNCS}; "
+                             f"or declare it in the spec: activations = {{ {content} = \"relu\" }}", tok.pos)
+        if len(content) == 1 and content.isascii():
+            return self.letter(content, tok.pos)
+        return self.name_from(content, tok.pos, identifier="_" in content)
 
     # -- commands
+    def sigma_is_name(self) -> bool:
+        """After ``\\sigma``: is ``^2``, ``^2_B`` … a declared name (σ², σ_B²) rather than σ's power?"""
+        if not self.at("^"):
+            return False
+        state = self.save()
+        try:
+            node = self.name_from("\\sigma", self.prev.pos)
+            return not (isinstance(node, Name) and node.canonical == "\\sigma")
+        except LatexSyntaxError:
+            return False
+        finally:
+            self.restore(state)
+
     def command(self) -> Tree:
         tok = self.peek()
         name = tok.text[1:]
         if name in _GREEK:
             self.next()
-            if name == "sigma" and not self.at("_") and (
-                    self.peek().kind in ("(", "[", "'") or "\\sigma" not in self.known):
+            if (name == "sigma" and not self.at("_") and not self.sigma_is_name() and not self.lhs
+                    and (self.peek().kind in ("(", "[", "'") or "\\sigma" not in self.known)):
                 return self.function("sigmoid", tok)
             if name == "pi" and "\\pi" not in self.known and not self.at("_"):
                 return Const("pi", pos=tok.pos)
             return self.name_from(tok.text, tok.pos)
-        if name in _DECORATIONS:
+        if name in _DECORATIONS or name in _ALPHABETS:
             self.next()
             braced = self.at("{") and self.next()
             inner = self.single_letter(tok)
+            sub = None
+            if braced and self.at("_") and name in _DECORATIONS:  # \hat{y_1} = \hat{y}_1
+                sub = self.subscript(f"{tok.text}{{{inner}}}")
             if braced and not self.at("}"):
                 raise self.error(f"{self.show(tok)} must decorate a single letter", tok.pos)
             if braced:
                 self.next()
-            return self.name_from(f"{tok.text}{{{inner}}}", tok.pos)
+            base = f"{tok.text}{{{inner}}}"
+            return self.name_from(base if sub is None else f"{base}_{sub}", tok.pos, identifier=sub is not None)
         if name in _WRAPPERS:
             self.next()
             node = self.group() if self.at("{") else self.atom()
             if isinstance(node, Name):
                 canonical = node.canonical
                 if self.at("_") and _split_canonical(canonical)[1] is None:
-                    canonical = f"{canonical}_{self.subscript()}"
+                    canonical = f"{canonical}_{self.subscript(canonical)}"
                 node = Name(canonical, self.text[tok.pos:self.prev.end], pos=tok.pos)
             return node
         if name in ("frac", "dfrac", "tfrac"):
@@ -676,12 +1053,11 @@ class _Parser:
             raise self.error(f"{self.show(tok)} must follow '^'", tok.pos)
         raise self.error(f"unknown command {self.show(tok)}; known functions: {_KNOWN_FUNCS}", tok.pos)
 
-    def function(self, func: str, tok: _Tok) -> Tree:
-        written = self.show(tok)
+    def function(self, func: str, tok: _Tok, *, primes: int = 0, written: Optional[str] = None) -> Tree:
+        written = written or self.show(tok)
         log_base = None
         if func == "log" and self.at("_"):
             log_base = self.script_arg(self.next())
-        primes = 0
         while self.at("'"):
             self.next()
             primes += 1
@@ -701,6 +1077,10 @@ class _Parser:
             raise self.error(f"{written} needs parentheses, as in \\max(0, z)", tok.pos)
         elif self.starts_factor():
             args = [self.power()]
+        elif func == "sigmoid" and power is not None and tok.text == "\\sigma":
+            raise self.error("'\\sigma^…' needs an argument: for the sigmoid's power write \\sigma^2(z); "
+                             "for σ² as a name (a variance) define it on a left-hand side or give it a value",
+                             tok.pos)
         else:
             raise self.error(f"{written} needs an argument", tok.pos)
         if func in ("max", "min"):
@@ -853,9 +1233,15 @@ class _Parser:
 
 
 # ---- entry points ----------------------------------------------------------
-def parse(text: str, known: Collection[str] = (), *, allow_partial: bool = False) -> Tree:
-    """Parse one LaTeX expression; ``known`` canonical names guide letter runs."""
-    p = _Parser(text, known, allow_partial)
+def parse(text: str, known: Collection[str] = (), *, allow_partial: bool = False,
+          functions: Optional[Mapping[str, str]] = None, strict: bool = False) -> Tree:
+    """Parse one LaTeX expression; ``known`` canonical names guide letter runs.
+
+    ``functions`` maps declared function names to functions (``{"\\\\phi": "relu"}``, from
+    :func:`declared_functions`); ``strict`` (forward passes) refuses a run of letters that is
+    neither a node nor a product of nodes (``tax`` when there is no node ``tax`` or ``t``).
+    """
+    p = _Parser(text, known, allow_partial, functions=functions, strict=strict)
     if p.at("eof"):
         raise LatexSyntaxError("empty expression", text, 0)
     node = p.expr()
@@ -891,13 +1277,16 @@ def parse_equation(text: str) -> tuple[str, str, int]:
 
 
 def parse_name(text: str) -> tuple[str, str]:
-    """Read a left-hand side, which must be exactly one name: (canonical, latex as written).
+    r"""Read a left-hand side, which must be exactly one name: (canonical, latex as written).
 
-    A plain letter run is one name here (``dZ_2``, ``loss``).
+    A plain letter run is one name here (``dZ_2``, ``loss``, ``apple_price``), and so is a
+    superscript (``\sigma_B^2``, ``z^l_j``): a left-hand side cannot be a power.
     """
-    run = re.match(r"\s*([A-Za-z]+)", text)
-    known = {"e", "E", "T", "d", "\\sigma", "\\pi"} | ({run.group(1)} if run else set())
-    p = _Parser(text, known, False)
+    run = re.match(r"\s*([A-Za-z]+)((?:_[A-Za-z0-9]+)*)", text)
+    known = {"e", "E", "T", "d", "\\sigma", "\\pi"}
+    if run:
+        known |= {run.group(1), run.group(1) + run.group(2)}
+    p = _Parser(text, known, False, lhs=True)
     node = p.atom() if not p.at("eof") else None
     if not isinstance(node, Name) or not p.at("eof"):
         where = p.peek().pos if isinstance(node, Name) else 0
@@ -905,33 +1294,102 @@ def parse_name(text: str) -> tuple[str, str]:
     return node.canonical, node.latex
 
 
-def canonical_name(latex: str) -> str:
-    r"""Canonical spelling of one name: ``w_{1,2}`` → ``w_1,2``, ``\mathbf{W}_{1}`` → ``W_1``.
+_LAYER_SUFFIX = re.compile(r"\^((?:[(\[][^()\[\]{}]*[)\]])+)$")
 
-    A name already in canonical spelling is returned unchanged (``w_10``, ``w_1,2``).
+
+def canonical_name(latex: str) -> str:
+    r"""Canonical spelling of one name: ``w_{1,2}`` → ``w_1,2``, ``\mathbf{W}_{1}`` → ``W_1``,
+    ``\text{apple\_price}`` → ``apple_price``, ``y_1^{target}`` → ``y_1^target``,
+    ``\sigma^2_B`` → ``\sigma_B^2``, ``μ_B`` → ``\mu_B``.
+
+    A name already in canonical spelling is returned unchanged (``w_10``, ``w_1,2``, ``W^[1]``).
     """
     try:
         return parse_name(latex)[0]
     except LatexSyntaxError:
         text = "".join(latex.split())
-        layer = re.fullmatch(r"(.+)\^([(\[][^()\[\]{}]*[)\]])", text)
-        if layer:  # already canonical: w^(1), a_1^[2]
-            return f"{canonical_name(layer.group(1))}^{layer.group(2)}"
+        layer = _LAYER_SUFFIX.search(text)
+        if layer:  # already canonical: w^(1), a_1^[2], a^[2](i)
+            return f"{canonical_name(text[:layer.start()])}^{layer.group(1)}"
         base, sub = _split_canonical(text)
         if sub and "{" not in text and "}" not in text and parse_name(base)[0] == base:
             return text
         raise
 
 
+def declared_function(key: str) -> str:
+    r"""The canonical name a spec's ``activations`` key declares: ``phi``, ``\phi`` and ``φ`` are
+    all ``\phi`` (a Greek letter's name is that letter); ``g^[1]`` is Ng's ``g^{[1]}``."""
+    bare = key.strip()
+    if bare in _GREEK:
+        return "\\" + bare
+    return canonical_name(bare)
+
+
+def declared_functions(activations: Mapping[str, str]) -> dict[str, str]:
+    r"""``{"phi": "relu", "g": "tanh"}`` → ``{"\\phi": "relu", "g": "tanh"}``: canonical names to
+    the functions they are (the ``func`` of :class:`Call`); an unknown function or a name that is
+    already a function is a :class:`LatexSyntaxError` naming it."""
+    out = {}
+    for key, value in activations.items():
+        name = declared_function(key)
+        if name in ("\\sigma", "\\pi", "e") or (name.isascii() and _key(name) in _FUNC_KEYS):
+            raise LatexSyntaxError(f"'{key}' is already a function or a constant; declare another name")
+        func = _DECLARABLE.get(_key(value)) if isinstance(value, str) else None
+        if func is None:
+            raise LatexSyntaxError(f"unknown function {value!r} for '{key}'; one of: "
+                                   f"{', '.join(sorted(_DECLARABLE))}")
+        out[name] = func
+    return out
+
+
+def _activation_key(canonical: str) -> str:
+    """How to write ``canonical`` as a key of ``activations = { … }``."""
+    bare = canonical.lstrip("\\")
+    if canonical.startswith("\\") and bare in _GREEK:
+        return bare
+    return canonical if re.fullmatch(r"[A-Za-z0-9_]+", canonical) else f'"{canonical}"'
+
+
+def _is_word(text: str) -> bool:
+    return len(text) > 1 and bool(re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", text))
+
+
+def _top_level_caret(canonical: str) -> int:
+    depth = 0
+    for i, c in enumerate(canonical):
+        depth += (c == "{") - (c == "}")
+        if c == "^" and depth == 0:
+            return i
+    return -1
+
+
 def latex_name(canonical: str) -> str:
     r"""LaTeX for a canonical name: ``z_1`` → ``z_{1}``, ``loss`` → ``\mathrm{loss}``,
-    ``a_1^(2)`` → ``a_{1}^{(2)}``, ``W^[1]`` → ``W^{[1]}``."""
-    layer = re.search(r"\^([(\[][^()\[\]]*[)\]])$", canonical)
+    ``apple_price`` → ``\mathrm{apple\_price}``, ``苹果`` → ``\text{苹果}``; a name with a
+    superscript is one group, so that a printed power or transpose of it is not a double
+    superscript: ``a_1^(2)`` → ``{a_{1}^{(2)}}``, ``W^[1]`` → ``{W^{[1]}}`` (``{W^{[1]}}^{\top}``),
+    ``y^target`` → ``{y^{\mathrm{target}}}``, ``\sigma_B^2`` → ``{\sigma_{B}^{2}}``."""
+    layer = _LAYER_SUFFIX.search(canonical)
     if layer:
-        return f"{latex_name(canonical[:layer.start()])}^{{{layer.group(1)}}}"
+        return f"{{{latex_name(canonical[:layer.start()])}^{{{layer.group(1)}}}}}"
+    caret = _top_level_caret(canonical)
+    if caret > 0:
+        sup = canonical[caret + 1:]
+        shown = rf"\mathrm{{{sup}}}" if _is_word(sup) else sup
+        return f"{{{latex_name(canonical[:caret])}^{{{shown}}}}}"
     base, sub = _split_canonical(canonical)
-    if len(base) > 1 and not base.startswith("\\"):
+    primes = len(base) - len(base.rstrip("'"))
+    base = base.rstrip("'")
+    if _CJK_RUN.search(base):
+        base = rf"\text{{{base}}}"
+    elif len(base) > 1 and not base.startswith("\\"):
+        if sub is not None and (len(sub) > 1 and not sub.replace(",", "").isdigit()
+                                and re.fullmatch(r"[A-Za-z0-9_]+", sub)):
+            escaped = sub.replace("_", "\\_")
+            return rf"\mathrm{{{base}\_{escaped}}}" + "'" * primes
         base = rf"\mathrm{{{base}}}"
+    base += "'" * primes
     return base if sub is None else f"{base}_{{{sub}}}"
 
 

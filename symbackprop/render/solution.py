@@ -166,8 +166,9 @@ def _scalar_given(d: Derivation, lang: str) -> list:
     if d.values is None:
         return []
     net, shown = d.network, leaf_display(d)
-    given = phrase("and", lang).join(f"${net.node(n).latex} = {shown[n]}$" for n in net.order
-                                     if net.node(n).is_leaf)
+    given = phrase("and", lang).join(
+        f"${net.node(n).latex} = {shown[n] if n in shown else fmt(d.value(n), d.digits)}$"
+        for n in net.order if net.node(n).is_leaf)
     return [Para(phrase("given", lang, values=given) + " " +
                  phrase(f"precision_{d.mode}", lang, digits=d.digits))]
 
