@@ -7,9 +7,11 @@ against an independent evaluator (mpmath for scalars, NumPy for matrices).
 Prints, per kind: networks, agreements, disagreements by stage (derivation, compiled,
 exported; loss or gradient), crashes by stage and exception, the worst relative error
 ``max|a - b| / max(1, max|b|)`` among the comparisons that agreed and over all, and the
-time. Then every distinct failure class with its count and the smallest network showing
-it. ``--dump DIR`` writes each failing spec to DIR/<kind>_<index>.toml with the findings
-as TOML comments at the top. Network i of a kind is drawn from
+time; how many networks used each function, operator and spelling of the reader
+(``R.SCALAR_FEATURES`` / ``R.MATRIX_FEATURES``), and any the run never drew. Then every
+distinct failure class with its count and the smallest network showing it. ``--dump DIR``
+writes each failing spec to DIR/<kind>_<index>.toml with the findings as TOML comments at
+the top. Network i of a kind is drawn from
 ``random.Random(f"{seed}:{kind}:{i}")``, so any one can be regenerated alone
 (``--only scalar:17``).
 """
@@ -38,7 +40,7 @@ def draw(kind, seed, i, args):
     return R.matrix_network(rng, rng.randint(1, args.max_layers))
 
 
-def run_kind(kind, count, args, workdir, findings, dump, failing):
+def run_kind(kind, count, args, workdir, findings, dump, failing, coverage):
     stats = Counter()
     worst_ok, worst_all = 0.0, 0.0
     t0 = time.time()
@@ -47,6 +49,7 @@ def run_kind(kind, count, args, workdir, findings, dump, failing):
         net = draw(kind, args.seed, i, args)
         out = R.compare(net, workdir, tol=args.tol, timeout=args.timeout)
         stats["networks"] += 1
+        coverage[kind].update(R.features(net))
         if out.ok:
             stats["agree"] += 1
         for stage in {d.stage for d in out.disagreements}:
@@ -81,8 +84,8 @@ def run_kind(kind, count, args, workdir, findings, dump, failing):
 def _signature(net):
     """The shrunk node's LaTeX with leaf names, numbers and spelling variants made generic."""
     forward = net.toml.split(QUOTES)[1].strip().splitlines()[0]
-    sig = re.sub(r"p_\{?\d+\}?|[a-z]_\{?\d+\}?|\\theta_\{?\d+\}?", "v", forward)
-    sig = re.sub(r"\d+(\.\d+)?", "c", sig)
+    sig = re.sub(r"(?<![A-Za-z\\])(p_\{?\d+\}?|[a-z]_\{?\d+\}?)|\\theta_\{?\d+\}?", "v", forward)
+    sig = re.sub(r"(?<!_)(?<!_\{)\d+(\.\d+)?", "c", sig)  # a log's base stays
     return sig.replace(r"\left(", "(").replace(r"\right)", ")")
 
 
@@ -135,12 +138,13 @@ def main(argv=None):
         args.dump.mkdir(parents=True, exist_ok=True)
 
     findings = defaultdict(lambda: {"count": 0, "example": None})
+    coverage = defaultdict(Counter)
     failing = []
     table = {}
     with tempfile.TemporaryDirectory(prefix="randnet_") as workdir:
         for kind, count in (("scalar", args.scalar), ("matrix", args.matrix)):
             if count:
-                table[kind] = run_kind(kind, count, args, workdir, findings, args.dump, failing)
+                table[kind] = run_kind(kind, count, args, workdir, findings, args.dump, failing, coverage)
         shrunk = shrink_all(failing, args, workdir)
 
     stage_keys = ["disagree derivation", "disagree compiled", "disagree exported"]
@@ -165,6 +169,17 @@ def main(argv=None):
             for k, v in crashes:
                 print(f"  {v:6d}  {k[6:]}")
 
+    for kind in table:
+        want = R.SCALAR_FEATURES if kind == "scalar" else R.MATRIX_FEATURES
+        cov = coverage[kind]
+        print(f"\n{kind} coverage (networks using each notation, of {table[kind][0]['networks']}):")
+        items = [f"{cov[f]:5d}  {f}" for f in sorted(want, key=lambda f: (-cov[f], f))]
+        width = max(len(x) for x in items) + 2
+        for j in range(0, len(items), 2):
+            print("  " + "".join(x.ljust(width) for x in items[j:j + 2]).rstrip())
+        missing = sorted(f for f in want if not cov[f])
+        print(f"  never drawn: {', '.join(missing) if missing else 'none'}")
+
     print(f"\nFailure classes ({len(findings)}):")
     for (kind, cls), f in sorted(findings.items(), key=lambda kv: (kv[0][0], -kv[1]["count"])):
         size, i, toml, desc = f["example"]
@@ -185,6 +200,7 @@ def main(argv=None):
             "seed": args.seed,
             "table": {k: {"counts": dict(v[0]), "worst_agreeing": v[1], "worst_all": str(v[2]), "seconds": v[3]}
                       for k, v in table.items()},
+            "coverage": {k: dict(v) for k, v in coverage.items()},
             "classes": [{"kind": k, "class": c, "count": f["count"], "smallest_index": f["example"][1],
                          "spec": f["example"][2], "findings": f["example"][3]}
                         for (k, c), f in findings.items()],

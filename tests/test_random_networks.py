@@ -7,6 +7,11 @@ Any disagreement (``max|a - b| / max(1, max|b|) > 1e-6``) or exception fails the
 with the spec. Deterministic: hypothesis derandomized, no example database. Shrinking is
 off to keep the run short; ``benchmarks/random_networks.py`` runs thousands and reports the
 smallest network of each failure class.
+
+Besides the hypothesis draws, a covering sample (``R.covering_networks``: a few networks
+that between them use every function, operator and spelling the reader accepts, listed in
+``R.SCALAR_FEATURES`` / ``R.MATRIX_FEATURES``) runs on every test run, so no notation is
+left to the luck of the draw.
 """
 from __future__ import annotations
 
@@ -35,19 +40,35 @@ def _check(net, tmp_path):
         pytest.fail(f"{', '.join(out.classes())}\n{out.describe()}\n--- spec ---\n{net.toml}", pytrace=False)
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=60, **SETTINGS)
 @given(net=R.scalar_networks())
 def test_random_scalar_networks(net, tmp_path):
     _check(net, tmp_path)
 
 
-@settings(max_examples=15, **SETTINGS)
+@settings(max_examples=25, **SETTINGS)
 @given(net=R.matrix_networks())
 def test_random_matrix_networks(net, tmp_path):
     _check(net, tmp_path)
 
 
-@pytest.mark.parametrize("features", [("residual",), ("gate",), ("shared",), ("reg",)])
+@pytest.mark.parametrize("kind", ["scalar", "matrix"])
+def test_a_covering_sample_of_networks(kind, tmp_path):
+    """Networks that between them use every notation of R.SCALAR_FEATURES / R.MATRIX_FEATURES."""
+    nets = R.covering_networks(kind)  # RuntimeError if the generator lost some notation
+    failures = []
+    for net in nets:
+        out = R.compare(net, tmp_path, timeout=20.0)
+        if not out.ok:
+            uses = ", ".join(sorted(R.features(net) & (R.SCALAR_FEATURES | R.MATRIX_FEATURES)))
+            failures.append(f"{', '.join(out.classes())}\n{out.describe()}\n--- uses: {uses}\n"
+                            f"--- spec ---\n{net.toml}")
+    if failures and not os.environ.get("RANDNET_TIME_ONLY"):
+        pytest.fail(f"{len(failures)} of {len(nets)} networks fail\n\n" + "\n\n".join(failures), pytrace=False)
+
+
+@pytest.mark.parametrize("features", [("residual",), ("gate",), ("shared",), ("reg",), ("transpose",),
+                                      ("center",), ("normalize",), ("fn",)])
 @pytest.mark.parametrize("loss", ["mse", "bce", "softmax"])
 def test_each_matrix_feature_with_each_loss(features, loss, tmp_path):
     import random

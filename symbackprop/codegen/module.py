@@ -197,16 +197,7 @@ def module_source(d: Derivation, backend: str = "numpy", *, origin: Optional[str
         out += ["", "", WORK.format(dims=", ".join(sized[x] for x in dims), arrays=arrays).strip("\n")]
     out += ["", ""]
 
-    if needs_mapping:
-        out.append("def loss_and_grad(**arrays):")
-    else:
-        out.append("def loss_and_grad(*, " + ", ".join(ident[a] for a in arguments) + "):")
-    loss = docstring_safe(program.loss)
-    out.append(f'    """Return ``({loss}, {{param: ∂{loss}/∂param}})`` for one batch; each gradient has '
-               'its parameter\'s shape."""')
-    if needs_mapping:
-        out.append("    arrays = _by_identifier(arrays)")
-        out += [f"    {ident[a]} = arrays[{ident[a]!r}]" for a in arguments]
+    out += _signature(program, "for one batch; each gradient has its parameter's shape")
     dtype = f", dtype={be.alias}.float64" if be.name == "numpy" else ""
     out += [f"    {ident[a]} = {be.alias}.asarray({ident[a]}{dtype})" for a in arguments]
     out += _dims_code(program, printer)
@@ -260,16 +251,7 @@ def _scalar_module(program: GradientProgram, backend: str, origin: Optional[str]
     out.append("#: canonical name -> Python identifier of every argument")
     out.append("IDENTIFIERS = {" + ", ".join(f"{a!r}: {ident[a]!r}" for a in arguments) + "}")
     out += ["", "", helper_source(helpers, be.name), "", ""]
-    if needs_mapping:
-        out.append("def loss_and_grad(**arrays):")
-    else:
-        out.append("def loss_and_grad(*, " + ", ".join(ident[a] for a in arguments) + "):")
-    loss = docstring_safe(program.loss)
-    out.append(f'    """Return ``({loss}, {{param: ∂{loss}/∂param}})``; every value broadcasts over the '
-               'arguments."""')
-    if needs_mapping:
-        out.append("    arrays = _by_identifier(arrays)")
-        out += [f"    {ident[a]} = arrays[{ident[a]!r}]" for a in arguments]
+    out += _signature(program, "every value broadcasts over the arguments")
     out += body
     # an output that not every argument enters gets the broadcast shape of them all
     uses = _arguments_used(program)
@@ -286,6 +268,20 @@ def _scalar_module(program: GradientProgram, backend: str, origin: Optional[str]
     grads = ", ".join(f"{p!r}: {output(p, g)}" for p, g in program.gradients.items())
     out.append(f"    return {output(program.loss, outputs[program.loss])}, {{{grads}}}")
     return "\n".join(out) + "\n"
+
+
+def _signature(program: GradientProgram, says: str) -> list[str]:
+    """``def loss_and_grad(…):``, its docstring, and the arguments taken by canonical name too."""
+    ident, arguments = program.identifiers, program.arguments
+    mapping = any(ident[a] != a for a in arguments)
+    loss = docstring_safe(program.loss)
+    lines = ["def loss_and_grad(**arrays):" if mapping else
+             "def loss_and_grad(*, " + ", ".join(ident[a] for a in arguments) + "):",
+             f'    """Return ``({loss}, {{param: ∂{loss}/∂param}})``; {says}."""']
+    if mapping:
+        lines.append("    arrays = _by_identifier(arrays)")
+        lines += [f"    {ident[a]} = arrays[{ident[a]!r}]" for a in arguments]
+    return lines
 
 
 def _key(e) -> tuple:

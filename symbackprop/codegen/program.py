@@ -181,15 +181,17 @@ def _stable_logs(e: O.Expr, definitions: dict) -> O.Expr:
     def rewrite(n: O.Expr):
         if not (isinstance(n, O.Apply) and n.func == "log"):
             return None
+        # log_b x = ln x / ln b: the stable natural log, scaled
+        per_base = 1 if n.alpha is None else 1 / sp.log(n.alpha)
         x = inner(n.x)
         if isinstance(x, O.Apply) and x.func == "sigmoid":
-            return O.neg(O.Apply("softplus", O.neg(x.x)))
+            return O.scale(-per_base, O.Apply("softplus", O.neg(x.x)))
         if isinstance(x, O.Softmax):
-            return O.LogSoftmax(x.x)
+            return O.scale(per_base, O.LogSoftmax(x.x))
         if isinstance(n.x, O.Sub) and isinstance(n.x.a, O.Scalar) and n.x.a.value == 1:
             s = inner(n.x.b)
             if isinstance(s, O.Apply) and s.func == "sigmoid":
-                return O.neg(O.Apply("softplus", s.x))
+                return O.scale(-per_base, O.Apply("softplus", s.x))
         return None
 
     return O.replace(e, rewrite)

@@ -183,19 +183,9 @@ def _leaf_shape(name: str, declared: Mapping[str, Shape], values: Mapping[str, A
 def _first_positions(tree: latex_in.Tree) -> dict[str, int]:
     """Where each name first appears in a line (to declare leaves in reading order)."""
     out: dict[str, int] = {}
-
-    def walk(n) -> None:
-        if isinstance(n, latex_in.Name):
-            if n.pos >= 0 and n.pos < out.get(n.canonical, n.pos + 1):
-                out[n.canonical] = n.pos
-        elif isinstance(n, tuple):
-            for x in n:
-                walk(x)
-        elif is_dataclass(n):
-            for f in fields(n):
-                walk(getattr(n, f.name))
-
-    walk(tree)
+    for n in latex_in.walk_tree(tree):
+        if isinstance(n, latex_in.Name) and 0 <= n.pos < out.get(n.canonical, n.pos + 1):
+            out[n.canonical] = n.pos
     return out
 
 

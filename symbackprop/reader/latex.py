@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Callable, Collection, Mapping, Optional, Union
+from typing import Callable, Collection, Mapping, Optional, Union, Iterator
 
 import sympy as sp
 
@@ -1393,22 +1393,20 @@ def latex_name(canonical: str) -> str:
     return base if sub is None else f"{base}_{{{sub}}}"
 
 
+def walk_tree(node) -> Iterator:
+    """Every node of a syntax tree, parents first."""
+    yield node
+    if isinstance(node, tuple):
+        for x in node:
+            yield from walk_tree(x)
+    elif is_dataclass(node):
+        for f in fields(node):
+            yield from walk_tree(getattr(node, f.name))
+
+
 def free_names(node: Tree) -> set[str]:
     """Canonical names used in a tree (including both sides of a partial)."""
-    out: set[str] = set()
-
-    def walk(n) -> None:
-        if isinstance(n, Name):
-            out.add(n.canonical)
-        elif isinstance(n, tuple):
-            for x in n:
-                walk(x)
-        elif is_dataclass(n):
-            for f in fields(n):
-                walk(getattr(n, f.name))
-
-    walk(node)
-    return out
+    return {n.canonical for n in walk_tree(node) if isinstance(n, Name)}
 
 
 # ---- lowering --------------------------------------------------------------

@@ -24,7 +24,7 @@ import sympy as sp
 from symbackprop.reader import latex as latex_in
 from symbackprop.sympy_form import AdjointSymbol
 from symbackprop.errors import LatexSyntaxError, SpecError, SymbackpropError
-from symbackprop.reader.latex import Name, Num, Partial
+from symbackprop.reader.latex import Name, Num, Partial, walk_tree
 from symbackprop.render.phrases import phrase
 from symbackprop.verification.claims import Claim
 from symbackprop.verification.diagnose import Branch, Evidence, Factor, close, diagnose
@@ -87,16 +87,6 @@ def time_limit(seconds: float) -> Iterator[bool]:
 
 
 # ---- reading ---------------------------------------------------------------
-def walk_tree(node) -> Iterator:
-    yield node
-    if isinstance(node, tuple):
-        for x in node:
-            yield from walk_tree(x)
-    elif is_dataclass(node):
-        for f in fields(node):
-            yield from walk_tree(getattr(node, f.name))
-
-
 def rebase_error(e: LatexSyntaxError, claim: Claim, part: str, col: int) -> LatexSyntaxError:
     """An error in one side, pointing into the row as the person wrote it."""
     if e.position is None or col < 0:

@@ -38,7 +38,8 @@ from symbackprop.shapes import Sizes, dim_symbol, shape_text
 from symbackprop.render.phrases import phrase
 from symbackprop.verification.claims import Claim
 from symbackprop.verification.diagnose import Evidence, Factor, close, explain
-from symbackprop.verification.judge import rebase_error, walk_tree
+from symbackprop.reader.latex import walk_tree
+from symbackprop.verification.judge import rebase_error
 from symbackprop.verification.oracle import Target
 from symbackprop.verification.report import Diagnosis, Verdict
 
