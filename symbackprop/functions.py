@@ -65,35 +65,15 @@ class Activation(sp.Function):
         return self.args[0].is_real
 
     def _latex(self, printer, exp=None):
-        arg = _unwrap(printer._print(self.args[0]))
+        arg = _argument(printer, self.args[0])
         base = rf"{self.latex_name}\left({arg}\right)"
         return base if exp is None else rf"{base}^{{{exp}}}"
 
 
-def _unwrap(tex: str) -> str:
-    r"""An argument without the parentheses of a negative number: ``\sigma(-0.731)``, not
-    ``\sigma((-0.731))``.
-
-    >>> _unwrap(r"\left(-0.731\right)"), _unwrap(r"\left(a\right) + \left(b\right)")
-    ('-0.731', '\\left(a\\right) + \\left(b\\right)')
-    """
-    if not (tex.startswith(r"\left(") and tex.endswith(r"\right)")):
-        return tex
-    inner = tex[len(r"\left("):-len(r"\right)")]
-    # the outer pair must enclose everything: in "\left(a\right) + \left(b\right)" it does not
-    level, i = 0, 0
-    while i < len(inner):
-        if inner.startswith(r"\left", i):
-            level += 1
-            i += 5
-        elif inner.startswith(r"\right", i):
-            level -= 1
-            if level < 0:
-                return tex
-            i += 6
-        else:
-            i += 1
-    return inner if level == 0 else tex
+def _argument(printer, x: sp.Expr) -> str:
+    """The argument as the printer prints a whole function argument (no parentheses around a
+    substituted negative number: σ(-0.731)), or as SymPy's own printer does."""
+    return printer.argument(x) if hasattr(printer, "argument") else printer._print(x)
 
 
 def step(x: sp.Expr) -> sp.Expr:
@@ -187,7 +167,7 @@ class ParametrisedActivation(Activation):
         return self.closed_form(x, alpha)
 
     def _latex(self, printer, exp=None):
-        arg = _unwrap(printer._print(self.args[0]))
+        arg = _argument(printer, self.args[0])
         if self.alpha != self.default_alpha:
             arg = f"{arg};\\ {printer._print(self.alpha)}"
         base = rf"{self.latex_name}\left({arg}\right)"

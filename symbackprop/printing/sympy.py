@@ -48,9 +48,20 @@ class SympyLatexPrinter(LatexPrinter):
             return self._number(values[expr.name])
         return self._name(expr.name)
 
+    #: printing a function's argument: a substituted number needs no parentheses, σ(-0.731)
+    bare_numbers = False
+
+    def argument(self, expr) -> str:
+        """``expr`` as the whole argument of a function (``σ(-0.731)``, not ``σ((-0.731))``)."""
+        self.bare_numbers, before = expr.is_Symbol, self.bare_numbers
+        try:
+            return self._print(expr)
+        finally:
+            self.bare_numbers = before
+
     def _number(self, value) -> str:
         text = value if isinstance(value, str) else fmt(value, self._settings["digits"])
-        return rf"\left({text}\right)" if text.startswith("-") else text
+        return rf"\left({text}\right)" if text.startswith("-") and not self.bare_numbers else text
 
     def _print_AdjointSymbol(self, expr):
         values = self._settings["values"]
@@ -101,9 +112,12 @@ class SympyTextPrinter(StrPrinter):
 
     _default_settings = {**StrPrinter._default_settings, "values": None, "digits": 3, "loss": "L"}
 
+    bare_numbers = False
+    argument = SympyLatexPrinter.argument
+
     def _number(self, value) -> str:
         text = value if isinstance(value, str) else fmt(value, self._settings["digits"], latex=False)
-        return f"({text})" if text.startswith("-") else text
+        return f"({text})" if text.startswith("-") and not self.bare_numbers else text
 
     def _print_Symbol(self, expr):
         values = self._settings["values"]
@@ -124,11 +138,8 @@ class SympyTextPrinter(StrPrinter):
         return f"|{self._print(expr.args[0])}|"
 
     def _print_Function(self, expr):
-        if hasattr(expr, "text_name"):  # activations: σ(z), ReLU(z)
-            arg = self._print(expr.args[0])
-            if expr.args[0].is_Symbol and arg.startswith("(-"):  # σ(-0.731), not σ((-0.731))
-                arg = arg[1:-1]
-            return f"{expr.text_name}({arg})"
+        if hasattr(expr, "text_name"):  # activations: σ(z), ReLU(z), σ(-0.731)
+            return f"{expr.text_name}({self.argument(expr.args[0])})"
         return super()._print_Function(expr)
 
     def _print_Float(self, expr):
