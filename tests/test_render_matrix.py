@@ -286,3 +286,22 @@ def test_standalone_documents_compile(specs, tmp_path):
     text = pdf_text(tmp_path / "scalar_rectifiers_en.pdf")
     if text is not None:
         assert "⊮" not in text and "1[z > 0]" in text  # the indicator, a bold 1
+
+
+# ---- Markdown in KaTeX -----------------------------------------------------------------
+def test_every_markdown_math_block_parses_in_katex(specs):
+    """Every function of the matrix, scalar and matrix, en and zh: KaTeX reads all the math."""
+    from test_markdown_katex import _katex_available, katex_errors
+
+    from markdown_parts import math_blocks
+
+    why = _katex_available()
+    if why is not None:
+        pytest.skip(why)
+    blocks = []
+    for form, family, lang in RUNS:
+        markdown = derive(specs[form, family], lang=lang).to_markdown(closed_forms="leaves")
+        blocks += math_blocks(markdown)
+    assert len(blocks) > 100
+    errors = katex_errors(blocks)
+    assert not errors, "\n".join(errors[:10])
