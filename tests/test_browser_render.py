@@ -50,9 +50,18 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def markdowns() -> dict[str, str]:
-    """``{"spec.toml (lang[, closed forms])": markdown}`` of every spec."""
+def markdowns(tmp_path_factory) -> dict[str, str]:
+    """``{"spec.toml (lang[, closed forms])": markdown}`` of every spec, and of the rendering
+    matrix's specs (every function, on a node and on an expression, scalar and matrix)."""
+    from test_render_matrix import RUNS, spec_toml
+
     out = {}
+    folder = tmp_path_factory.mktemp("functions")
+    for form, family, lang in RUNS:
+        path = folder / f"{form}_{family}.toml"
+        path.write_text(spec_toml(form, family), encoding="utf-8")
+        out[f"functions {form} {family} ({lang})"] = sb.derive(path, lang=lang).to_markdown(
+            lang=lang, closed_forms=True)
     for spec in SPECS:
         for lang in LANGS:
             d = sb.derive(spec, lang=lang)  # as `symbackprop derive` does
