@@ -1,6 +1,6 @@
 """梯度消失: why the layers near the input of a deep sigmoid network barely learn.
 
-The article: every sigmoid multiplies the gradient by σ'(z) = σ(z)(1 − σ(z)) ≤ 0.25,
+The article: every sigmoid multiplies the gradient by σ′(z) = σ(z)(1 − σ(z)) ≤ 0.25,
 so after 10 layers 0.25¹⁰ ≈ 0.000001, and it draws the per-layer gradients as
 a bar chart (第10层 ████████████ grad = 0.30 … 第1层 · grad ≈ 0.000003). Here
 
@@ -68,7 +68,7 @@ def chain_report(depth: int = DEPTH) -> dict:
     print(f"   (the derivation's closed form equals this: {same}; σ' factors a_k(1 − a_k) in it: "
           f"{len(layers)}, for layers {layers[0]}…{layers[-1]})")
     bound = sigmoid_bound(depth)
-    print(f"   each σ'(z) = a(1 − a) ≤ 0.25, so their product ≤ 0.25^{depth} = {bound:.2e} ≈ 1e-6 "
+    print(f"   each σ′(z) = a(1 − a) ≤ 0.25, so their product ≤ 0.25^{depth} = {bound:.2e} ≈ 1e-6 "
           "(the article: 0.000001)")
 
     # numbers at one point: all weights 1, x = 1, y = 0

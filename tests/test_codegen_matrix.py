@@ -278,9 +278,9 @@ def test_the_code_is_the_articles_formulas(derivations):
     assert "dW_1 = X.T @ dZ_1" in fast and "db_1 = _sum_rows(dZ_1)" in fast  # fresh outputs
     # the docstring states the article's six formulas, with shapes
     doc = ast.get_docstring(ast.parse(source))
-    for formula in ["∂L/∂Z_2 = (2/m)(A_2 - Y) ⊙ σ'(Z_2)  ∈ ℝ^(m×n_2)",
+    for formula in ["∂L/∂Z_2 = (2/m)(A_2 - Y) ⊙ σ′(Z_2)  ∈ ℝ^(m×n_2)",
                     "∂L/∂W_2 = A_1ᵀ · ∂L/∂Z_2  ∈ ℝ^(n_1×n_2)", "∂L/∂b_2 = Σ_(i=1..m) ∂L/∂Z_2  ∈ ℝ^(n_2)",
-                    "∂L/∂A_1 = ∂L/∂Z_2 · W_2ᵀ  ∈ ℝ^(m×n_1)", "∂L/∂Z_1 = ∂L/∂A_1 ⊙ σ'(Z_1)  ∈ ℝ^(m×n_1)",
+                    "∂L/∂A_1 = ∂L/∂Z_2 · W_2ᵀ  ∈ ℝ^(m×n_1)", "∂L/∂Z_1 = ∂L/∂A_1 ⊙ σ′(Z_1)  ∈ ℝ^(m×n_1)",
                     "∂L/∂W_1 = Xᵀ · ∂L/∂Z_1  ∈ ℝ^(n_in×n_1)"]:
         assert formula in doc, formula
 

@@ -32,7 +32,7 @@ def symbolic():
 
 def test_the_six_formulas(symbolic):
     d = symbolic
-    # ∂L/∂Z₂ = (2/m)(A₂ − Y) ⊙ σ'(Z₂) ∈ ℝ^{m×n₂}
+    # ∂L/∂Z₂ = (2/m)(A₂ − Y) ⊙ σ′(Z₂) ∈ ℝ^{m×n₂}
     assert to_latex(d.textbook("Z_2"), d.solution().ctx.names) == \
         r"\frac{2}{m} \left(A_{2} - Y\right) \odot \sigma'\left(Z_{2}\right)"
     assert d.step("Z_2").shape == ("m", "n_2")
@@ -45,7 +45,7 @@ def test_the_six_formulas(symbolic):
     # ∂L/∂A₁ = ∂L/∂Z₂ W₂ᵀ ∈ ℝ^{m×n₁}
     assert to_latex(d.textbook("A_1")) == dZ % 2 + r" W_{2}^{\top}"
     assert d.step("A_1").shape == ("m", "n_1")
-    # ∂L/∂Z₁ = ∂L/∂A₁ ⊙ σ'(Z₁) ∈ ℝ^{m×n₁}
+    # ∂L/∂Z₁ = ∂L/∂A₁ ⊙ σ′(Z₁) ∈ ℝ^{m×n₁}
     assert to_latex(d.textbook("Z_1")) == \
         r"\frac{\partial L}{\partial A_{1}} \odot \sigma'\left(Z_{1}\right)"
     # ∂L/∂W₁ = Xᵀ ∂L/∂Z₁ ∈ ℝ^{n_in×n₁}

@@ -145,7 +145,7 @@ def test_text_reads_prose_math_in_unicode(specs, capsys):
     assert "Since c_3 = 1/(w x + b), the local derivative is" in text
     assert "Since c_1 = |b - w x|, the local derivative is" in text
     text = cli(capsys, "derive", str(specs["scalar", "rectifiers"]))
-    assert re.search(r"ReLU'\(z\) = 1\[z > 0\]", text)
+    assert re.search(r"ReLU′\(z\) = 1\[z > 0\]", text)
     hatted = specs["scalar", "algebra"].with_name("hat.toml")
     hatted.write_text("forward = '''\nz = w x\n\\hat{y} = \\frac{e^{z}}{1 + \\mu}\n"
                       "L = \\frac{(\\hat{y} - y)^2}{2}\n'''\nparams = [\"w\"]\n\n"

@@ -53,7 +53,7 @@ def test_right_matrix_claims(batch, claim):
      "shape_mismatch", ["the shape written, n_2×n_1"]),
     (r"\frac{\partial L}{\partial Z_2} = (A_2 - Y) \odot \sigma'(Z_2)", "constant_factor", ["m/2"]),
     (r"\frac{\partial L}{\partial Z_2} = \frac{1}{m}(A_2 - Y) \odot \sigma'(Z_2)", "constant_factor", ["1/2"]),
-    (r"\frac{\partial L}{\partial Z_2} = \frac{2}{m}(A_2 - Y)", "missing_factor", ["σ'(Z_2) = ∂A_2/∂Z_2"]),
+    (r"\frac{\partial L}{\partial Z_2} = \frac{2}{m}(A_2 - Y)", "missing_factor", ["σ′(Z_2) = ∂A_2/∂Z_2"]),
     (r"\frac{\partial L}{\partial Z_2} = \frac{2}{m}(Y - A_2) \odot \sigma'(Z_2)", "sign", ["wrong sign"]),
     (r"\frac{\partial L}{\partial Z_1} = \frac{\partial L}{\partial A_1} \odot \sigma(Z_1)", "other",
      ["not equal", "entry"]),

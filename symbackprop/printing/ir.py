@@ -199,8 +199,10 @@ class LatexPrinter(_Base):
     def _print_VarPower(self, e):
         return self.scalar_power(self.operand(e.a, POSTFIX + 1), self.doprint(e.b)), POSTFIX
 
+    prime = "'"  #: LaTeX's prime; plain text writes the Unicode prime ′
+
     def _print_Prime(self, e):
-        return self.call(self.head(e.func) + "'", self._args(e)), ATOM
+        return self.call(self.head(e.func) + self.prime, self._args(e)), ATOM
 
     def _print_Power(self, e):
         k = e.exp
@@ -239,7 +241,9 @@ class LatexPrinter(_Base):
 
 
 class TextPrinter(LatexPrinter):
-    """Unicode for terminals: ``A_1ᵀ · ∂L/∂Z_2``, ``(2/m)(A_2 - Y) ⊙ σ'(Z_2)``."""
+    """Unicode for terminals: ``A_1ᵀ · ∂L/∂Z_2``, ``(2/m)(A_2 - Y) ⊙ σ′(Z_2)``."""
+
+    prime = "′"
 
     odot, product, ones, squared = "⊙", " · ", "𝟏", "²"
     scalar_product = "·"
