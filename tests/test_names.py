@@ -567,3 +567,14 @@ def test_markdown_math_parses_with_katex(path):
         blocks = math_blocks(d.to_markdown(closed_forms=closed_forms))
         errors = katex.katex_errors(blocks)
         assert not errors, f"{path.name}: KaTeX rejects:\n" + "\n".join(errors)
+
+
+@pytest.mark.skipif(__import__("shutil").which("pdflatex") is None, reason="pdflatex is not installed")
+def test_chinese_names_in_an_english_document_compile(tmp_path):
+    """CJKutf8 is loaded for Chinese names, not only for Chinese prose."""
+    from symbackprop.cli import main
+
+    spec = Path(__file__).parent / "sources" / "names" / "saito_apple_orange_zh.toml"
+    out = tmp_path / "apples_en.pdf"
+    assert main(["derive", str(spec), "--lang", "en", "-o", str(out)]) == 0
+    assert out.stat().st_size > 10_000

@@ -101,9 +101,15 @@ def fragment_preamble(body: str, *, lang: str = "en") -> list[str]:
         lines.append(r"\usepackage{symbackprop}")
     if r"\begin{tikzpicture}" in body:
         lines += [r"\usepackage{adjustbox}", *TIKZ_PACKAGES.splitlines()]
-    if lang == "zh":
+    if lang == "zh" or _has_cjk(body):
         lines.append(r"\usepackage{CJKutf8}")
     return lines
+
+
+def _has_cjk(text: str) -> bool:
+    """Chinese, Japanese or Korean characters (a name such as 苹果), which need CJKutf8."""
+    return any("\u2e80" <= c <= "\u9fff" or "\uac00" <= c <= "\ud7af" or "\uf900" <= c <= "\ufaff"
+               for c in text)
 
 
 def _fragment_header(body: str, lang: str) -> str:
@@ -228,15 +234,17 @@ def render_latex(d, *, lang: str | None = None, standalone: bool = False,
     if not standalone:
         return _fragment_header(body, lang) + body
     zh = lang == "zh"
+    cjk = zh or _has_cjk(body + sol.title)  # Chinese prose, or Chinese names in English prose
     head = PREAMBLE % {
         "indicator": INDICATOR,
         "tikz": TIKZ_PACKAGES,
         "caption": ",labelsep=quad" if zh else "",  # 图 1 计算图 (no colon in Chinese)
-        "cjk_pre": "\\usepackage{CJKutf8}" if zh else "",
-        "cjk_begin": "\\begin{CJK}{UTF8}{gbsn}\n\\renewcommand{\\figurename}{图}" if zh else "",
+        "cjk_pre": "\\usepackage{CJKutf8}" if cjk else "",
+        "cjk_begin": ("\\begin{CJK}{UTF8}{gbsn}" + ("\n\\renewcommand{\\figurename}{图}" if zh else "")
+                      if cjk else ""),
     }
     title = f"\\begin{{center}}\\Large {escape_text(sol.title)}\\end{{center}}\n\n"
-    tail = ("\\end{CJK}\n" if zh else "") + "\\end{document}\n"
+    tail = ("\\end{CJK}\n" if cjk else "") + "\\end{document}\n"
     return head + title + body + tail
 
 
