@@ -19,7 +19,18 @@ from pylatexenc.latex2text import LatexNodes2Text
 from symbackprop.reader.latex import latex_name
 
 _TO_TEXT = LatexNodes2Text(math_mode="text")
-_SUPERSCRIPT = str.maketrans("0123456789()+-=", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻⁼")
+#: digits and signs raised, for exponents and layer indices written in plain text
+SUPERSCRIPT = str.maketrans("0123456789()+-=", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻⁼")
+
+
+def latex_to_unicode(latex: str) -> str:
+    r"""Symbols, accents and alphabets of LaTeX in Unicode, scripts kept as written, by pylatexenc.
+
+    >>> latex_to_unicode(r"\hat{y}_1"), latex_to_unicode(r"\delta^{(2)}")
+    ('ŷ_1', 'δ^{(2)}')
+    """
+    parts = re.split(r"([_^])", latex)
+    return "".join(p if p in "_^" or "\\" not in p else _TO_TEXT.latex_to_text(p) for p in parts)
 
 
 @lru_cache(maxsize=4096)
@@ -28,4 +39,4 @@ def text_name(canonical: str) -> str:
     if re.fullmatch(r"[A-Za-z0-9_,]+", canonical):
         return canonical  # nothing to convert: z_1, w_1,2, loss
     text = _TO_TEXT.latex_to_text(latex_name(canonical)).replace("{", "").replace("}", "")
-    return re.sub(r"\^\(([0-9+\-=]+)\)", lambda m: f"({m.group(1)})".translate(_SUPERSCRIPT), text)
+    return re.sub(r"\^\(([0-9+\-=]+)\)", lambda m: f"({m.group(1)})".translate(SUPERSCRIPT), text)

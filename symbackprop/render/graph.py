@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Union
 
 import numpy as np
-from pylatexenc.latex2text import LatexNodes2Text
 import sympy as sp
 
 from symbackprop import ir as O
 from symbackprop.errors import SymbackpropError
+from symbackprop.printing.names import latex_to_unicode
 from symbackprop.printing.ir import function_latex, function_text
 from symbackprop.printing.numbers import fmt, short_float
 from symbackprop.render.blocks import (AnnotatedGraph, Compact, GraphNode, Matrix, definition,
@@ -82,7 +82,6 @@ _FUNCTION_TEXT = {"sigmoid": "σ", "tanh": "tanh", "exp": "exp", "log": "log",
                   "relu": "ReLU", "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU",
                   "softplus": "softplus", "Abs": "|·|", "Max": "max"}
 _EXPONENT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-_TO_TEXT = LatexNodes2Text(math_mode="text")
 
 
 def operation(expr: sp.Expr) -> tuple[str, str]:
@@ -303,13 +302,6 @@ _MATRIX_OPS = {
 # ---- Graphviz -----------------------------------------------------------------
 COLORS = {"param": "#dbe8f7", "input": "#eeeeee", "intermediate": "#ffffff", "loss": "#fde3c8"}
 GRADIENT_COLOR = "#c0392b"
-
-def latex_to_unicode(latex: str) -> str:
-    r"""Symbols, accents and alphabets of a LaTeX name in Unicode, scripts kept (``\hat{y}_1`` →
-    ``ŷ_1``), by pylatexenc."""
-    parts = re.split(r"([_^])", latex)
-    return "".join(p if p in "_^" else _TO_TEXT.latex_to_text(p) if "\\" in p else p for p in parts)
-
 
 def html_name(latex: str) -> str:
     """A node's LaTeX name as a Graphviz HTML label: ``z_{h1}`` → ``z<SUB>h1</SUB>``.

@@ -28,7 +28,7 @@ from pylatexenc import latexwalker, macrospec
 from pylatexenc.latex2text import (EnvironmentTextSpec, LatexNodes2Text, MacroTextSpec,
                                    get_default_latex_context_db)
 
-from symbackprop.printing.names import text_name
+from symbackprop.printing.names import text_name, SUPERSCRIPT
 from symbackprop.render.blocks import INLINE_MATH, Equations, Heading, Para, Table
 
 
@@ -154,7 +154,6 @@ def _parse_context():
 _PREFIXES = {"partial", "nabla"}
 #: closing delimiters, written against what they close
 _CLOSING = {"right", "bigr", "Bigr", "mright"}
-_SUPERSCRIPT = str.maketrans("0123456789()+-=", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻⁼")
 
 
 class _MathToText(LatexNodes2Text):
@@ -199,12 +198,12 @@ class _MathToText(LatexNodes2Text):
             return before[:-1] + script
         layer = re.fullmatch(r"\(([0-9+\-=]+)\)", script)
         if layer:
-            return before[:-1] + script.translate(_SUPERSCRIPT)
+            return before[:-1] + script.translate(SUPERSCRIPT)
         simple = re.fullmatch(r"[^\W_]+", script) or _parenthesized(script)
         return before + (script if simple else f"({script})")
 
 
-_TO_TEXT = _MathToText(_text_context(), math_mode="text", strict_latex_spaces=True)
+_MATH_TO_TEXT = _MathToText(_text_context(), math_mode="text", strict_latex_spaces=True)
 _PARSE = _parse_context()
 
 
@@ -214,7 +213,7 @@ def math_text(latex: str, *, keep_spacing: bool = False) -> str:
     whose columns mean something)."""
     nodes = latexwalker.LatexWalker(latex, latex_context=_PARSE,
                                     tolerant_parsing=True).get_latex_nodes()[0]
-    text = _TO_TEXT.nodelist_to_text(nodes)
+    text = _MATH_TO_TEXT.nodelist_to_text(nodes)
     return text if keep_spacing else re.sub(r"\s+", " ", text).strip()
 
 
