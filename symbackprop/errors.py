@@ -20,14 +20,30 @@ class LatexSyntaxError(SymbackpropError):
 
     >>> str(LatexSyntaxError("unbalanced '{'", "a_{1", 2))
     "unbalanced '{' at column 3 in 'a_{1'"
+
+    A long line is quoted around the column only:
+
+    >>> str(LatexSyntaxError("here", "(" * 500 + "x", 400))[:44]
+    "here at column 401 in '…(((((((((((((((((((("
     """
+
+    #: characters quoted on each side of the column in a long line
+    CONTEXT = 40
 
     def __init__(self, message: str, text: str = "", position: int | None = None):
         self.text = text
         self.position = position
         if position is not None:
-            message = f"{message} at column {position + 1} in '{text}'"
+            message = f"{message} at column {position + 1} in '{_around(text, position, self.CONTEXT)}'"
         super().__init__(message)
+
+
+def _around(text: str, position: int, context: int) -> str:
+    """``text``, or the part of a long line around ``position``, elisions marked with …."""
+    if len(text) <= 2 * context + 20:
+        return text
+    start, end = max(0, position - context), min(len(text), position + context)
+    return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
 
 
 class ShapeError(SymbackpropError):

@@ -101,3 +101,13 @@ def test_values_outside_the_domain_name_the_node_and_line(tmp_path, capsys, forw
     assert main(["derive", str(spec)]) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("rhs", ["(" * 3000 + "w" + ")" * 3000, "-" * 5000 + "w"])
+def test_deep_nesting_is_one_line_with_a_column_not_a_recursion_error(tmp_path, capsys, rhs):
+    spec = tmp_path / "deep.toml"
+    spec.write_text(f"forward = 'L = {rhs}'\nparams = ['w']\n")
+    assert main(["derive", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "nested more than 100 levels deep at column 101" in err
+    assert err.count("\n") == 1 and len(err) < 400  # the line is quoted around the column only

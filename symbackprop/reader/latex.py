@@ -446,11 +446,20 @@ class _Parser:
 
     # -- grammar
     def expr(self) -> Tree:
+        self.nested(+1)
         left = self.odot()
         while self.peek().kind in ("+", "-"):
             op = self.next()
             left = BinOp(op.kind, left, self.odot(), pos=op.pos)
+        self.nested(-1)
         return left
+
+    def nested(self, step: int) -> None:
+        """Count open groups and signs: deeper than :data:`MAX_DEPTH` is an error, never a
+        RecursionError in the parser or in anything that walks the tree later."""
+        self.depth = getattr(self, "depth", 0) + step
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"expression nested more than {MAX_DEPTH} levels deep", self.peek().pos)
 
     def odot(self) -> Tree:
         left = self.product()
@@ -480,7 +489,9 @@ class _Parser:
     def unary(self) -> Tree:
         if self.peek().kind in ("-", "+"):
             op = self.next()
+            self.nested(+1)
             x = self.unary()
+            self.nested(-1)
             return Neg(x, pos=op.pos) if op.kind == "-" else x
         return self.power()
 
@@ -1233,6 +1244,10 @@ class _Parser:
 
 
 # ---- entry points ----------------------------------------------------------
+#: groups and signs nested deeper than this are refused (a textbook formula nests a few levels)
+MAX_DEPTH = 100
+
+
 def parse(text: str, known: Collection[str] = (), *, allow_partial: bool = False,
           functions: Optional[Mapping[str, str]] = None, strict: bool = False) -> Tree:
     """Parse one LaTeX expression; ``known`` canonical names guide letter runs.
