@@ -8,7 +8,7 @@ from typing import Optional
 
 from symbackprop import ir as O
 from symbackprop.codegen.printer import GradientPrinter, Namespace
-from symbackprop.codegen.program import HEADINGS, GradientProgram, Statement, with_children
+from symbackprop.codegen.program import STATEMENT_HEADINGS, GradientProgram, Statement, with_children
 from symbackprop.printing.ir import to_text
 
 # ---- printing: in place, into work arrays (NumPy) -----------------------------------------
@@ -183,9 +183,9 @@ def inplace_body(program: GradientProgram, printer: GradientPrinter, names: Name
                   f"    {', '.join(buffers)}{',' if len(buffers) == 1 else ''} = work"]
     current = None
     for s, block in code:
-        if s.kind in HEADINGS and s.kind != current:
+        if s.kind in STATEMENT_HEADINGS and s.kind != current:
             current = s.kind
-            lines.append(HEADINGS[s.kind])
+            lines.append(STATEMENT_HEADINGS[s.kind])
         lines.append(f"    # {statement_note(program, s)}")
         for ins in block:
             target = printer.code(ins.target)

@@ -53,7 +53,7 @@ from symbackprop.codegen.inplace import (BLOCK_ENTRIES, MIN_ROWS, WORK, batch_di
                                          inplace_body, work_dims)
 from symbackprop.codegen.printer import (RESERVED, GradientPrinter, Namespace, docstring_safe,
                                          helper_source, tuple_source)
-from symbackprop.codegen.program import HEADINGS, GradientProgram, gradient_program
+from symbackprop.codegen.program import STATEMENT_HEADINGS, GradientProgram, gradient_program
 from symbackprop import ir as O
 from symbackprop.derivation import Derivation
 from symbackprop.errors import SymbackpropError
@@ -128,9 +128,9 @@ def _shape_error(*arrays):
 def _expression_body(program: GradientProgram, printer: GradientPrinter) -> list[str]:
     lines, current = [], None
     for s in program.statements:
-        if s.kind in HEADINGS and s.kind != current:
+        if s.kind in STATEMENT_HEADINGS and s.kind != current:
             current = s.kind
-            lines.append(HEADINGS[s.kind])
+            lines.append(STATEMENT_HEADINGS[s.kind])
         lines.append(f"    {printer.code(s.target)} = {printer.code(s.expr)}")
     return lines
 

@@ -51,7 +51,7 @@ from symbackprop.shapes import space_text
 
 
 #: comment lines before the statements of each kind
-HEADINGS = {"forward": "    # forward pass",
+STATEMENT_HEADINGS = {"forward": "    # forward pass",
              "backward": "    # backward pass: each adjoint from its consumers' adjoints"}
 
 
