@@ -24,6 +24,12 @@ from sympy.printing.str import StrPrinter
 
 from symbackprop.printing.names import text_name
 from symbackprop.reader.latex import latex_name
+
+
+def _split_base(name: str) -> str:
+    """The base of a canonical name, without subscript or script (``apple_price`` → ``apple``)."""
+    base = name.split("_", 1)[0].split("^", 1)[0]
+    return "" if base.startswith("\\") else base
 from symbackprop.printing.numbers import fmt, short_float
 
 
@@ -62,6 +68,19 @@ class SympyLatexPrinter(LatexPrinter):
     def _number(self, value) -> str:
         text = value if isinstance(value, str) else fmt(value, self._settings["digits"])
         return rf"\left({text}\right)" if text.startswith("-") and not self.bare_numbers else text
+
+    def _print_Mul(self, expr, **kwargs):
+        # words side by side read as one word (苹果 苹果的个数): a product of word names gets a ·
+        words = [a for a in expr.args if a.is_Symbol and not hasattr(a, "node")  # not an adjoint
+                 and len(_split_base(a.name)) > 1]
+        if not words or self._settings["values"] is not None:
+            return super()._print_Mul(expr, **kwargs)
+        before = self._settings["mul_symbol_latex"]
+        self._settings["mul_symbol_latex"] = r" \cdot "
+        try:
+            return super()._print_Mul(expr, **kwargs)
+        finally:
+            self._settings["mul_symbol_latex"] = before
 
     def _print_AdjointSymbol(self, expr):
         values = self._settings["values"]
