@@ -578,3 +578,11 @@ def test_chinese_names_in_an_english_document_compile(tmp_path):
     out = tmp_path / "apples_en.pdf"
     assert main(["derive", str(spec), "--lang", "en", "-o", str(out)]) == 0
     assert out.stat().st_size > 10_000
+
+
+def test_a_product_of_word_names_is_written_with_a_dot():
+    """苹果 苹果的个数 side by side would read as one name."""
+    spec = Path(__file__).parent / "sources" / "names" / "saito_apple_orange_zh.toml"
+    md = sb.derive(spec).to_markdown()
+    assert r"\text{苹果} \cdot \text{苹果的个数}" in md
+    assert r"w_{1} x" in sb.derive(Path(__file__).parent.parent / "derivations" / "seed_scalar.toml").to_markdown()
