@@ -180,14 +180,8 @@ def module_source(d: Derivation, backend: str = "numpy", *, origin: Optional[str
         helpers.append("_by_identifier")
 
     out = [_docstring(program, be, origin, needs_mapping, inplace, batch, "erf" in printer.helpers), ""]
-    out.append(f"import {be.module} as {be.alias}")
-    if "erf" in printer.helpers:
-        out.append(f"from {be.erf} import erf  # NumPy has no erf (GELU)")
-    out += ["", f"PARAMS = {tuple_source(program.params)}", f"INPUTS = {tuple_source(program.inputs)}"]
-    out.append("#: declared shape of every argument (dimension names are bound by the arrays)")
-    out.append("SHAPES = {" + ", ".join(f"{a!r}: {tuple(program.shapes[a])!r}" for a in arguments) + "}")
-    out.append("#: canonical name -> Python identifier of every argument")
-    out.append("IDENTIFIERS = {" + ", ".join(f"{a!r}: {ident[a]!r}" for a in arguments) + "}")
+    out += _constants(program, printer, "declared shape of every argument (dimension names are "
+                      "bound by the arrays)")
     if helpers:
         out += ["", "", helper_source(helpers, be.name)]
     out += ["", "", SHAPE_ERROR.format(np=be.alias).strip("\n")]
@@ -242,14 +236,8 @@ def _scalar_module(program: GradientProgram, backend: str, origin: Optional[str]
         text += ["", "Some names are not Python identifiers: pass them by canonical name,",
                  "loss_and_grad(**{'w_1,2': ...}), or by the identifier in IDENTIFIERS."]
     out = ['"""' + docstring_safe("\n".join(text)) + '\n"""', ""]
-    out.append(f"import {be.module} as {be.alias}")
-    if "erf" in printer.helpers:
-        out.append(f"from {be.erf} import erf  # NumPy has no erf (GELU)")
-    out += ["", f"PARAMS = {tuple_source(program.params)}", f"INPUTS = {tuple_source(program.inputs)}"]
-    out.append("#: every argument is a number (or an array of numbers, broadcast together)")
-    out.append("SHAPES = {" + ", ".join(f"{a!r}: ()" for a in arguments) + "}")
-    out.append("#: canonical name -> Python identifier of every argument")
-    out.append("IDENTIFIERS = {" + ", ".join(f"{a!r}: {ident[a]!r}" for a in arguments) + "}")
+    out += _constants(program, printer, "every argument is a number (or an array of numbers, "
+                      "broadcast together)")
     out += ["", "", helper_source(helpers, be.name), "", ""]
     out += _signature(program, "every value broadcasts over the arguments")
     out += body
@@ -268,6 +256,20 @@ def _scalar_module(program: GradientProgram, backend: str, origin: Optional[str]
     grads = ", ".join(f"{p!r}: {output(p, g)}" for p, g in program.gradients.items())
     out.append(f"    return {output(program.loss, outputs[program.loss])}, {{{grads}}}")
     return "\n".join(out) + "\n"
+
+
+def _constants(program: GradientProgram, printer: GradientPrinter, shapes_are: str) -> list[str]:
+    """The module's imports, ``PARAMS``, ``INPUTS``, ``SHAPES`` and ``IDENTIFIERS``."""
+    be, ident, arguments = printer.backend, program.identifiers, program.arguments
+    lines = [f"import {be.module} as {be.alias}"]
+    if "erf" in printer.helpers:
+        lines.append(f"from {be.erf} import erf  # NumPy has no erf (GELU)")
+    lines += ["", f"PARAMS = {tuple_source(program.params)}", f"INPUTS = {tuple_source(program.inputs)}",
+              f"#: {shapes_are}",
+              "SHAPES = {" + ", ".join(f"{a!r}: {tuple(program.shapes[a])!r}" for a in arguments) + "}",
+              "#: canonical name -> Python identifier of every argument",
+              "IDENTIFIERS = {" + ", ".join(f"{a!r}: {ident[a]!r}" for a in arguments) + "}"]
+    return lines
 
 
 def _signature(program: GradientProgram, says: str) -> list[str]:
