@@ -191,7 +191,7 @@ def module_source(d: Derivation, backend: str = "numpy", *, origin: Optional[str
         out += ["", "", WORK.format(dims=", ".join(sized[x] for x in dims), arrays=arrays).strip("\n")]
     out += ["", ""]
 
-    out += _signature(program, "for one batch; each gradient has its parameter's shape")
+    out += _signature(program, " for one batch; each gradient has its parameter's shape")
     dtype = f", dtype={be.alias}.float64" if be.name == "numpy" else ""
     out += [f"    {ident[a]} = {be.alias}.asarray({ident[a]}{dtype})" for a in arguments]
     out += _dims_code(program, printer)
@@ -239,7 +239,7 @@ def _scalar_module(program: GradientProgram, backend: str, origin: Optional[str]
     out += _constants(program, printer, "every argument is a number (or an array of numbers, "
                       "broadcast together)")
     out += ["", "", helper_source(helpers, be.name), "", ""]
-    out += _signature(program, "every value broadcasts over the arguments")
+    out += _signature(program, "; every value broadcasts over the arguments")
     out += body
     # an output that not every argument enters gets the broadcast shape of them all
     uses = _arguments_used(program)
@@ -279,7 +279,7 @@ def _signature(program: GradientProgram, says: str) -> list[str]:
     loss = docstring_safe(program.loss)
     lines = ["def loss_and_grad(**arrays):" if mapping else
              "def loss_and_grad(*, " + ", ".join(ident[a] for a in arguments) + "):",
-             f'    """Return ``({loss}, {{param: ∂{loss}/∂param}})``; {says}."""']
+             f'    """Return ``({loss}, {{param: ∂{loss}/∂param}})``{says}."""']
     if mapping:
         lines.append("    arrays = _by_identifier(arrays)")
         lines += [f"    {ident[a]} = arrays[{ident[a]!r}]" for a in arguments]
