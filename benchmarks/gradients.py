@@ -8,7 +8,7 @@ the median over rounds of (candidate time / hand NumPy time in the same round).
 
 * **hand NumPy** — :func:`hand_numpy.hand_loss_and_grad`, the baseline (1.00×).
 * **exported** — the module ``symbackprop export`` writes for the matrix spec
-  (``Z_1 = X W_1 + b_1``, …; :mod:`symbackprop.matrix.codegen`): in-place NumPy
+  (``Z_1 = X W_1 + b_1``, …; :mod:`symbackprop.codegen`): in-place NumPy
   with work arrays kept per size, the module's default. **expressions**: the
   same statements printed as NumPy expressions (``inplace=False``, the JAX form).
 * **explicit elements** (2-4-1 only) — the scalar spec written one line per

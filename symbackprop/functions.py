@@ -9,7 +9,7 @@ an activation:
   :math:`a_2(1-a_2)`, not :math:`e^{-z}/(1+e^{-z})^2`;
 * its LaTeX form (``\\sigma``, ``\\operatorname{ReLU}``, …);
 * its numeric value (``evalf``); its NumPy spelling lives in the code printer
-  (:class:`symbackprop.codegen.GradientPrinter`).
+  (:class:`symbackprop.codegen.printer.GradientPrinter`).
 
 >>> import sympy as sp
 >>> z = sp.Symbol("z")

@@ -20,7 +20,7 @@ ACTS = {"sigmoid": lambda z: 1 / (1 + anp.exp(-z)), "tanh": anp.tanh,
 
 
 def reference_loss(params: dict, X, Y, depth: int, activation: str, loss: str):
-    """The MLP of :func:`symbackprop.matrix.generate.mlp`, in autograd.numpy."""
+    """The MLP of :func:`symbackprop.generate_matrix.mlp`, in autograd.numpy."""
     A = X
     for k in range(1, depth + 1):
         Z = A @ params[f"W_{k}"] + params[f"b_{k}"]

@@ -36,13 +36,12 @@ changing the worked solution is an adjoint that divides by ``a`` or ``1 − a``
 once σ has rounded to exactly 1 (``z`` above ~37) it is infinite. Write such a
 loss on the logit (``\\mathrm{softplus}(z) - y z``) when ``z`` may saturate.
 
-Printing goes through :class:`GradientPrinter`, a subclass of SymPy's
-``NumPyPrinter``: a new kind of expression needs one ``_print_<Class>`` method.
-It prints the matrix IR of :mod:`symbackprop.matrix` too (``_print_ir_<Class>``,
-as expressions or as calls writing into an array, ``out=``): the batched module
-of a matrix derivation is :mod:`symbackprop.matrix.codegen`'s, and
-:func:`module_source` and :meth:`~symbackprop.matrix.Derivation.compile`
-lead there.
+Printing goes through :class:`~symbackprop.codegen.printer.GradientPrinter`, a
+subclass of SymPy's ``NumPyPrinter`` that prints the IR (``_print_ir_<Class>``, as
+expressions or as calls writing into an array, ``out=``). The statements come from
+:mod:`symbackprop.codegen.program`, the work arrays of a matrix network from
+:mod:`symbackprop.codegen.inplace`; :func:`module_source` prints the module and
+:meth:`~symbackprop.derivation.Derivation.compile` compiles it.
 """
 from __future__ import annotations
 

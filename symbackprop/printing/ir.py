@@ -86,7 +86,7 @@ def function_text(func: str) -> str:
 
 
 class LatexPrinter(_Base):
-    """LaTeX in the matrix dialect that :func:`~symbackprop.matrix.lower.lower` reads back.
+    """LaTeX in the matrix dialect that :func:`~symbackprop.reader.lower.lower` reads back.
 
     The spellings below are what :class:`TextPrinter` changes; the structure
     (precedence, parentheses) is shared.

@@ -158,7 +158,7 @@ def _key(word: str) -> str:
     return re.sub(r"[\s_\-]", "", word.lower())
 
 
-#: functions of a whole matrix, read here and lowered by symbackprop.matrix
+#: functions of a whole matrix, read here and lowered to the IR by symbackprop.reader.lower
 _MATRIX_FUNCS = {"softmax": "softmax"}
 #: lower-case key, as written inside \operatorname{…}, -> Call.func
 _FUNC_KEYS = {**{_key(k): cls.__name__ for k, cls in ACTIVATIONS.items()}, **_ELEMENTARY,

@@ -178,7 +178,7 @@ PHRASES.update({
                 "zh": "不相等：在 {point} 处所写式子为 {claimed}，而 {target} = {expected}"},
 })
 
-# ---- matrix form (symbackprop.matrix) ---------------------------------------
+# ---- matrix form -------------------------------------------------------------
 PHRASES.update({
     "m_network_intro": {
         "en": "The forward pass on a batch, one named step per line, with the shape of each result:",

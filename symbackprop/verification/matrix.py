@@ -1,7 +1,7 @@
 r"""Claims in batched matrix form: shapes first, then values at several random sizes.
 
 A matrix claim (``\frac{\partial L}{\partial W_2} = A_1^\top \frac{\partial L}{\partial Z_2}``)
-is lowered by :func:`symbackprop.matrix.lower` with the network's shapes, so a
+is lowered by :func:`symbackprop.reader.lower.lower` with the network's shapes, so a
 product that does not conform is caught with both shapes named, and a claim of
 the wrong shape is told apart from a transposed one. A claim of the right
 shape is compared entry by entry with the adjoint the matrix derivation
