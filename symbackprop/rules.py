@@ -115,20 +115,22 @@ defvjp(Div,
             r"\bar B = -G \odot A / B^{\odot 2}"))
 defvjp(Transpose, Rule("transpose", lambda g, n, ans: O.transpose(g), "transpose rule", "转置法则",
                        r"\bar A = G^{\top}"))
-defvjp(Maximum,
-       Rule("max", lambda g, n, ans: O.hadamard(g, Apply("step", O.sub(n.a, n.b))),
-            "maximum rule (the gradient goes to the larger argument)", "最大值法则（梯度传给较大的一方）",
-            r"\bar A = G \odot \mathbb{1}[A > B]"),
-       Rule("max", lambda g, n, ans: O.hadamard(g, Apply("step", O.sub(n.b, n.a))),
-            "maximum rule (the gradient goes to the larger argument)", "最大值法则（梯度传给较大的一方）",
-            r"\bar B = G \odot \mathbb{1}[B > A]"))
-defvjp(Minimum,
-       Rule("min", lambda g, n, ans: O.hadamard(g, Apply("step", O.sub(n.b, n.a))),
-            "minimum rule (the gradient goes to the smaller argument)", "最小值法则（梯度传给较小的一方）",
-            r"\bar A = G \odot \mathbb{1}[A < B]"),
-       Rule("min", lambda g, n, ans: O.hadamard(g, Apply("step", O.sub(n.a, n.b))),
-            "minimum rule (the gradient goes to the smaller argument)", "最小值法则（梯度传给较小的一方）",
-            r"\bar B = G \odot \mathbb{1}[B < A]"))
+MAXIMUM = ("max", "maximum rule (the gradient goes to the larger argument)",
+           "最大值法则（梯度传给较大的一方）")
+MINIMUM = ("min", "minimum rule (the gradient goes to the smaller argument)",
+           "最小值法则（梯度传给较小的一方）")
+
+
+def _to_larger(first: bool):
+    """``G ⊙ 𝟙[this operand > the other]``: the gradient of max to one operand (of min with
+    ``first`` reversed)."""
+    return lambda g, n, ans: O.hadamard(g, Apply("step", O.sub(n.a, n.b) if first else O.sub(n.b, n.a)))
+
+
+defvjp(Maximum, Rule(MAXIMUM[0], _to_larger(True), *MAXIMUM[1:], r"\bar A = G \odot \mathbb{1}[A > B]"),
+       Rule(MAXIMUM[0], _to_larger(False), *MAXIMUM[1:], r"\bar B = G \odot \mathbb{1}[B > A]"))
+defvjp(Minimum, Rule(MINIMUM[0], _to_larger(False), *MINIMUM[1:], r"\bar A = G \odot \mathbb{1}[A < B]"),
+       Rule(MINIMUM[0], _to_larger(True), *MINIMUM[1:], r"\bar B = G \odot \mathbb{1}[B < A]"))
 defvjp(VarPower,
        Rule("var_power_base",
             lambda g, n, ans: O.hadamard(g, O.hadamard(n.b, O.var_power(n.a, O.sub(n.b, Scalar(1))))),
