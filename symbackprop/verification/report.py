@@ -6,6 +6,7 @@ from typing import Any, Iterator
 
 from symbackprop.render.phrases import phrase
 
+SCHEMA_VERSION = 1  #: of the verify JSON (symbackprop/schemas/verify.schema.json)
 VERDICTS = ("correct", "incorrect", "error")
 #: diagnosis kinds of an incorrect claim
 KINDS = ("sign", "constant_factor", "missing_factor", "extra_factor", "wrong_factor", "missing_term",
@@ -104,7 +105,8 @@ class Report:
         return {"correct": 0, "incorrect": 1, "error": 2}[self.verdict]
 
     def to_json(self) -> dict:
-        out: dict[str, Any] = {"claims": [v.to_json() for v in self.verdicts], "ok": self.ok}
+        out: dict[str, Any] = {"schema_version": SCHEMA_VERSION,
+                               "claims": [v.to_json() for v in self.verdicts], "ok": self.ok}
         first = self.first_wrong
         if first is not None:
             out["first_wrong"] = self.verdicts.index(first)
