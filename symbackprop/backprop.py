@@ -177,6 +177,11 @@ def pullback(network: Network, consumer: str, wants) -> dict[str, list]:
     scalar = node.shape == ()
     g = ir.Scalar(1) if consumer == network.loss or scalar else ir.Adj(consumer, node.shape,
                                                                          network.loss)
+    return _pull(node.expr, g, wants, node.var)
+
+
+def _pull(expr: ir.Expr, g: ir.Expr, wants, ans) -> dict[str, list]:
+    """``g`` pulled back through ``expr`` to each wanted name: ``{name: [(expr, rules), …]}``."""
     out: dict[str, list] = defaultdict(list)
 
     def visit(e: ir.Expr, g: ir.Expr, path: tuple, ans) -> None:
@@ -190,7 +195,22 @@ def pullback(network: Network, consumer: str, wants) -> dict[str, list]:
             gc, summed = unbroadcast(rule.fn(g, e, ans), child.shape)
             visit(child, gc, path + (rule,) + ((BROADCAST,) if summed else ()), None)
 
-    visit(node.expr, g, (), node.var)
+    visit(expr, g, (), ans)
+    return out
+
+
+def derivative(expr: ir.Expr, name: str) -> ir.Expr:
+    r"""``∂expr/∂name`` of a number-valued expression, by the same local rules (1 pulled back).
+
+    >>> x, y = ir.Var("x", ()), ir.Var("y", ())
+    >>> str(derivative(ir.hadamard(x, ir.add(x, y)), "x"))
+    'x + y + x'
+    """
+    if expr.shape != ():
+        raise ShapeError(f"∂/∂{name} of an array is a Jacobian; differentiate a number")
+    out = ir.Scalar(0)
+    for e, _ in _pull(expr, ir.Scalar(1), {name}, None).get(name, []):
+        out = ir.add(out, e)
     return out
 
 

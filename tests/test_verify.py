@@ -119,16 +119,16 @@ WRONG = [
     (r"\frac{\partial a_2}{\partial z_2} = \sigma(z_2)", "missing_factor", ["missing factor 1 - a_2", "part of ∂a_2/∂z_2"]),
     (r"\frac{\partial L}{\partial z_2} = 2(a_2 - y)\,\sigma(z_2)", "missing_factor", ["missing factor 1 - a_2", "part of ∂a_2/∂z_2"]),
     # numbers
-    (r"\frac{\partial L}{\partial w_1} = 0.126", "other", ["wrong value", "0.11646", "0.116", "0.126"]),
+    (r"\frac{\partial L}{\partial w_1} = 0.126", "value", ["wrong value", "0.11646", "0.116", "0.126"]),
     (r"\frac{\partial L}{\partial w_1} = 0.117", "rounding", ["rounded wrongly", "rounds to 0.116"]),
     (r"\frac{\partial L}{\partial w_1} = 0.11", "rounding", ["rounds to 0.12"]),
-    (r"\frac{\partial L}{\partial w_2} = -0.218", "other", ["wrong value", "-0.217"]),
+    (r"\frac{\partial L}{\partial w_2} = -0.218", "value", ["wrong value", "-0.217"]),
     (r"\frac{\partial L}{\partial w_1} = -0.116", "sign", ["wrong sign"]),
     (r"\frac{\partial L}{\partial z_2} = -1.350", "missing_factor", ["a_2·(1 - a_2) = ∂a_2/∂z_2 = 0.219"]),
     (r"\frac{\partial L}{\partial w_1} = 0.058", "missing_factor", ["x = ∂z_1/∂w_1"]),
     (r"\frac{\partial L}{\partial b} = -0.592", "constant_factor", ["constant factor 2"]),
     (r"\frac{\partial L}{\partial z_1} = 0.296 \times 0.269", "missing_factor", ["missing factor a_1 = 0.731"]),
-    (r"\frac{\partial L}{\partial z_2} = -1.350 \times 0.325", "other", ["wrong value", "-0.43875"]),
+    (r"\frac{\partial L}{\partial z_2} = -1.350 \times 0.325", "value", ["wrong value", "-0.43875"]),
 ]
 
 
@@ -165,7 +165,7 @@ def test_article_claims_file_verifies(article, derivations):
     assert report.ok, [(v.line, v.claim, v.diagnosis.message) for v in report if not v.correct]
     steps = {v.line for v in report}
     assert len(steps) == 13 and len(report) == 31
-    assert {v.method for v in report} == {"symbolic", "precision"}
+    assert {v.method for v in report} == {"numeric", "precision"}
 
 
 def test_article_with_mistakes_names_the_first_wrong_step(article, derivations):
@@ -177,7 +177,7 @@ def test_article_with_mistakes_names_the_first_wrong_step(article, derivations):
     wrong = [(v.line, v.diagnosis.kind) for v in report if not v.correct]
     assert wrong == [(10, "missing_factor"), (11, "missing_factor"), (14, "sign"), (14, "sign"),
                      (15, "constant_factor"), (15, "constant_factor"), (18, "wrong_factor"), (21, "other"),
-                     (22, "extra_factor"), (25, "rounding"), (26, "other")]
+                     (22, "extra_factor"), (25, "rounding"), (26, "value")]
     assert "First wrong step: line 10 (∂L/∂z_2)." in report.to_text()
 
 

@@ -47,7 +47,7 @@ def test_json(capsys, spec):
     data = json.loads(out)
     assert code == 1 and err == ""
     assert [(c["target"], c["verdict"], c["diagnosis"]["kind"]) for c in data["claims"]] == [
-        ("∂L/∂w_1", "incorrect", "other"), ("∂L/∂w_1", "incorrect", "rounding")]
+        ("∂L/∂w_1", "incorrect", "value"), ("∂L/∂w_1", "incorrect", "rounding")]
     assert data["claims"][0]["diagnosis"]["message"].startswith("wrong value")
     assert data["claims"][1]["diagnosis"]["message"].startswith("rounded wrongly")
 

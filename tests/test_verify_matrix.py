@@ -22,7 +22,8 @@ def one(verifier, claim):
 def test_article_matrix_formulas_verify(batch, derivations):
     report = batch.verify((derivations / "seed_matrix.claims").read_text())
     assert report.ok and len(report) == 6, [(v.claim, v.diagnosis.message) for v in report]
-    assert "at the given values and at 4 random sizes" in report[0].diagnosis.message
+    assert "true in general: entry by entry at 6 random sizes" in report[0].diagnosis.message
+    assert all(v.holds == {"given": True, "inputs": True, "general": True} for v in report)
 
 
 @pytest.mark.parametrize("claim", [
@@ -66,10 +67,14 @@ def test_matrix_mistakes(batch, claim, kind, words):
 
 
 def test_right_at_one_size_by_accident(batch):
-    """2/4 is 2/m for the spec's batch of 4 only: other sizes tell."""
-    assert len(batch.judge.values["X"]) == 4
-    v = one(batch, r"\frac{\partial L}{\partial Z_2} = \frac{2}{4}(A_2 - Y) \odot \sigma'(Z_2)")
-    assert v.diagnosis.kind == "constant_factor" and "factor m/4" in v.diagnosis.message
+    """2/4 is 2/m for the spec's batch of 4 only: right at the given values, and other sizes tell."""
+    assert len(batch.truth.values["X"]) == 4
+    claim = r"\frac{\partial L}{\partial Z_2} = \frac{2}{4}(A_2 - Y) \odot \sigma'(Z_2)"
+    v = one(batch, claim)
+    assert v.correct and v.holds == {"given": True, "inputs": True, "general": False}
+    (v,) = sb.verify(batch.truth.network, claim, values=batch.truth.values, reading="general")
+    assert v.diagnosis.kind == "constant_factor" and "factor m/4" in v.diagnosis.message, v.diagnosis.message
+    assert v.diagnosis.message.startswith("true at the given values, but not in general: ")
 
 
 @pytest.mark.parametrize("claim,words", [

@@ -113,6 +113,7 @@ class Sum:
     x: "Tree"
     index: Optional[str] = None
     pos: int = _pos()
+    upper: Optional[str] = None  #: a name as the upper bound (``\\sum_{i=1}^{m}``): the summed dimension
 
 
 @dataclass(frozen=True)
@@ -1223,12 +1224,13 @@ class _Parser:
 
     def sum(self) -> Sum:
         tok = self.next()
-        index, bounds = None, set()
+        index, upper, bounds = None, None, set()
         while self.peek().kind in ("_", "^") and self.peek().kind not in bounds:
             op = self.next()
             bounds.add(op.kind)
             if op.kind == "^":
-                self.script_arg(op)  # upper bound: checked, not kept
+                bound = self.script_arg(op)
+                upper = bound.canonical if isinstance(bound, Name) else None
             elif self.at("{"):
                 opener = self.next()
                 index = self.single_letter(op) if not self.at("word") else self.next().text
@@ -1240,7 +1242,7 @@ class _Parser:
                 index = self.single_letter(op)
         if not self.starts_factor() and self.peek().kind not in ("-", "+"):
             raise self.error("'\\sum' needs a term to sum", tok.pos)
-        return Sum(self.odot(), index, pos=tok.pos)
+        return Sum(self.odot(), index, pos=tok.pos, upper=upper)
 
 
 # ---- entry points ----------------------------------------------------------

@@ -21,7 +21,7 @@ symbackprop.errors.ShapeError: cannot multiply A_1 (m×n_1) by W_2ᵀ (n_2×n_1)
 """
 from __future__ import annotations
 
-from typing import Collection, Mapping, Optional
+from typing import Callable, Collection, Mapping, Optional
 
 import sympy as sp
 
@@ -34,7 +34,9 @@ _CONSTANTS = {"e": sp.E, "pi": sp.pi}
 
 
 def lower(tree: T.Tree, shapes: Mapping[str, Shape], *, loss: str = "L",
-          dims: Collection[str] = (), text: str = "") -> O.Expr:
+          dims: Collection[str] = (), text: str = "",
+          partial: Optional[Callable[[T.Partial], O.Expr]] = None,
+          derivative: Optional[Callable[[O.Expr, str], O.Expr]] = None) -> O.Expr:
     r"""The IR of a matrix-dialect syntax tree.
 
     ``shapes`` maps every node name the expression may use to its shape (a
@@ -42,7 +44,12 @@ def lower(tree: T.Tree, shapes: Mapping[str, Shape], *, loss: str = "L",
     dimension names (those in the shapes, plus ``dims``) stand for their sizes
     (``\frac{1}{m}``). ``\frac{\partial L}{\partial v}`` (``L`` = ``loss``)
     becomes :class:`~symbackprop.ir.Adj`. Pass the source ``text`` for
-    columns in error messages. Raises :class:`~symbackprop.errors.ShapeError`
+    columns in error messages. ``partial`` lowers a :class:`~symbackprop.reader.latex.Partial`
+    instead (a claim's ``\\frac{\\partial a_2}{\\partial z_2}``, as a placeholder);
+    ``derivative(expr, name)`` lowers the operator form ``\\frac{\\partial}{\\partial a}(…)``.
+    A sum whose upper bound is a dimension (``\\sum_{i=1}^{m}``) sums the axis of that
+    dimension: the rows when examples are rows, the columns (kept as a column) when they are
+    columns. Raises :class:`~symbackprop.errors.ShapeError`
     when shapes do not conform and :class:`~symbackprop.errors.LatexSyntaxError`
     for notation outside the dialect.
     """
@@ -80,9 +87,19 @@ def lower(tree: T.Tree, shapes: Mapping[str, Shape], *, loss: str = "L",
             x = low(n.x)
             if n.index is None or len(x.shape) < 2:
                 return O.reduce_sum(x)
+            if n.upper in x.shape and x.shape.index(n.upper) > 0:  # examples are columns
+                return O.reduce_sum(x, (x.shape.index(n.upper),), keepdims=True)
             return O.reduce_sum(x, (0,))
+        if isinstance(n, T.Derivative):
+            if derivative is None:
+                raise err("the operator form \\frac{\\partial}{\\partial x}(…) is not supported here", n)
+            if n.wrt.canonical not in shapes:
+                raise err(f"unknown symbol '{n.wrt.canonical}'", n.wrt)
+            return derivative(low(n.x), n.wrt.canonical)
         if isinstance(n, T.Call):
             return call(n)
+        if isinstance(n, T.Partial) and partial is not None:
+            return partial(n)
         if isinstance(n, T.Partial):
             if n.of.canonical != loss:
                 raise err(f"only gradients of the loss '{loss}' can be used here, "

@@ -176,6 +176,39 @@ PHRASES.update({
     },
     "d_other": {"en": "not equal: at {point} the claim is {claimed} but {target} = {expected}",
                 "zh": "不相等：在 {point} 处所写式子为 {claimed}，而 {target} = {expected}"},
+    "d_other_at": {"en": "not equal: at {point} the claim is {claimed} but {target} = {expected}",
+                   "zh": "不相等：在 {point} 处所写式子为 {claimed}，而 {target} = {expected}"},
+    "d_other_plain": {"en": "not equal: the claim is {claimed} but {target} = {expected}",
+                      "zh": "不相等：所写式子为 {claimed}，而 {target} = {expected}"},
+    "d_other_entry": {
+        "en": "not equal: at {point} the entry {entry} of the claim is {claimed} but that of {target} is {expected}",
+        "zh": "不相等：在 {point} 时，所写结果的第 {entry} 个元素为 {claimed}，而 {target} 的为 {expected}"},
+    "d_other_entry_plain": {
+        "en": "not equal: the entry {entry} of the claim is {claimed} but that of {target} is {expected}",
+        "zh": "不相等：所写结果的第 {entry} 个元素为 {claimed}，而 {target} 的为 {expected}"},
+    "d_at_entry": {"en": " (entry {entry})", "zh": "（第 {entry} 个元素）"},
+    "d_term_sign": {"en": "wrong sign on one term: the term through {consumer} (where {v} is used) "
+                          "has its sign flipped",
+                    "zh": "有一项符号错误：经由 {consumer}（{v} 在此被使用）的那一项符号反了"},
+    "d_shape_columns": {"en": "; summed over the columns (the examples) it is the gradient",
+                        "zh": "；对各列（样本）求和才得到梯度"},
+    "d_only_given": {"en": "true at the given values, but not {reading}: ",
+                     "zh": "在给定数值下成立，但{reading}不成立："},
+    "r_given": {"en": "at the given values", "zh": "在给定数值下"},
+    "r_inputs": {"en": "for other values of the parameters", "zh": "对参数的其他取值"},
+    "r_general": {"en": "in general", "zh": "一般情形下"},
+    "ok_equal": {"en": "equal to {target}", "zh": "与 {target} 相等"},
+    "h_general": {"en": "true in general (at {n} random points)",
+                  "zh": "一般成立（在 {n} 个随机点上）"},
+    "h_general_sizes": {"en": "true in general: entry by entry at {n} random sizes (such as {sizes})",
+                        "zh": "一般成立：在 {n} 组随机尺寸上逐元素相等（如 {sizes}）"},
+    "h_inputs": {"en": "true for these inputs ({inputs}) at {n} random values of the parameters, "
+                       "but not in general",
+                 "zh": "对这组输入（{inputs}）在 {n} 组随机参数下成立，但一般不成立"},
+    "h_given": {"en": "true at the given values (not for other values of the parameters)",
+                "zh": "在给定数值下成立（参数取其他值时不成立）"},
+    "ok_meant_local": {"en": "; read as the local derivative (one path)", "zh": "；按局部导数（单条路径）理解"},
+    "ok_meant_total": {"en": "; read as the total derivative (every path)", "zh": "；按全导数（所有路径之和）理解"},
 })
 
 # ---- matrix form -------------------------------------------------------------

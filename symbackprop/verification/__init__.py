@@ -31,10 +31,11 @@ from symbackprop.render.phrases import LANGS
 from symbackprop.spec import Spec, load_spec
 from symbackprop.verification.claims import Claim, read_claims
 from symbackprop.verification.judge import Judge
-from symbackprop.verification.oracle import Oracle, Target
 from symbackprop.verification.report import KINDS, Diagnosis, Report, Verdict
+from symbackprop.verification.truth import READINGS, Target, Truth
 
-__all__ = ["Claim", "Diagnosis", "KINDS", "Report", "Target", "Verdict", "Verifier", "read_claims", "verify"]
+__all__ = ["Claim", "Diagnosis", "KINDS", "READINGS", "Report", "Target", "Verdict", "Verifier",
+           "read_claims", "verify"]
 
 Checkable = Union[Network, Spec, Derivation, str, Path]
 
@@ -42,26 +43,23 @@ Checkable = Union[Network, Spec, Derivation, str, Path]
 class Verifier:
     """Checks claims against one network; reuse it for many claims (the truth is cached).
 
-    ``values`` (leaf → number) is the point numeric claims are about; by
-    default the spec's ``[values]``. ``seed`` fixes the random comparison
-    points; ``points`` is how many; ``time_budget`` bounds each symbolic proof
-    (seconds).
+    ``values`` (leaf → number or nested lists) are the given values; by
+    default the spec's ``[values]``. ``reading`` is what a claim must satisfy
+    to be correct: ``"given"`` (at the given values, the default: what a
+    worked solution claims), ``"inputs"`` (for any parameters, the given
+    inputs and targets kept) or ``"general"`` (for any values and sizes).
+    ``seed`` fixes the random comparison points; ``points`` is how many.
     """
 
     def __init__(self, network_or_spec: Checkable, *, values=None, lang: str | None = None,
-                 seed: int = 0, points: int = 6, time_budget: float = 0.25):
+                 seed: int = 0, points: int = 6, reading: str = "given"):
         network, spec_values, spec_lang = _network(network_or_spec)
         self.lang = lang or spec_lang or "en"
         if self.lang not in LANGS:
             raise SymbackpropError(f"unknown language '{self.lang}'; use one of {', '.join(LANGS)}")
         values = values if values is not None else spec_values
-        if not network.is_scalar:
-            from symbackprop.verification.matrix import MatrixJudge
-
-            self.judge = MatrixJudge(network, values, lang=self.lang, seed=seed)
-        else:
-            self.oracle = Oracle(network, values, seed=seed)
-            self.judge = Judge(self.oracle, lang=self.lang, points=points, time_budget=time_budget)
+        self.truth = Truth(network, values, seed=seed, points=points)
+        self.judge = Judge(self.truth, lang=self.lang, reading=reading)
 
     def check(self, claim: Claim) -> Verdict:
         return self.judge(claim)
@@ -71,7 +69,7 @@ class Verifier:
 
 
 def verify(network_or_spec: Checkable, claims: str | Iterable[str], *, values=None,
-           lang: str | None = None, seed: int = 0, points: int = 6) -> Report:
+           lang: str | None = None, seed: int = 0, points: int = 6, reading: str = "given") -> Report:
     r"""Check a claim, or a worked solution of claims, against a network.
 
     ``network_or_spec`` is a :class:`Network`, a loaded :class:`Spec`, a
@@ -83,7 +81,8 @@ def verify(network_or_spec: Checkable, claims: str | Iterable[str], *, values=No
     cannot be read is an ``"error"`` verdict whose message points at the
     column; it never raises.
     """
-    return Verifier(network_or_spec, values=values, lang=lang, seed=seed, points=points).verify(claims)
+    return Verifier(network_or_spec, values=values, lang=lang, seed=seed, points=points,
+                    reading=reading).verify(claims)
 
 
 def _network(obj: Checkable):
@@ -94,7 +93,7 @@ def _network(obj: Checkable):
     if isinstance(obj, Derivation):
         values = None
         if obj.values is not None:
-            values = {n: obj.value(n) for n in obj.network.order if obj.network.node(n).is_leaf}
+            values = {n: obj.values[n] for n in obj.network.order if obj.network.node(n).is_leaf}
         return obj.network, values, obj.lang
     if isinstance(obj, Network):
         return obj, None, None

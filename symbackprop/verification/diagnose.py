@@ -18,11 +18,10 @@ from fractions import Fraction
 from itertools import combinations
 from typing import Sequence
 
-from symbackprop.verification.oracle import LocalDerivative
+from symbackprop.printing.sympy import partial_latex
 from symbackprop.render.phrases import phrase
-from symbackprop.printing.sympy import partial_latex, sympy_latex, sympy_text
-from symbackprop.verification.oracle import Target
 from symbackprop.verification.report import Diagnosis
+from symbackprop.verification.truth import Target
 
 #: constants a person plausibly gets wrong by: a lost 2 from a square, a ½, a mean's 1/m, …
 NICE = [Fraction(n, d) for n, d in ((2, 1), (1, 2), (3, 1), (1, 3), (4, 1), (1, 4), (10, 1), (1, 10))]
@@ -47,23 +46,7 @@ class Factor:
     on_path: bool = True  #: on a path from the target's variable up (part of its chain)
     trivial: bool = False  #: a bare name or number (``a_1``): nothing to work out
     whole: str | None = None  #: this is one factor of a product local derivative, written so
-
-    @classmethod
-    def of_term(cls, term: LocalDerivative, values: list[float], on_path: bool = True) -> "Factor":
-        return cls(term.of, term.wrt, sympy_text(term.expr), sympy_latex(term.expr), values, on_path,
-                   term.is_trivial)
-
-    @classmethod
-    def parts_of(cls, term: LocalDerivative, values_of, on_path: bool = True) -> list["Factor"]:
-        """The factors of a product local derivative (``a_2`` and ``1 - a_2`` of
-        ``a_2(1 - a_2)``): a person may drop just one of them."""
-        if not term.expr.is_Mul:
-            return []
-        parts = [f for f in term.expr.args if not f.is_number]
-        if len(parts) < 2:
-            return []
-        return [cls(term.of, term.wrt, sympy_text(f), sympy_latex(f), values_of(f), on_path,
-                    f.is_Atom, whole=sympy_text(term.expr)) for f in parts]
+    lookalike: bool = False  #: another activation's derivative (σ′ for tanh′): only ever the wrong one
 
     @property
     def local(self) -> str:
@@ -85,7 +68,7 @@ class Evidence:
     """Claim and truth at the points where they were compared."""
 
     target: Target
-    points: list[dict[str, float]]
+    points: list  #: where each entry was compared: (case, index of the entry)
     claimed: list[float | None]  #: None where the claim is undefined
     truth: list[float]
     slack: list[float]  #: absolute uncertainty of each claimed value (numbers as written)
@@ -95,19 +78,25 @@ class Evidence:
     written: str | None = None  #: the claim is this one number, as written
     decimals: int = 0
     shown: list[str] = field(default_factory=list)  #: leaves to show in a counterexample
+    dims: dict | None = None  #: dimension -> its size at each entry (matrix form)
+
+    @property
+    def chain(self) -> list[Factor]:
+        """The network's own local derivatives (no look-alikes)."""
+        return [f for f in self.factors if not f.lookalike]
 
 
-def diagnose(e: Evidence, lang: str = "en") -> Diagnosis:
-    """The most specific explanation of why ``claimed`` is not ``truth``."""
+def diagnose(e: Evidence, lang: str = "en") -> Diagnosis | None:
+    """The most specific explanation of why ``claimed`` is not ``truth`` (None: no hypothesis fits)."""
     target = e.target.label
-    if any(c is None for c in e.claimed):
-        return _counterexample(e, lang)
+    if not e.claimed or any(c is None for c in e.claimed):
+        return None
     checks = _numeric_checks if e.numeric else _symbolic_checks
     for check in checks:
         d = check(e, lang, target)
         if d is not None:
             return d
-    return _counterexample(e, lang)
+    return None
 
 
 # ---- hypotheses ------------------------------------------------------------
@@ -151,7 +140,7 @@ def _describe(f: Factor, e: Evidence, label: bool = False, lang: str = "en") -> 
     text = f.text
     if f.whole is not None:
         text = phrase("d_part_of", lang, factor=f.text, local=f.local, whole=f.whole)
-    elif label or f.on_path or not f.trivial:  # a bare a_1 off the chain: a value, not ∂z_2/∂w_2
+    elif not f.lookalike and (label or f.on_path or not f.trivial):  # a bare a_1 off the chain: a value, not ∂z_2/∂w_2
         text += f" = {f.local}"
     if e.numeric:
         text += f" = {f.values[0]:.{max(e.decimals, 3)}f}"
@@ -196,7 +185,7 @@ def _single_factor(ks: str, paths: tuple[bool, ...] = (True, False), parts: bool
     ``parts`` whether one factor of a product local derivative is tried instead of wholes."""
     def check(e: Evidence, lang: str, target: str) -> Diagnosis | None:
         ones = _ones(e)
-        for f in e.factors:
+        for f in e.chain:
             if f.on_path not in paths or (f.whole is not None) != parts:
                 continue
             for kind, A, B in (("missing_factor", f.values, ones), ("extra_factor", ones, f.values)):
@@ -219,9 +208,10 @@ def _ks(e: Evidence, A, B, which: str) -> list[float]:
 
 def _wrong_factor(e: Evidence, lang: str, target: str) -> Diagnosis | None:
     """One local derivative written where another belongs (``∂z/∂w`` for ``∂z/∂a``)."""
-    wholes = [f for f in e.factors if f.whole is None]
+    wholes = [f for f in e.chain if f.whole is None]
+    lookalikes = [f for f in e.factors if f.lookalike]
     for want in wholes:
-        for got in wholes:
+        for got in [g for g in lookalikes if (g.of, g.wrt) == (want.of, want.wrt)] + wholes:
             if got is want or not want.on_path:
                 continue
             for k in (1.0,) if e.numeric else (1.0, -1.0):
@@ -236,7 +226,7 @@ def _wrong_factor(e: Evidence, lang: str, target: str) -> Diagnosis | None:
 
 def _two_factors(e: Evidence, lang: str, target: str) -> Diagnosis | None:
     ones = _ones(e)
-    for f, g in combinations([f for f in e.factors if f.whole is None], 2):
+    for f, g in combinations([f for f in e.chain if f.whole is None], 2):
         both = [a * b for a, b in zip(f.values, g.values)]
         for kind, A, B in (("missing_factor", both, ones), ("extra_factor", ones, both)):
             for k in (1.0, -1.0):
@@ -251,10 +241,43 @@ def _missing_term(e: Evidence, lang: str, target: str) -> Diagnosis | None:
     """A sum over consumers with one term left out, at the target or further up its chain."""
     for b in e.terms:
         rest = [t - v for t, v in zip(e.truth, b.values)]
-        if all(close(c, r, s) for c, r, s in zip(e.claimed, rest, e.slack)):
+        if all(close(c, r, s) for c, r, s in zip(e.claimed, rest, e.slack)) and \
+                any(abs(v) > TINY for v in b.values):
             msg = phrase("d_missing_term", lang, consumer=b.consumer, v=b.node, k=b.count,
                          sum=f"∂{e.target.of}/∂{b.node}")
             return Diagnosis("missing_term", msg, {"node": b.node, "consumer": b.consumer})
+    return None
+
+
+def _term_sign(e: Evidence, lang: str, target: str) -> Diagnosis | None:
+    """A sum over consumers with the sign of one term flipped."""
+    for b in e.terms:
+        flipped = [t - 2 * v for t, v in zip(e.truth, b.values)]
+        if all(close(c, r, s) for c, r, s in zip(e.claimed, flipped, e.slack)) and \
+                any(abs(v) > TINY for v in b.values):
+            msg = phrase("d_term_sign", lang, consumer=b.consumer, v=b.node)
+            return Diagnosis("sign", msg, {"node": b.node, "consumer": b.consumer})
+    return None
+
+
+def _dimension(e: Evidence, lang: str, target: str) -> Diagnosis | None:
+    """Off by a constant times a dimension, or its inverse: a lost or extra ``1/m``."""
+    if not e.dims:
+        return None
+    for name, sizes in e.dims.items():
+        for p in (1, -1):
+            ref = [s ** p for s in sizes]
+            ks = _constants(e, _ones(e), ref)
+            for k in ks:
+                if _fits(e, _ones(e), [k * r for r in ref], 1.0):
+                    q = Fraction(k).limit_denominator(100)
+                    num = "" if q.numerator == 1 else f"{q.numerator}"
+                    if p == 1:
+                        text = f"{num}{name}" + ("" if q.denominator == 1 else f"/{q.denominator}")
+                    else:
+                        text = f"{q.numerator}/" + (name if q.denominator == 1 else f"({q.denominator}{name})")
+                    return Diagnosis("constant_factor", phrase("d_constant", lang, k=text, target=target),
+                                     {"factor": text})
     return None
 
 
@@ -270,8 +293,8 @@ def _rounding(e: Evidence, lang: str, target: str) -> Diagnosis | None:
     return None
 
 
-_symbolic_checks = [_sign, _constant, _single_factor("one"), _single_factor("sign"),
-                    _single_factor("any"), _wrong_factor, _two_factors, _missing_term,
+_symbolic_checks = [_sign, _constant, _dimension, _single_factor("one"), _single_factor("sign"),
+                    _single_factor("any"), _wrong_factor, _two_factors, _missing_term, _term_sign,
                     _single_factor("one", (True,), parts=True)]
 # At one point a factor's value can equal a constant by accident (x = 2.0): the chain's own
 # local derivatives first, then constants, then the rest of the network's.
@@ -279,20 +302,8 @@ _numeric_checks = [_sign, _rounding, _single_factor("one", (True,)), _wrong_fact
                    _single_factor("one", (False,)), _missing_term, _single_factor("sign", (True,))]
 
 
-#: groups of hypotheses, for checkers that word their own counterexample (matrix form)
-CHECKS = {"sign": [_sign], "factors": [_single_factor("one"), _single_factor("sign"), _wrong_factor]}
 
 
-def explain(e: Evidence, lang: str, group: str) -> Diagnosis | None:
-    """The first hypothesis of ``group`` that fits ``e``, or None."""
-    for check in CHECKS[group]:
-        d = check(e, lang, e.target.label)
-        if d is not None:
-            return d
-    return None
-
-
-# ---- counterexamples -------------------------------------------------------
 def _exact(value: float, decimals: int) -> str:
     return f"{value:.{decimals + 2}f}"
 
@@ -300,33 +311,3 @@ def _exact(value: float, decimals: int) -> str:
 def _round(value: float, decimals: int) -> str:
     text = f"{value:.{decimals}f}"
     return text.lstrip("-") if float(text) == 0 else text
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "undefined"
-    return f"{value:.6g}"
-
-
-def _counterexample(e: Evidence, lang: str) -> Diagnosis:
-    target = e.target.label
-    if e.numeric:
-        c, t = e.claimed[0], e.truth[0]
-        d = max(e.decimals, 3)
-        details = {"expected": t, "claimed": c}
-        if e.written is not None:
-            msg = phrase("d_wrong_value", lang, target=target, exact=_exact(t, e.decimals),
-                         rounded=_round(t, e.decimals), digits=e.decimals, written=e.written)
-        else:
-            msg = phrase("d_numbers_off", lang, target=target, claimed=_num(c) if c is None else f"{c:.{d + 2}f}",
-                         exact=_exact(t, d))
-        return Diagnosis("other", msg, details)
-    i = next((i for i, (c, t, s) in enumerate(zip(e.claimed, e.truth, e.slack))
-              if c is None or not close(c, t, s)), 0)
-    point = e.points[i]
-    names = e.shown or list(point)
-    where = ", ".join(f"{n} = {point[n]:.4g}" for n in names)
-    msg = phrase("d_other", lang, point=where, claimed=_num(e.claimed[i]), target=target,
-                 expected=_num(e.truth[i]))
-    return Diagnosis("other", msg, {"point": {n: point[n] for n in names},
-                                    "claimed": e.claimed[i], "expected": e.truth[i]})

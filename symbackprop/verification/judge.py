@@ -1,213 +1,86 @@
-r"""Judging one claim: read it, lower it, compare it with the truth.
+r"""Judging one claim: read it, lower it to the IR, compare it with the truth three ways.
 
-The right-hand side is lowered in node names; a partial in it
-(:math:`\partial L/\partial a_1`, :math:`\partial a_2/\partial z_2`) stands for
-its true value. A claim that contains decimals (``-1.350 \times 0.219``) is
-about the spec's values: it is accepted when it agrees with the truth within
-what the written precision allows (each decimal is uncertain by half a unit of
-its last digit; the uncertainties are propagated to first order; a number equal
-to a given value, like ``2.0`` for :math:`x`, counts as exact). Any other claim
-is an identity in the leaves: first a cheap symbolic proof (``expand`` of the
-difference, under a time bound), then a comparison at seeded random points.
+A claim is compared with its target under three readings (see
+:mod:`.truth`): at the given values, for these inputs (random parameters),
+and in general (random values of every leaf, random sizes). The verdict
+follows one reading, ``given`` by default — what a worked solution claims —
+or a stricter one on request; the report says which readings hold.
+
+Numbers are numbers: integers and arithmetic (``5(-3) + 1(1)``) are exact,
+and a decimal is uncertain by half a unit of its last digit, propagated to
+first order (a number equal to a given value, like ``2.0`` for :math:`x`,
+counts as exact). A claim made of numbers also passes when it matches the
+value a person gets carrying the written decimals forward ("by hand").
+
+A scalar, a 1×1 matrix and a length-1 vector are equal; shapes are compared
+with their 1s dropped. A wrong claim gets the most specific diagnosis that
+fits (:mod:`.diagnose`).
 """
 from __future__ import annotations
 
-import re
-import signal
-import threading
-from contextlib import contextmanager
-from dataclasses import dataclass, fields, is_dataclass, replace
-from typing import Iterator
+from dataclasses import dataclass, field
+from itertools import product
+from typing import Optional
 
-import sympy as sp
+import numpy as np
 
-from symbackprop.reader import latex as latex_in
-from symbackprop.sympy_form import AdjointSymbol
-from symbackprop.errors import LatexSyntaxError, SpecError, SymbackpropError
-from symbackprop.reader.latex import Name, Num, Partial, walk_tree
+from symbackprop import ir
+from symbackprop.errors import ShapeError, SpecError, SymbackpropError
+from symbackprop.printing.ir import to_latex as ir_latex
+from symbackprop.printing.ir import to_text as ir_text
+from symbackprop.printing.sympy import sympy_latex, sympy_text
 from symbackprop.render.phrases import phrase
+from symbackprop.shapes import shape_text
 from symbackprop.verification.claims import Claim
 from symbackprop.verification.diagnose import Branch, Evidence, Factor, close, diagnose
-from symbackprop.verification.oracle import Oracle, Target, value_at
+from symbackprop.verification.reading import Lowered, Reader
 from symbackprop.verification.report import Diagnosis, Verdict
+from symbackprop.verification.truth import READINGS, Case, Target, Truth
 
-_NUMBER = re.compile(r"(?P<int>\d*)(?:\.(?P<frac>\d*))?(?:[eE](?P<exp>[+-]?\d+))?")
-
-
-@dataclass(frozen=True)
-class Written:
-    """A decimal number as written: its value and the half unit of its last digit."""
-
-    text: str
-    value: float
-    half_ulp: float
-    decimals: int
-
-    @classmethod
-    def read(cls, text: str) -> "Written":
-        m = _NUMBER.fullmatch(text)
-        decimals = len(m.group("frac") or "")
-        exp = int(m.group("exp") or 0)
-        return cls(text, float(text), 0.5 * 10.0 ** (exp - decimals), max(decimals - exp, 0))
+RTOL = 1e-8  # float64 values computed two ways
+#: activations whose derivatives a person plausibly writes for one another
+LOOKALIKES = ("sigmoid", "tanh", "relu")
 
 
 @dataclass
-class Lowered:
-    """A claim's right-hand side in node names, with placeholders for what it refers to."""
+class Outcome:
+    """One way of reading a claim (its target, its partials), compared in each reading."""
 
     target: Target
-    expr: sp.Expr
-    partials: dict[sp.Symbol, Target]
-    numbers: dict[sp.Symbol, Written]
-    single: Written | None  #: the right-hand side is this one number (with its sign)
-    sign: int = 1
+    binding: dict  #: placeholder -> Target
+    rows: dict = field(default_factory=dict)  #: reading -> [(case, claimed, truth, slack)]
+    holds: dict = field(default_factory=dict)  #: reading -> True/False/None (no case)
 
 
-class TimeUp(Exception):
-    pass
+def squeezed(shape) -> tuple:
+    """A shape without its 1s: a scalar, 1×1 and a length-1 vector are alike."""
+    return tuple(d for d in shape if d != 1)
 
 
-@contextmanager
-def time_limit(seconds: float) -> Iterator[bool]:
-    """Raise :class:`TimeUp` after ``seconds`` (main thread only: yields False elsewhere)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield False
-        return
-
-    def ring(signum, frame):
-        raise TimeUp
-
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield True
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-# ---- reading ---------------------------------------------------------------
-def rebase_error(e: LatexSyntaxError, claim: Claim, part: str, col: int) -> LatexSyntaxError:
-    """An error in one side, pointing into the row as the person wrote it."""
-    if e.position is None or col < 0:
-        return e
-    message = str(e)
-    suffix = f" at column {e.position + 1} in '{e.text}'"
-    if message.endswith(suffix):
-        message = message[:-len(suffix)]
-    return LatexSyntaxError(message, claim.source.rstrip(), col + e.position)
-
-
-class Reader:
-    """Reads claims against one network: names checked, partials resolved to targets."""
-
-    def __init__(self, oracle: Oracle):
-        self.oracle = oracle
-        self.names = list(oracle.network.order)
-        self.known = set(self.names)
-
-    def _check_names(self, tree, text: str) -> None:
-        for n in walk_tree(tree):
-            if isinstance(n, Name) and n.canonical not in self.known:
-                raise LatexSyntaxError(f"unknown name '{n.latex or n.canonical}'; the network's names are "
-                                       f"{', '.join(self.names)}", text, n.pos)
-
-    def _target(self, of: str, wrt: str | None, text: str, pos: int) -> Target:
-        try:
-            return self.oracle.target(of, wrt)
-        except SpecError as e:
-            raise LatexSyntaxError(str(e), text, pos) from None
-
-    def target(self, claim: Claim) -> Target:
-        text = claim.lhs
-        try:
-            tree = latex_in.parse(text, self.known, allow_partial=True)
-            self._check_names(tree, text)
-            if isinstance(tree, Partial):
-                return self._target(tree.of.canonical, tree.wrt.canonical, text, tree.pos)
-            if isinstance(tree, Name):
-                return Target(tree.canonical, None, "value")
-            raise LatexSyntaxError(
-                "the left side must be a gradient such as \\frac{\\partial L}{\\partial w_1}, a local "
-                "derivative such as \\frac{\\partial a_2}{\\partial z_2}, or a node name", text, 0)
-        except LatexSyntaxError as e:
-            raise rebase_error(e, claim, text, claim.lhs_col) from None
-
-    def lower(self, claim: Claim, target: Target) -> Lowered:
-        text = claim.rhs
-        try:
-            tree = latex_in.parse(text, self.known, allow_partial=True)
-            self._check_names(tree, text)
-            tree, numbers = _number_placeholders(tree)
-            symbols = {n: self.oracle.network.node(n).symbol for n in self.names}
-            symbols.update({k: s for k, (s, _) in numbers.items()})
-            partials: dict[tuple[str, str], sp.Symbol] = {}
-            targets: dict[sp.Symbol, Target] = {}
-            positions = {(n.of.canonical, n.wrt.canonical): n.pos for n in walk_tree(tree) if isinstance(n, Partial)}
-
-            def partial(of: str, wrt: str) -> sp.Symbol:
-                if (of, wrt) not in partials:
-                    t = self._target(of, wrt, text, positions.get((of, wrt), -1))
-                    s = sp.Dummy(t.label, real=True)
-                    partials[(of, wrt)], targets[s] = s, t
-                return partials[(of, wrt)]
-
-            expr = latex_in.tree_to_sympy(tree, symbols, partial=partial, text=text)
-        except LatexSyntaxError as e:
-            raise rebase_error(e, claim, text, claim.rhs_col) from None
-        written = {s: w for s, w in numbers.values()}
-        single, sign = _single_number(tree, numbers)
-        return Lowered(target, expr, targets, written, single, sign)
-
-
-def _number_placeholders(tree):
-    """Decimals become named placeholders (their uncertainty is propagated); integers stay exact."""
-    numbers: dict[str, tuple[sp.Symbol, Written]] = {}
-
-    def sub(node):
-        if isinstance(node, Num) and not node.value.isdigit():
-            key = f"#{len(numbers)}"
-            numbers[key] = (sp.Dummy(f"n{len(numbers)}", real=True), Written.read(node.value))
-            return Name(key, node.value, pos=node.pos)
-        if isinstance(node, tuple):
-            return tuple(sub(x) for x in node)
-        if is_dataclass(node) and not isinstance(node, (Name, Num)):
-            return replace(node, **{f.name: sub(getattr(node, f.name)) for f in fields(node)
-                                    if f.name != "pos"})
-        return node
-
-    return sub(tree), numbers
-
-
-def _single_number(tree, numbers) -> tuple[Written | None, int]:
-    sign = 1
-    while isinstance(tree, latex_in.Neg):
-        sign, tree = -sign, tree.x
-    if isinstance(tree, Name) and tree.canonical in numbers:
-        return numbers[tree.canonical][1], sign
-    return None, sign
-
-
-# ---- judging ---------------------------------------------------------------
 class Judge:
-    """Verdicts against one network (caches the truth across claims)."""
+    """Verdicts against one network (the truth is cached across claims)."""
 
-    def __init__(self, oracle: Oracle, *, lang: str = "en", points: int = 6, time_budget: float = 0.25):
-        self.oracle = oracle
-        self.reader = Reader(oracle)
+    def __init__(self, truth: Truth, *, lang: str = "en", reading: str = "given"):
+        if reading not in READINGS:
+            raise SpecError(f"unknown reading '{reading}'; use one of {', '.join(READINGS)}")
+        self.truth = truth
+        self.network = truth.network
+        self.reader = Reader(truth)
         self.lang = lang
-        self.points = points
-        self.time_budget = time_budget
+        self.reading = reading
 
+    # ---- entry -------------------------------------------------------------
     def __call__(self, claim: Claim) -> Verdict:
         try:
             if claim.error is not None:
                 raise claim.error
-            target = self.reader.target(claim)
-            lowered = self.reader.lower(claim, target)
-            if lowered.numbers:
-                return self.numeric(claim, lowered)
-            return self.symbolic(claim, lowered)
+            targets = self.reader.targets(claim)
+            try:
+                low = self.reader.lower(claim)
+            except ShapeError as e:
+                return self._verdict(claim, targets[0], "incorrect", Diagnosis(
+                    "shape_mismatch", phrase("d_shape", self.lang, detail=str(e))))
+            return self.judge(claim, targets, low)
         except SymbackpropError as e:
             details = {"column": e.position + 1} if getattr(e, "position", None) is not None else {}
             return self._error(claim, str(e), details)
@@ -220,174 +93,435 @@ class Judge:
         return Verdict(claim.text if claim.lhs else claim.source.strip(), claim.lhs, "error",
                        Diagnosis("error", message, details or {}), claim.line)
 
-    # -- identities in the leaves
-    def proof(self, lowered: Lowered) -> bool:
-        """Cheap symbolic proof that claim − truth is 0 (False when unsure or out of time)."""
-        o = self.oracle
-        try:
-            with time_limit(self.time_budget) as limited:
-                if not limited:  # no timer outside the main thread: the points decide alone
-                    return False
-                claim = lowered.expr.xreplace({s: o.leaf_form(t) for s, t in lowered.partials.items()})
-                difference = o.leaf_form(claim) - o.leaf_form(lowered.target)
-                if sp.expand(difference) == 0:
-                    return True
-                return sp.cancel(sp.together(difference)) == 0
-        except (TimeUp, RecursionError, TypeError, ValueError, ZeroDivisionError):
-            return False
+    def _verdict(self, claim: Claim, target: Target, verdict: str, d: Diagnosis, method=None,
+                 holds=None, meant=None) -> Verdict:
+        return Verdict(claim.text, target.label, verdict, d, claim.line, method, holds, meant)
 
-    def claim_value(self, lowered: Lowered, point, numbers: bool = False) -> float | None:
-        o = self.oracle
-        env = dict(o.env(point))
-        for s, t in lowered.partials.items():
-            v = o.value(t, point)
-            if v is None:
-                return None
-            env[s] = sp.Float(v, 30)
-        if numbers:
-            env.update({s: sp.Float(w.text, 30) for s, w in lowered.numbers.items()})
-        return value_at(lowered.expr, env)
+    # ---- the readings ----------------------------------------------------------
+    def effective(self) -> str:
+        """The reading the verdict follows: the one asked for, else the first that has cases."""
+        start = READINGS.index(self.reading)
+        for r in READINGS[start:]:
+            if self.truth.cases(r):
+                return r
+        raise SpecError("could not find values at which the network is defined to compare at")
 
-    def symbolic(self, claim: Claim, lowered: Lowered) -> Verdict:
-        o, target = self.oracle, lowered.target
-        if self.proof(lowered):
-            return self._correct(claim, target, "symbolic", phrase("ok_symbolic", self.lang, target=target.label))
-        pts, claimed, truth = [], [], []
-        for p in o.pool(self.points):  # more than self.points when needed to see both sides of kinks
-            t = o.value(target, p)
-            if t is None or o.at_kink([lowered.expr], o.env(p)):
+    def outcomes(self, targets: list[Target], low: Lowered):
+        """Ways of reading the claim: the default first, then ``∂y/∂x`` as local or total."""
+        choices = [low.partials[p] for p in low.partials]
+        for target in targets:
+            for picked in product(*choices):
+                yield Outcome(target, dict(zip(low.partials, picked)))
+
+    def compare(self, out: Outcome, low: Lowered, reading: str) -> Optional[bool]:
+        """Claim and truth at every case of ``reading``; True/False, None when none applies."""
+        if reading in out.holds:
+            return out.holds[reading]
+        rows = []
+        for case in self.truth.cases(reading):
+            t = self.truth.value(out.target, case)
+            if t is None:
                 continue
-            pts.append(p)
-            truth.append(t)
-            claimed.append(self.claim_value(lowered, p))
-        if not pts:
-            raise SpecError(f"could not find points where {target.label} is defined to compare at")
-        slack = [0.0] * len(pts)
-        if all(c is not None and close(c, t, rel=1e-9) for c, t in zip(claimed, truth)):
-            return self._correct(claim, target, "numeric",
-                                 phrase("ok_numeric", self.lang, target=target.label, n=len(pts)))
-        e = Evidence(target, pts, claimed, truth, slack, shown=self._shown(lowered))
-        self._add_factors(e)
-        return Verdict(claim.text, target.label, "incorrect", diagnose(e, self.lang), claim.line)
+            extra = {}
+            for p, tgt in out.binding.items():
+                v = self.truth.value(tgt, case)
+                if v is None:
+                    break
+                extra[p] = v
+            else:
+                extra.update({k: np.asarray(w.value) for k, w in low.numbers.items()})
+                extra.update({k: m.value for k, m in low.literals.items()})
+                if low.literals and case.reading == "general" and self.network.dims:
+                    continue  # a numeric matrix has the given sizes only
+                c = self.truth.evaluate(low.expr, case, extra)
+                if c is not None and c.shape != t.shape:
+                    c = c.reshape(t.shape) if c.size == t.size else None
+                slack = self.slack(low, case, extra, c) if c is not None else 0.0
+                rows.append((case, c, t, slack))
+        out.rows[reading] = rows
+        out.holds[reading] = None if not rows else all(
+            c is not None and _close(c, t, s) for _, c, t, s in rows)
+        return out.holds[reading]
 
-    # -- numbers at the spec's values
-    def numeric(self, claim: Claim, lowered: Lowered) -> Verdict:
-        o, target = self.oracle, lowered.target
-        if not o.values or any(n not in o.values for n in o.leaves):
-            missing = [n for n in o.leaves if not o.values or n not in o.values]
-            raise SpecError(f"the claim has numbers, but the spec gives no value for "
-                            f"{', '.join(missing)}; add them under [values]")
-        point = {n: float(o.values[n]) for n in o.leaves}
-        t = o.value(target, point)
-        if t is None:
-            raise SpecError(f"{target.label} has no finite value at the spec's values")
-        c = self.claim_value(lowered, point, numbers=True)
-        slack = self._slack(lowered, point) if c is not None else 0.0
-        decimals = max(w.decimals for w in lowered.numbers.values())
-        exact = f"{t:.{max(decimals, 3) + 2}f}"
-        shown = _shown_value(lowered, c, decimals)
-        if c is not None and close(c, t, slack, rel=1e-12):
-            key = "ok_precision" if slack > 0 else "ok_value"  # every number exact: 0.5 × 2.0
-            return self._correct(claim, target, "precision", phrase(
-                key, self.lang, target=target.label, exact=exact, written=shown, tol=f"{slack:.1g}"))
-        hand = o.hand_value(target, decimals)
-        if c is not None and hand is not None and close(c, hand, slack, rel=1e-12):
-            return self._correct(claim, target, "hand", phrase(
-                "ok_hand", self.lang, target=target.label, exact=exact, written=shown,
-                hand=f"{hand:.{decimals}f}"))
-        e = Evidence(target, [point], [c], [t], [slack], numeric=True,
-                     written=shown if lowered.single else None, decimals=decimals)
-        self._add_factors(e)
-        return Verdict(claim.text, target.label, "incorrect", diagnose(e, self.lang), claim.line)
-
-    def _slack(self, lowered: Lowered, point) -> float:
+    def slack(self, low: Lowered, case: Case, extra: dict, c: np.ndarray):
         """First-order bound on the claim's error from rounding its written numbers."""
-        o = self.oracle
-        given = {abs(float(v)) for v in (o.values or {}).values() if isinstance(v, (int, float))}
-        env = dict(o.env(point))
-        for s, t in lowered.partials.items():
-            env[s] = sp.Float(o.value(t, point), 30)
-        env.update({s: sp.Float(w.text, 30) for s, w in lowered.numbers.items()})
-        bound = 0.0
-        for s, w in lowered.numbers.items():
-            if w.value in given:
-                continue  # the given value itself (2.0 for x): exact
-            slope = value_at(sp.diff(lowered.expr, s), env)
-            bound += abs(slope if slope is not None else 1.0) * w.half_ulp
+        if not (low.numbers or low.literals):
+            return 0.0
+        given = set()
+        if self.truth.given is not None:
+            given = {abs(float(v)) for v in self.truth.given.values() if np.ndim(v) == 0}
+        bound = np.zeros_like(c)
+        bumps = [(k, w.half_ulp) for k, w in low.numbers.items() if abs(w.value) not in given]
+        bumps += [(k, m.half_ulp) for k, m in low.literals.items()]
+        for k, h in bumps:
+            if not np.any(h):
+                continue
+            moved = self.truth.evaluate(low.expr, case, {**extra, k: extra[k] + h})
+            bound = bound + (np.abs(moved.reshape(c.shape) - c) if moved is not None and moved.size == c.size
+                             else np.abs(h).max())
         return bound * (1 + 1e-9)
 
-    # -- helpers
-    def _correct(self, claim: Claim, target: Target, method: str, message: str) -> Verdict:
-        return Verdict(claim.text, target.label, "correct", Diagnosis("none", message), claim.line, method)
+    # ---- the verdict -------------------------------------------------------------
+    def judge(self, claim: Claim, targets: list[Target], low: Lowered) -> Verdict:
+        target = targets[0]
+        problem = self.shape_problem(claim, target, low)
+        if problem is not None:
+            return problem
+        if low.numeric and not self.truth.cases("given"):
+            missing = [n for n in self.truth.leaves if not self.truth.values or n not in self.truth.values]
+            if missing:
+                raise SpecError(f"the claim has numbers, but the spec gives no value for "
+                                f"{', '.join(missing)}; add them under [values]")
+            raise SpecError(f"the claim has numbers, but {target.label} has no finite value at the "
+                            f"spec's values")
+        reading = self.effective()
+        first = None
+        for out in self.outcomes(targets, low):
+            first = first or out
+            if self.compare(out, low, reading):
+                return self.correct(claim, out, low, reading, meant=len(targets) > 1)
+            hand = self.by_hand(out, low) if reading == "given" else None
+            if hand is not None:
+                return self._verdict(claim, out.target, "correct", hand, "hand", self.all_holds(out, low))
+        return self.incorrect(claim, first, low, reading)
 
-    def _shown(self, lowered: Lowered) -> list[str]:
+    def all_holds(self, out: Outcome, low: Lowered) -> dict:
+        return {r: self.compare(out, low, r) for r in READINGS}
+
+    def correct(self, claim: Claim, out: Outcome, low: Lowered, reading: str, meant: bool) -> Verdict:
+        holds = self.all_holds(out, low)
+        label = out.target.label
+        if low.numeric and out.rows.get("given") and reading == "given":
+            _, c, t, s = out.rows["given"][0]
+            if t.ndim == 0:
+                exact = f"{float(t):.{max(low.decimals, 3) + 2}f}"
+                written = (("-" if low.sign < 0 else "") + low.single.text if low.single is not None
+                           else _shown(float(c), low.decimals))
+                key = "ok_precision" if np.any(s > 0) else "ok_value"
+                msg = phrase(key, self.lang, target=label, exact=exact, written=written,
+                             tol=f"{float(np.max(s)):.1g}")
+                return self._verdict(claim, out.target, "correct", Diagnosis("none", msg), "precision", holds)
+        msg = phrase("ok_equal", self.lang, target=label) + "; " + self.holds_text(out, holds)
+        if meant:
+            msg += phrase("ok_meant_" + out.target.kind, self.lang, target=label)
+        method = "numeric"
+        return self._verdict(claim, out.target, "correct", Diagnosis("none", msg), method, holds,
+                             out.target.kind if meant else None)
+
+    def holds_text(self, out: Outcome, holds: dict) -> str:
+        """Which readings hold, in words: the strongest one first."""
+        lang = self.lang
+        if holds.get("general"):
+            cases = out.rows["general"]
+            sizes = cases[-1][0].sizes
+            if sizes:
+                text = ", ".join(f"{d} = {sizes[d]}" for d in sorted(sizes))
+                return phrase("h_general_sizes", lang, n=len(cases), sizes=text)
+            return phrase("h_general", lang, n=len(cases))
+        inputs = [n for n in self.truth.leaves if n not in self.network.params]
+        if holds.get("inputs"):
+            return phrase("h_inputs", lang, n=len(out.rows["inputs"]), inputs=", ".join(inputs) or "—")
+        return phrase("h_given", lang)
+
+    def by_hand(self, out: Outcome, low: Lowered) -> Optional[Diagnosis]:
+        """A claim of numbers that matches the value carried by hand to its decimals."""
+        rows = out.rows.get("given")
+        if not (low.numbers and rows) or rows[0][1] is None or rows[0][1].ndim:
+            return None
+        _, c, t, s = rows[0]
+        hand = self.truth.hand_value(out.target, low.decimals)
+        if hand is None or not _close(c, np.asarray(hand), s):
+            return None
+        written = ("-" if low.sign < 0 else "") + low.single.text if low.single else _num(float(c))
+        return Diagnosis("none", phrase("ok_hand", self.lang, target=out.target.label,
+                                        exact=f"{float(t):.{max(low.decimals, 3) + 2}f}", written=written,
+                                        hand=f"{hand:.{low.decimals}f}"))
+
+    # ---- shapes ------------------------------------------------------------------
+    def shape_problem(self, claim: Claim, target: Target, low: Lowered) -> Optional[Verdict]:
+        v = target.wrt or target.of
+        want, got = self.network.node(v).shape, low.expr.shape
+        sizes = self.truth.cases("given")[0].sizes if self.truth.cases("given") else None
+        written = _annotated_shape(claim.annotation)
+        shapes = {"claim": shape_text(got), "expected": shape_text(want)}
+        if written is not None and squeezed(written) != squeezed(want):
+            return self._verdict(claim, target, "incorrect", Diagnosis("shape_mismatch", phrase(
+                "d_shape_written", self.lang, written=shape_text(written), target=target.label, v=v,
+                want=shape_text(want)), {"shapes": {**shapes, "written": shape_text(written)}}))
+        if squeezed(got) == squeezed(want):
+            return None
+        if sizes is not None and squeezed(sizes.resolve(got)) == squeezed(sizes.resolve(want)) and (
+                low.literals or any(isinstance(d, int) for d in got)):
+            return None  # a numeric matrix of the given size
+        out = next(self.outcomes([target], low))
+        cases = [c for c in self.truth.cases("general") if not low.literals] or self.truth.cases("given")
+        pairs = []
+        for case in cases:
+            t = self.truth.value(target, case)
+            extra = {p: self.truth.value(tgt, case) for p, tgt in out.binding.items()}
+            extra.update({k: np.asarray(w.value) for k, w in low.numbers.items()})
+            extra.update({k: m.value for k, m in low.literals.items()})
+            c = None if any(x is None for x in extra.values()) else self.truth.evaluate(low.expr, case, extra)
+            pairs.append((c, t))
+        if len(got) == 2 and squeezed(got) == squeezed(want[::-1]) and all(
+                c is not None and t is not None and c.T.shape == t.shape and _close(c.T, t, 0.0) for c, t in pairs):
+            return self._verdict(claim, target, "incorrect", Diagnosis("transpose", phrase(
+                "d_transpose", self.lang, target=target.label, got=shape_text(got), v=v, want=shape_text(want)),
+                {"shapes": shapes}))
+        message = phrase("d_shape_result", self.lang, target=target.label, got=shape_text(got), v=v,
+                         want=shape_text(want))
+        for axis, key in ((0, "d_shape_rows"), (1, "d_shape_columns")):
+            if len(got) == 2 and all(c is not None and t is not None and c.ndim == 2
+                                     and c.sum(axis=axis).size == t.size
+                                     and _close(c.sum(axis=axis).reshape(t.shape), t, 0.0) for c, t in pairs):
+                message += phrase(key, self.lang)
+                break
+        return self._verdict(claim, target, "incorrect", Diagnosis("shape_mismatch", message, {"shapes": shapes}))
+
+    # ---- a wrong claim -----------------------------------------------------------
+    def incorrect(self, claim: Claim, out: Outcome, low: Lowered, reading: str) -> Verdict:
+        holds = self.all_holds(out, low)
+        if low.numeric and holds.get("given") is False:
+            e = self.evidence(out, low, ["given"])
+        else:  # the given values first (the counterexample a person can follow), then the rest
+            failing = next((r for r in ("general", "inputs", "given") if holds.get(r) is False), reading)
+            e = self.evidence(out, low, ["given", failing] if holds.get("given") is False else [failing])
+        d = diagnose(e, self.lang) or self.counterexample(e)
+        if holds.get("given") and reading != "given":
+            d.message = phrase("d_only_given", self.lang, reading=phrase("r_" + reading, self.lang)) + d.message
+        return self._verdict(claim, out.target, "incorrect", d, None, holds)
+
+    def evidence(self, out: Outcome, low: Lowered, readings: list[str]) -> Evidence:
+        """Claim and truth, entry by entry, at the cases of ``readings``, with the chain's factors."""
+        rows = [r for reading in dict.fromkeys(readings) for r in out.rows.get(reading, [])]
+        claimed, truth, slack, points, where = [], [], [], [], []
+        for case, c, t, s in rows:
+            n = t.size
+            truth += [float(x) for x in np.ravel(t)]
+            claimed += [None] * n if c is None else [float(x) for x in np.ravel(c)]
+            slack += [float(x) for x in np.ravel(np.broadcast_to(s, t.shape))]
+            for i in range(n):
+                points.append((case, np.unravel_index(i, t.shape) if t.ndim else ()))
+        e = Evidence(out.target, points, claimed, truth, slack, numeric=low.numeric)
+        e.decimals = low.decimals
+        if low.single is not None and low.numeric:
+            e.written = ("-" if low.sign < 0 else "") + low.single.text
+        e.shown = self.shown(out, low)
+        if claimed and all(c is not None for c in claimed):
+            self.add_factors(e, [r[0] for r in rows])
+            self.add_branches(e, [r[0] for r in rows])
+            e.dims = self.dims_factor(rows)
+        return e
+
+    def shown(self, out: Outcome, low: Lowered) -> list[str]:
         """Leaves a counterexample mentions: those the target and the claim depend on."""
-        o = self.oracle
-        used: set[str] = set()
-        nodes = {lowered.target.of} | {t.of for t in lowered.partials.values()}
-        nodes |= {s.name for s in lowered.expr.free_symbols if s.name in o.network}
-        for n in list(nodes):
-            used |= o.network.ancestors(n) | {n}
-        return [n for n in o.leaves if n in used]
+        net = self.network
+        nodes = {out.target.of} | {t.of for t in out.binding.values()} | low.names
+        used = set(nodes).union(*(net.ancestors(n) for n in nodes))
+        return [n for n in self.truth.leaves if n in used]
 
-    def _add_factors(self, e: Evidence) -> None:
-        o, target = self.oracle, e.target
+    def counterexample(self, e: Evidence) -> Diagnosis:
+        i = next((i for i, (c, t, s) in enumerate(zip(e.claimed, e.truth, e.slack))
+                  if c is None or not close(c, t, s)), 0)
+        case, entry = e.points[i]
+        label = e.target.label
+        c, t = e.claimed[i], e.truth[i]
+        if e.numeric:
+            d = max(e.decimals, 3)
+            if e.written is not None:
+                msg = phrase("d_wrong_value", self.lang, target=label, exact=f"{t:.{e.decimals + 2}f}",
+                             rounded=_round(t, e.decimals), digits=e.decimals, written=e.written)
+            else:
+                msg = phrase("d_numbers_off", self.lang, target=label,
+                             claimed=_num(c) if c is None else f"{c:.{d + 2}f}", exact=f"{t:.{d + 2}f}")
+            details = {"expected": t, "claimed": c}
+            if entry:
+                details["entry"] = [int(k) + 1 for k in entry]
+                msg += phrase("d_at_entry", self.lang, entry=_entry(entry))
+            return Diagnosis("value", msg, details)
+        details = {"claimed": c, "expected": t}
+        scalars = {n: float(case.env[n]) for n in e.shown if np.ndim(case.env[n]) == 0}
+        if scalars:
+            details["point"] = scalars
+        if case.sizes:
+            details["sizes"] = {d: int(case.sizes[d]) for d in sorted(case.sizes)}
+        if entry:
+            details["entry"] = [int(k) + 1 for k in entry]
+        at = case.describe([n for n in e.shown if n in scalars])
+        msg = phrase("d_other_at" if at else "d_other_plain", self.lang, point=at, claimed=_num(c),
+                     target=label, expected=_num(t))
+        if entry:
+            msg = phrase("d_other_entry" if at else "d_other_entry_plain", self.lang, point=at,
+                         entry=_entry(entry), claimed=_num(c), target=label, expected=_num(t))
+        return Diagnosis("other", msg, details)
+
+    # ---- what a diagnosis can name ---------------------------------------------
+    def add_factors(self, e: Evidence, cases: list[Case]) -> None:
+        """Local derivatives of the target's chain, entry by entry: whole, in parts, and look-alikes."""
+        target, truth = e.target, self.truth
+        if target.wrt is None:
+            return
+        below = self.network.descendants(target.wrt) | {target.wrt}
+        want = squeezed(self.network.node(target.wrt).shape)
         seen: list[list[float]] = []
-        parts: list = []
-        below = o.network.descendants(target.wrt) | {target.wrt} if target.wrt else set()
-        for term in o.factors(target):
-            if term.expr.is_number:
-                continue  # a constant is a constant factor, said as such
-            values = [value_at(term.expr, o.env(p)) for p in e.points]
-            if any(v is None for v in values):
-                continue
-            if any(all(close(a, b, rel=1e-12) for a, b in zip(values, s)) for s in seen):
-                continue
-            seen.append(values)
-            e.factors.append(Factor.of_term(term, values, term.wrt in below))
-            parts.append(term)
-        # then the factors of product local derivatives, tried after the whole ones
-        for term in parts:
-            for f in Factor.parts_of(term, lambda x: [value_at(x, o.env(p)) for p in e.points],
-                                     term.wrt in below):
-                if any(v is None for v in f.values) or f.trivial and not f.on_path:
-                    continue
-                if any(all(close(a, b, rel=1e-12) for a, b in zip(f.values, s)) for s in seen):
-                    continue
-                seen.append(f.values)
-                e.factors.append(f)
-        if target.kind in ("adjoint", "total") and target.wrt != target.of:
-            self._add_branches(e, below)
 
-    def _add_branches(self, e: Evidence, below: set[str]) -> None:
-        """Each term of each sum on the chain, as its share of the target: a node ``v`` that
-        feeds several consumers contributes ∂of/∂c · ∂c/∂v · ∂v/∂wrt through each ``c``."""
-        o, target = self.oracle, e.target
-        d = o.derivation(target.of)
-        for step in d.backward:
+        def values(expr: ir.Expr) -> Optional[list[float]]:
+            out = []
+            for case in cases:
+                v = truth.evaluate(expr, case, {})
+                if v is None:
+                    return None
+                t = truth.value(target, case)
+                out += [float(x) for x in np.ravel(np.broadcast_to(v, t.shape))] if v.size in (1, t.size) \
+                    else [float("nan")] * t.size
+            return out
+
+        def add(f: Factor) -> None:
+            if f.values is None or len(f.values) != len(e.truth) or any(np.isnan(f.values)):
+                return
+            if any(all(close(a, b, rel=1e-12) for a, b in zip(f.values, s)) for s in seen):
+                return
+            seen.append(f.values)
+            e.factors.append(f)
+
+        d = truth.derivation(target.of)
+        wholes = []
+        terms = sorted(truth.terms(target), key=lambda t: t.wrt not in below)
+        for term in terms:
+            on_path = term.wrt in below
+            if term.local is not None:  # a number's local derivative, as the worked solution writes it
+                if isinstance(term.local, ir.Scalar):
+                    continue
+                form = d.scalar_form(term.local)
+                f = Factor(term.of, term.wrt, sympy_text(form), sympy_latex(form), values(term.local),
+                           on_path, isinstance(term.local, ir.Var))
+                add(f)
+                wholes.append((term, form, f))
+                self.add_lookalikes(e, term.of, term.wrt, on_path, values, add)
+            else:
+                x = self.network.node(term.of).expr
+                if (isinstance(x, ir.Apply) and isinstance(x.x, ir.Var) and x.x.name == term.wrt
+                        and squeezed(self.network.node(term.wrt).shape) == want):
+                    prime = ir.Prime(x.func, x.x, x.alpha)
+                    add(Factor(term.of, term.wrt, ir_text(prime), ir_latex(prime), values(prime), on_path))
+                    self.add_lookalikes(e, term.of, term.wrt, on_path, values, add)
+        for term, form, whole in wholes:  # then the factors of product local derivatives
+            if not form.is_Mul or whole.values is None:
+                continue
+            parts = [f for f in form.args if not f.is_number]
+            if len(parts) < 2:
+                continue
+            for part in parts:
+                vals = self.sympy_values(part, cases)
+                if vals is None or (part.is_Atom and not whole.on_path):
+                    continue
+                add(Factor(term.of, term.wrt, sympy_text(part), sympy_latex(part), vals, whole.on_path,
+                           part.is_Atom, whole=sympy_text(form)))
+
+    def add_lookalikes(self, e, of: str, wrt: str, on_path: bool, values, add) -> None:
+        """σ′ where tanh′ belongs: the derivative of another activation, at the same argument."""
+        x = self.network.node(of).expr
+        if not (on_path and isinstance(x, ir.Apply) and x.func in LOOKALIKES and x.x == self.network.node(wrt).var):
+            return
+        for func in LOOKALIKES:
+            if func != x.func:
+                prime = ir.Prime(func, x.x)
+                add(Factor(of, wrt, ir_text(prime), ir_latex(prime), values(prime), on_path, lookalike=True))
+
+    def sympy_values(self, expr, cases: list[Case]) -> Optional[list[float]]:
+        from symbackprop.numeric import sympy_value
+
+        out = []
+        for case in cases:
+            env = {s: float(case.env[s.name]) for s in expr.free_symbols if s.name in case.env}
+            v = sympy_value(expr, env)
+            if v is None:
+                return None
+            out.append(v)
+        return out
+
+    def add_branches(self, e: Evidence, cases: list[Case]) -> None:
+        """Each term of each sum on the chain, as its share of the target (a forgotten path)."""
+        target, truth = e.target, self.truth
+        if target.kind not in ("adjoint", "total") or target.wrt == target.of:
+            return
+        below = self.network.descendants(target.wrt) | {target.wrt}
+        for step in truth.steps(target.of):
             if step.node not in below or len(step.terms) < 2:
                 continue
-            v = step.node
-            down = None if v == target.wrt else o.target(v, target.wrt)
+            if step.node != target.wrt and not self.network.is_scalar:
+                continue
+            down = None if step.node == target.wrt else truth.target(step.node, target.wrt) \
+                if not self.network.node(step.node).is_leaf else None
             for term in step.terms:
-                values = []
-                for p in e.points:
-                    env = o.adjoints(target.of, p)
-                    up = 1.0 if term.of == target.of else float(env[AdjointSymbol(term.of, target.of)])
-                    through = 1.0 if down is None else o.value(down, p)
-                    local = value_at(d.scalar_form(term.local), env)
-                    if through is None or local is None:
+                vals = []
+                for case in cases:
+                    adj = truth.adjoints(target.of, case)
+                    if adj is None:
                         break
-                    values.append(up * local * through)
+                    share = ir.evaluate(term.expr, case.env, adj, case.sizes)
+                    through = 1.0 if down is None else truth.value(down, case)
+                    if through is None:
+                        break
+                    vals += [float(x) for x in np.ravel(share * through)]
                 else:
-                    e.terms.append(Branch(v, term.of, len(step.terms), values))
+                    if len(vals) == len(e.truth):
+                        e.terms.append(Branch(step.node, term.of, len(step.terms), vals))
+
+    def dims_factor(self, rows) -> Optional[tuple]:
+        """Per-entry sizes of each dimension, for a lost ``1/m``."""
+        if not self.network.dims:
+            return None
+        out = {d: [] for d in sorted(self.network.dims)}
+        for case, c, t, s in rows:
+            for d in out:
+                out[d] += [float(case.sizes[d])] * t.size
+        return out
 
 
-def _shown_value(lowered: Lowered, c: float | None, decimals: int) -> str:
-    """The claim's value: the number as written, or what its numbers give, two digits past them."""
-    if lowered.single is not None:
-        return ("-" if lowered.sign < 0 else "") + lowered.single.text
-    if c is None:
-        return "undefined"
-    text = f"{c:.{max(decimals, 3) + 2}f}".rstrip("0").rstrip(".")
+def _close(c: np.ndarray, t: np.ndarray, slack) -> bool:
+    c, t = np.asarray(c, dtype=float), np.asarray(t, dtype=float)
+    if c.shape != t.shape:
+        return False
+    return bool(np.all(np.abs(c - t) <= slack + RTOL * np.maximum(np.abs(c), np.abs(t)) + 1e-300))
+
+
+def _shown(value: float, decimals: int) -> str:
+    """What a claim's numbers give, two digits past the most written."""
+    text = f"{value:.{max(decimals, 3) + 2}f}".rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
+
+
+def _num(value: Optional[float]) -> str:
+    return "undefined" if value is None else f"{value:.6g}"
+
+
+def _round(value: float, decimals: int) -> str:
+    text = f"{value:.{decimals}f}"
+    return text.lstrip("-") if float(text) == 0 else text
+
+
+def _entry(entry) -> str:
+    return f"[{', '.join(str(int(k) + 1) for k in entry)}]"
+
+
+def _annotated_shape(annotation: Optional[str]):
+    r"""The shape of ``\mathbb{R}^{m \times n}`` written after ``\in`` (None if there is none)."""
+    import re
+
+    from symbackprop.reader.latex import canonical_name
+
+    if not annotation:
+        return None
+    m = re.fullmatch(r"\\mathbb\{R\}\s*(?:\^\s*(?:\{(?P<braced>[^{}]*(?:\{[^{}]*\}[^{}]*)*)\}|(?P<one>\w)))?\s*",
+                     annotation.strip())
+    if m is None:
+        return None
+    body = m.group("braced") if m.group("braced") is not None else (m.group("one") or "")
+    if not body.strip():
+        return ()
+    dims = []
+    for part in re.split(r"\\times|×|\*", body):
+        part = part.strip()
+        dims.append(int(part) if part.isdigit() else canonical_name(part))
+    return tuple(dims)

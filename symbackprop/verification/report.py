@@ -10,7 +10,7 @@ SCHEMA_VERSION = 1  #: of the verify JSON (symbackprop/schemas/verify.schema.jso
 VERDICTS = ("correct", "incorrect", "error")
 #: diagnosis kinds of an incorrect claim
 KINDS = ("sign", "constant_factor", "missing_factor", "extra_factor", "wrong_factor", "missing_term",
-         "shape_mismatch", "transpose", "rounding", "other")
+         "shape_mismatch", "transpose", "rounding", "value", "other")
 
 
 @dataclass
@@ -39,7 +39,11 @@ class Verdict:
     verdict: str  #: "correct", "incorrect" or "error"
     diagnosis: Diagnosis
     line: int | None = None  #: line of the claims file
-    method: str | None = None  #: "symbolic", "numeric", "precision", "hand" for a correct claim
+    method: str | None = None  #: "numeric", "precision", "hand" for a correct claim
+    #: which readings hold: "given" (at the spec's values), "inputs" (any parameters, the given
+    #: inputs), "general" (any values, any sizes); None where a reading has no case
+    holds: dict[str, bool | None] | None = None
+    meant: str | None = None  #: "local" or "total": how an ambiguous ∂y/∂x was read
 
     @property
     def correct(self) -> bool:
@@ -53,6 +57,10 @@ class Verdict:
             out["line"] = self.line
         if self.method is not None:
             out["method"] = self.method
+        if self.holds is not None:
+            out["holds"] = dict(self.holds)
+        if self.meant is not None:
+            out["meant"] = self.meant
         return out
 
 
