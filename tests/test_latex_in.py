@@ -253,7 +253,7 @@ def test_norm_and_sum():
     assert parse(r"\sum_i x_i y_i + b") == BinOp("+", Sum(BinOp("*", N("x_i"), N("y_i")), "i"), N("b"))
     assert parse(r"\frac{1}{m}\sum_{i=1}^{m} (a_i - y_i)^2") == BinOp(
         "*", BinOp("/", Num("1"), N("m")),
-        Sum(Pow(BinOp("-", N("a_i"), N("y_i")), Num("2")), "i"))
+        Sum(Pow(BinOp("-", N("a_i"), N("y_i")), Num("2")), "i", upper="m"))
     assert parse(r"\sum\limits_{k} w_k") == Sum(N("w_k"), "k")
 
 

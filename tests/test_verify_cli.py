@@ -63,9 +63,10 @@ def test_chinese(capsys, spec):
     (r"\frac{\partial L}{\partial w_1} = __import__('os').system('echo pwned')", ["Python"]),
     ("no equals sign here", ["needs '='"]),
 ])
-def test_malformed_claim_is_one_line_exit_2(capsys, spec, claim, needles):
+def test_malformed_claim_is_one_line_exit_3(capsys, spec, claim, needles):
+    """A claim that cannot be read is the submitter's input: exit 3, not 2 (a broken spec)."""
     code, out, err = run(capsys, spec, "--claim", claim)
-    assert code == 2
+    assert code == 3
     assert err.count("\n") == 1 and err.startswith("symbackprop: error: ") and "Traceback" not in err
     for n in needles:
         assert n in err, (n, err)
@@ -74,7 +75,7 @@ def test_malformed_claim_is_one_line_exit_2(capsys, spec, claim, needles):
 def test_error_wins_over_incorrect_and_the_rest_is_still_checked(capsys, spec):
     code, out, err = run(capsys, spec, "--claim", "dL/dw_1 = 0.126", "--claim", "dL/dq = 1",
                          "--claim", "dL/dw_1 = 0.116")
-    assert code == 2 and err.count("\n") == 1
+    assert code == 3 and err.count("\n") == 1
     assert "✗ incorrect" in out and "✓ correct" in out
 
 
@@ -82,7 +83,7 @@ def test_claims_file_error_names_the_line(capsys, spec, tmp_path):
     f = tmp_path / "bad.claims"
     f.write_text("% ok\ndL/dw_1 = 0.116\ndL/dw_1 = \\sigma(\n")
     code, _, err = run(capsys, spec, "--claims", str(f))
-    assert code == 2 and err.startswith("symbackprop: error: line 3: ")
+    assert code == 3 and err.startswith("symbackprop: error: line 3: ")
 
 
 @pytest.mark.parametrize("argv,needle", [
@@ -100,8 +101,20 @@ def test_missing_spec(capsys):
 
 
 def test_no_traceback_in_a_real_process(derivations):
-    """The installed entry point, end to end: a malformed claim, exit 2, one line."""
+    """The installed entry point, end to end: a malformed claim, exit 3, one line."""
     p = subprocess.run([sys.executable, "-m", "symbackprop", "verify", str(derivations / "seed_scalar.toml"),
                         "--claim", r"\frac{\partial L}{\partial w_1} = \left(a_2"],
                        capture_output=True, text=True, timeout=120)
-    assert p.returncode == 2 and "Traceback" not in p.stderr and p.stderr.count("\n") == 1
+    assert p.returncode == 3 and "Traceback" not in p.stderr and p.stderr.count("\n") == 1
+
+
+def test_broken_spec_is_2_and_a_claims_file_from_stdin(capsys, spec, tmp_path, monkeypatch):
+    import io
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('forward = """z = w x"""\nparams = ["q"]\n')
+    code, _, err = run(capsys, str(bad), "--claim", "dz/dw = x")
+    assert code == 2 and err.count("\n") == 1
+    monkeypatch.setattr("sys.stdin", io.StringIO("dL/dw_1 = 0.116\ndL/dw_1 = 0.126\n"))
+    code, out, _ = run(capsys, spec, "--claims", "-")
+    assert code == 1 and "line 2" in out

@@ -49,8 +49,10 @@ class Claim:
 _UNICODE = str.maketrans({"−": "-", "–": "-", "·": "*", "×": "*", "⋅": "*"})
 
 _MARK = re.compile(
-    r"\\begin\{[^{}]*\}|\\end\{[^{}]*\}|\\\\(?:\[[^\]]*\])?|\$\$|\\\[|\\\]|\n|\\(?:label|tag)\{[^{}]*\}"
-    r"|\\(?:nonumber|notag)(?![A-Za-z])|\$")
+    r"\\begin\{[bpvV]?matrix\}.*?\\end\{[bpvV]?matrix\}"  # a numeric matrix: part of a claim
+    r"|\\begin\{[^{}]*\}|\\end\{[^{}]*\}|\\\\(?:\[[^\]]*\])?|\$\$|\\\[|\\\]|\n|\\(?:label|tag)\{[^{}]*\}"
+    r"|\\(?:nonumber|notag)(?![A-Za-z])|\$", re.S)
+_MATRIX = re.compile(r"\\begin\{([bpvV]?matrix)\}.*?\\end\{\1\}", re.S)
 _RELATION = re.compile(r"=|\\approx(?![A-Za-z])")
 _TRAILING = re.compile(r"(?:\s|\\(?:qquad|quad|[,;:! ])(?![A-Za-z])|(?<!\\)[.,;])+$")
 _ANNOTATION = re.compile(r"\\in(?![A-Za-z])")  # "\qquad \in \mathbb{R}^{m \times n}"
@@ -67,6 +69,7 @@ def _rows(text: str) -> list[tuple[str, int]]:
     Outside an environment a newline ends a row; inside ``\begin…\end`` or
     ``$$…$$`` only ``\\`` does.
     """
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
     text = "\n".join(_strip_comment(line) for line in text.translate(_UNICODE).split("\n"))
     rows, buf, start, line, depth, display = [], [], 1, 1, 0, False
 
@@ -89,6 +92,9 @@ def _rows(text: str) -> list[tuple[str, int]]:
                 flush()
             else:
                 buf.append(" ")
+        elif re.match(r"\\begin\{[bpvV]?matrix\}", mark):
+            buf.append(mark.replace("\n", " "))
+            line += mark.count("\n")
         elif mark.startswith("\\begin"):
             depth += 1
         elif mark.startswith("\\end"):
@@ -154,7 +160,8 @@ def _trim(text: str, start: int, end: int) -> tuple[str, int]:
 
 def split_row(row: str, line: int | None = None, target: tuple[str, int] | None = None) -> list[Claim]:
     """Claims of one row ``lhs = a = b …``; an empty ``lhs`` continues ``target``."""
-    row = re.sub(r"(?<!\\)&", " ", row)  # alignment marks
+    row = _MATRIX.sub(lambda m: m.group().replace("&", "\0"), row)  # a matrix's columns stay
+    row = re.sub(r"(?<!\\)&", " ", row).replace("\0", "&")  # alignment marks
     ann = _top_level(row, _ANNOTATION)
     body = row[:ann[0].start()] if ann else row
     annotation = row[ann[0].end():].strip() if ann else None

@@ -1,8 +1,14 @@
 """``symbackprop verify SPEC --claim TEX [--claim …] [--claims FILE]``.
 
 Verdicts go to stdout (text or JSON); in text mode each claim that cannot be
-checked is one line on stderr. Exit 0 all correct, 1 some incorrect, 2 some
-error.
+checked is one line on stderr. ``--claims -`` reads standard input.
+
+Exit status, so that an autograder can tell who is at fault:
+
+- 0: every claim is correct;
+- 1: some claim is incorrect (a verdict against the claims);
+- 3: some claim could not be read (the submitter's malformed line; this wins over 1);
+- 2: the spec is broken, or the command was used wrongly (nothing was judged).
 """
 from __future__ import annotations
 
@@ -26,17 +32,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a worked solution: one claim per line or align rows, %% comments")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--lang", choices=["en", "zh"])
+    p.add_argument("--reading", choices=["given", "inputs", "general"], default="given",
+                   help="what a correct claim must satisfy: hold at the given values (default, what a "
+                        "worked solution claims), for any parameters with the given inputs, or in general")
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.claim and not args.claims:
         raise SymbackpropError("nothing to check: give --claim TEX or --claims FILE")
     spec = load_spec(args.spec)
-    verifier = Verifier(spec, lang=args.lang)
+    verifier = Verifier(spec, lang=args.lang, reading=args.reading)
     claims = [c for text in args.claim for c in read_claims(text)]
     if args.claims:
         try:
-            text = Path(args.claims).read_text(encoding="utf-8")
+            text = sys.stdin.read() if args.claims == "-" else Path(args.claims).read_text(encoding="utf-8")
         except FileNotFoundError:
             raise SymbackpropError(f"claims file not found: {args.claims}") from None
         except (OSError, UnicodeDecodeError) as e:

@@ -191,22 +191,23 @@ class Judge:
     def correct(self, claim: Claim, out: Outcome, low: Lowered, reading: str, meant: bool) -> Verdict:
         holds = self.all_holds(out, low)
         label = out.target.label
+        kind = out.target.kind if meant else None
+        said = phrase("ok_meant_" + kind, self.lang) if kind else ""
         if low.numeric and out.rows.get("given") and reading == "given":
             _, c, t, s = out.rows["given"][0]
             if t.ndim == 0:
-                exact = f"{float(t):.{max(low.decimals, 3) + 2}f}"
+                exact = _exact(float(t), low.decimals)
                 written = (("-" if low.sign < 0 else "") + low.single.text if low.single is not None
                            else _shown(float(c), low.decimals))
                 key = "ok_precision" if np.any(s > 0) else "ok_value"
                 msg = phrase(key, self.lang, target=label, exact=exact, written=written,
-                             tol=f"{float(np.max(s)):.1g}")
-                return self._verdict(claim, out.target, "correct", Diagnosis("none", msg), "precision", holds)
-        msg = phrase("ok_equal", self.lang, target=label) + "; " + self.holds_text(out, holds)
-        if meant:
-            msg += phrase("ok_meant_" + out.target.kind, self.lang, target=label)
-        method = "numeric"
-        return self._verdict(claim, out.target, "correct", Diagnosis("none", msg), method, holds,
-                             out.target.kind if meant else None)
+                             tol=f"{float(np.max(s)):.1g}") + said
+                return self._verdict(claim, out.target, "correct", Diagnosis("none", msg), "precision", holds,
+                                     kind)
+            msg = phrase("ok_entries", self.lang, target=label, n=t.size, tol=f"{float(np.max(s)):.1g}")
+            return self._verdict(claim, out.target, "correct", Diagnosis("none", msg), "precision", holds)
+        msg = phrase("ok_equal", self.lang, target=label) + "; " + self.holds_text(out, holds) + said
+        return self._verdict(claim, out.target, "correct", Diagnosis("none", msg), "numeric", holds, kind)
 
     def holds_text(self, out: Outcome, holds: dict) -> str:
         """Which readings hold, in words: the strongest one first."""
@@ -234,7 +235,7 @@ class Judge:
             return None
         written = ("-" if low.sign < 0 else "") + low.single.text if low.single else _num(float(c))
         return Diagnosis("none", phrase("ok_hand", self.lang, target=out.target.label,
-                                        exact=f"{float(t):.{max(low.decimals, 3) + 2}f}", written=written,
+                                        exact=_exact(float(t), low.decimals), written=written,
                                         hand=f"{hand:.{low.decimals}f}"))
 
     # ---- shapes ------------------------------------------------------------------
@@ -328,12 +329,14 @@ class Judge:
         c, t = e.claimed[i], e.truth[i]
         if e.numeric:
             d = max(e.decimals, 3)
-            if e.written is not None:
+            if e.written is not None and e.decimals == 0:
+                msg = phrase("d_wrong_integer", self.lang, target=label, exact=_exact(t, 0), written=e.written)
+            elif e.written is not None:
                 msg = phrase("d_wrong_value", self.lang, target=label, exact=f"{t:.{e.decimals + 2}f}",
                              rounded=_round(t, e.decimals), digits=e.decimals, written=e.written)
             else:
                 msg = phrase("d_numbers_off", self.lang, target=label,
-                             claimed=_num(c) if c is None else f"{c:.{d + 2}f}", exact=f"{t:.{d + 2}f}")
+                             claimed=_num(c) if c is None else _exact(c, e.decimals), exact=_exact(t, e.decimals))
             details = {"expected": t, "claimed": c}
             if entry:
                 details["entry"] = [int(k) + 1 for k in entry]
@@ -484,6 +487,13 @@ def _close(c: np.ndarray, t: np.ndarray, slack) -> bool:
     if c.shape != t.shape:
         return False
     return bool(np.all(np.abs(c - t) <= slack + RTOL * np.maximum(np.abs(c), np.abs(t)) + 1e-300))
+
+
+def _exact(value: float, decimals: int) -> str:
+    """A true value as a message shows it: a whole number as one, else two digits past those written."""
+    if decimals == 0 and abs(value - round(value)) <= 1e-9 * max(1.0, abs(value)):
+        return str(int(round(value)))
+    return f"{value:.{max(decimals, 3) + 2}f}"
 
 
 def _shown(value: float, decimals: int) -> str:

@@ -109,8 +109,8 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """0 all correct, 1 some incorrect, 2 some could not be checked."""
-        return {"correct": 0, "incorrect": 1, "error": 2}[self.verdict]
+        """0 all correct, 1 some incorrect, 3 some could not be read (2 is kept for a broken spec)."""
+        return {"correct": 0, "incorrect": 1, "error": 3}[self.verdict]
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {"schema_version": SCHEMA_VERSION,
@@ -137,7 +137,8 @@ class Report:
             lines.append(f"    {v.diagnosis.message}")
         first = self.first_wrong
         if first is None:
-            lines.append(phrase("v_all_correct", lang, n=len(self.verdicts)))
+            lines.append(phrase("v_all_correct" if len(self.verdicts) > 1 else "v_one_correct", lang,
+                                n=len(self.verdicts)))
         elif len(self.verdicts) > 1:
             where = (phrase("v_line", lang, n=first.line) if first.line is not None
                      else phrase("v_claim", lang, n=self.verdicts.index(first) + 1))
