@@ -340,6 +340,7 @@ class CheckReport:
 
     def to_json(self) -> dict:
         return {
+            "schema_version": 1,
             "title": self.title,
             "verdict": self.verdict,
             "passed": self.passed,
