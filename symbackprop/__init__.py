@@ -20,11 +20,11 @@ from symbackprop.network import Network
 from symbackprop.reader.forward import network_from_latex
 from symbackprop.spec import Spec, load_spec
 from symbackprop.sympy_form import AdjointSymbol
-from symbackprop.verification import verify
+from symbackprop.verification import grade, verify
 
 __all__ = [
     "AdjointSymbol", "Derivation", "LatexSyntaxError", "Network", "ShapeError", "Spec",
-    "SpecError", "SymbackpropError", "backprop", "derive", "load_spec", "network_from_latex",
-    "verify",
+    "SpecError", "SymbackpropError", "backprop", "derive", "grade", "load_spec",
+    "network_from_latex", "verify",
 ]
 __version__ = "0.1.0"

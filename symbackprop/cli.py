@@ -110,6 +110,12 @@ def _verify(args) -> int:
     return run(args)
 
 
+def _grade(args) -> int:
+    from symbackprop.verification.grade import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symbackprop", description="Symbolic backpropagation, step by step.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -160,9 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
     from symbackprop.verification.command import add_arguments
 
     p = sub.add_parser("verify", help="check hand-derived gradients written in LaTeX "
-                                      "(exit 0 all correct, 1 some incorrect, 2 error)")
+                                      "(exit 0 all correct, 1 some incorrect, 3 a claim could not be read, "
+                                      "2 a broken spec or usage)")
     add_arguments(p)
     p.set_defaults(run=_verify)
+
+    from symbackprop.verification.grade import add_arguments as add_grade_arguments
+
+    p = sub.add_parser("grade", help="grade a class: one worked solution per student, scored by a "
+                                     "rubric (exit 0 graded, 2 error)")
+    add_grade_arguments(p)
+    p.set_defaults(run=_grade)
     return parser
 
 

@@ -30,12 +30,13 @@ from symbackprop.network import Network
 from symbackprop.render.phrases import LANGS
 from symbackprop.spec import Spec, load_spec
 from symbackprop.verification.claims import Claim, read_claims
+from symbackprop.verification.grade import ClassReport, grade
 from symbackprop.verification.judge import Judge
 from symbackprop.verification.report import KINDS, Diagnosis, Report, Verdict
 from symbackprop.verification.truth import READINGS, Target, Truth
 
-__all__ = ["Claim", "Diagnosis", "KINDS", "READINGS", "Report", "Target", "Verdict", "Verifier",
-           "read_claims", "verify"]
+__all__ = ["ClassReport", "Claim", "Diagnosis", "KINDS", "READINGS", "Report", "Target", "Verdict",
+           "Verifier", "grade", "read_claims", "verify"]
 
 Checkable = Union[Network, Spec, Derivation, str, Path]
 
