@@ -312,7 +312,7 @@ ERRORS = [
 @pytest.mark.parametrize("claim,words", ERRORS)
 def test_unreadable_claims_are_errors_with_a_position(article, claim, words):
     report = article.verify(claim)
-    assert report.verdict == "error" and report.exit_code == 2
+    assert report.verdict == "error" and report.exit_code == 3
     message = report[0].diagnosis.message
     assert "\n" not in message
     for w in words:
@@ -322,7 +322,7 @@ def test_unreadable_claims_are_errors_with_a_position(article, claim, words):
 def test_a_broken_line_does_not_stop_the_rest(article):
     report = article.verify("dL/dw_1 = 0.116\ndL/dw_1 = (0.116\ndL/dw_1 = 0.126")
     assert [v.verdict for v in report] == ["correct", "error", "incorrect"]
-    assert report.exit_code == 2 and report.first_wrong.line == 2
+    assert report.exit_code == 3 and report.first_wrong.line == 2
 
 
 # ---- reading claims texts -------------------------------------------------------------

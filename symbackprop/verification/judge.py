@@ -287,10 +287,23 @@ class Judge:
         else:  # the given values first (the counterexample a person can follow), then the rest
             failing = next((r for r in ("general", "inputs", "given") if holds.get(r) is False), reading)
             e = self.evidence(out, low, ["given", failing] if holds.get("given") is False else [failing])
-        d = diagnose(e, self.lang) or self.counterexample(e)
+        d = self.transposed(out, e.target) or diagnose(e, self.lang) or self.counterexample(e)
         if holds.get("given") and reading != "given":
             d.message = phrase("d_only_given", self.lang, reading=phrase("r_" + reading, self.lang)) + d.message
         return self._verdict(claim, out.target, "incorrect", d, None, holds)
+
+    def transposed(self, out: Outcome, target: Target) -> Optional[Diagnosis]:
+        """A square matrix transposed: caught at random values, which are not symmetric."""
+        v = target.wrt or target.of
+        shape = self.network.node(v).shape
+        rows = [r for reading in READINGS for r in out.rows.get(reading, [])]
+        if len(shape) != 2 or shape[0] != shape[1] or not rows:
+            return None
+        if all(c is not None and c.ndim == 2 and _close(c.T, t, s) and not _close(c, t, s) for _, c, t, s in rows):
+            text = shape_text(shape)
+            return Diagnosis("transpose", phrase("d_transpose", self.lang, target=target.label, got=text, v=v,
+                                                 want=text), {"shapes": {"claim": text, "expected": text}})
+        return None
 
     def evidence(self, out: Outcome, low: Lowered, readings: list[str]) -> Evidence:
         """Claim and truth, entry by entry, at the cases of ``readings``, with the chain's factors."""
@@ -426,10 +439,19 @@ class Judge:
         x = self.network.node(of).expr
         if not (on_path and isinstance(x, ir.Apply) and x.func in LOOKALIKES and x.x == self.network.node(wrt).var):
             return
+        a = self.network.node(of).var
+        by_output = {"sigmoid": ir.hadamard(a, ir.sub(ir.Scalar(1), a)),  # σ′ written with the output
+                     "tanh": ir.sub(ir.Scalar(1), ir.hadamard(a, a))}
         for func in LOOKALIKES:
             if func != x.func:
-                prime = ir.Prime(func, x.x)
-                add(Factor(of, wrt, ir_text(prime), ir_latex(prime), values(prime), on_path, lookalike=True))
+                for form in (ir.Prime(func, x.x), by_output.get(func)):
+                    if form is None:
+                        continue
+                    text, latex = ir_text(form), ir_latex(form)
+                    if self.network.node(of).shape == () and not isinstance(form, ir.Prime):
+                        written = self.truth.derivation(e.target.of).scalar_form(form)
+                        text, latex = sympy_text(written), sympy_latex(written)
+                    add(Factor(of, wrt, text, latex, values(form), on_path, lookalike=True))
 
     def sympy_values(self, expr, cases: list[Case]) -> Optional[list[float]]:
         from symbackprop.numeric import sympy_value
