@@ -18,14 +18,14 @@ fits (:mod:`.diagnose`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import product
 from typing import Optional
 
 import numpy as np
 
 from symbackprop import ir
-from symbackprop.errors import ShapeError, SpecError, SymbackpropError
+from symbackprop.errors import LatexSyntaxError, ShapeError, SpecError, SymbackpropError
 from symbackprop.printing.ir import to_latex as ir_latex
 from symbackprop.printing.ir import to_text as ir_text
 from symbackprop.printing.sympy import sympy_latex, sympy_text
@@ -74,7 +74,17 @@ class Judge:
         try:
             if claim.error is not None:
                 raise claim.error
-            targets = self.reader.targets(claim)
+            try:
+                targets = self.reader.targets(claim)
+            except LatexSyntaxError:  # "0.116 = dL/dw_1", "[[…]] = dW": the target on the right
+                swapped = replace(claim, lhs=claim.rhs, rhs=claim.lhs, lhs_col=claim.rhs_col, rhs_col=claim.lhs_col)
+                try:
+                    targets = self.reader.targets(swapped)
+                except LatexSyntaxError:
+                    targets = None
+                if targets is None:
+                    raise
+                claim = swapped
             try:
                 low = self.reader.lower(claim)
             except ShapeError as e:
