@@ -84,6 +84,9 @@ class Network:
     title: Optional[str] = None
     #: the title in other languages (``{"zh": …}``), used by documents in that language
     titles: dict[str, str] = field(default_factory=dict)
+    #: declared activation names (canonical) → function, for reading more LaTeX about this network
+    functions: dict[str, str] = field(default_factory=dict)
+    elementwise_powers: bool = False  #: a power of a matrix by a whole number is elementwise
     _nodes: dict[str, Node] = field(default_factory=dict, repr=False)
     _inputs: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _consumers: dict[str, list[str]] = field(default_factory=dict, repr=False)
@@ -230,7 +233,8 @@ class Network:
         """The part of this network that ``loss`` is computed from, with other ``params``."""
         keep = self.ancestors(loss) | {loss}
         copy = Network(params=tuple(params), loss_name=loss, title=self.title,
-                       titles=dict(self.titles))
+                       titles=dict(self.titles), functions=dict(self.functions),
+                       elementwise_powers=self.elementwise_powers)
         for name in self.order:
             if name not in keep:
                 continue

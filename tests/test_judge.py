@@ -153,23 +153,33 @@ BATCH = sb.load_spec("derivations/seed_matrix.toml")
 
 
 @pytest.mark.parametrize("claim", [
-    r"dW_2 = A_1^\top dZ_2",
+    r"dW_2 = \frac{1}{m} A_1^\top dZ_2",
     r"\nabla_{W_2} L = A_1^\top \frac{\partial L}{\partial Z_2}",
     r"\nabla_{W_2} = A_1^\top \nabla_{Z_2} L",
     r"\delta_2 = \frac{2}{m}(A_2 - Y) \odot \sigma'(Z_2)",
-    r"db_2 = \sum_{i=1}^{m} dZ_2",
+    r"db_2 = \frac{1}{m}\sum_{i=1}^{m} dZ_2",
+    r"dZ_2 = 2(A_2 - Y) \odot \sigma'(Z_2)",
 ])
 def test_gradient_spellings(claim):
     v = one(BATCH, claim)
     assert v.correct, v.diagnosis.message
 
 
+def test_ng_dz_is_summed_over_the_examples():
+    """Ng's convention: with J a mean over m examples, dZ = m·∂J/∂Z, dW = ∂J/∂W (so dW = (1/m) dZ Aᵀ)."""
+    v = one(BATCH, r"dZ_2 = \frac{2}{m}(A_2 - Y) \odot \sigma'(Z_2)")
+    assert not v.correct and v.target == "m·∂L/∂Z_2" and v.diagnosis.kind == "constant_factor"
+    assert one(BATCH, r"\frac{\partial L}{\partial Z_2} = \frac{2}{m}(A_2 - Y) \odot \sigma'(Z_2)").correct
+    v = one(BATCH, r"dW_2 = A_1^\top dZ_2")  # the 1/m dropped
+    assert v.diagnosis.kind == "constant_factor" and "m" in v.diagnosis.message
+
+
 def test_ng_column_layout_sums_over_the_columns():
     """Examples are columns (X is n_x × m): db = (1/m) Σ_i dZ sums axis 1 and keeps a column."""
     spec = sb.load_spec("tests/sources/ng_regularization_backward_matrix.toml")
-    for claim in (r"db^{[3]} = \sum_{i=1}^{m} dZ_3", r"db_3 = \sum_{i=1}^{m} \frac{\partial J}{\partial Z_3}"):
-        spelled = claim.replace("db^{[3]}", "db_3")
-        v = one(spec, spelled)
+    for claim in (r"db_3 = \frac{1}{m}\sum_{i=1}^{m} dZ_3", r"db_3 = \sum_{i=1}^{m} \frac{\partial J}{\partial Z_3}",
+                  r"db_3 = \frac{1}{m} np.sum(dZ_3, axis=1, keepdims=True)"):
+        v = one(spec, claim)
         assert v.correct, v.diagnosis.message
     v = one(spec, r"db_1 = dZ_1")
     assert v.diagnosis.kind == "shape_mismatch" and "columns" in v.diagnosis.message

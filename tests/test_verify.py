@@ -303,9 +303,7 @@ ERRORS = [
     (r"= 0.116", ["nothing on the left"]),
     (r"\frac{\partial L}{\partial w_1} = ", ["nothing on the right"]),
     (r"w_1 + 1 = 2", ["left side must be"]),
-    (r"\frac{\partial x}{\partial w_1} = 0", ["'x' is a leaf"]),
     (r"\frac{\partial L}{\partial w_1} = __import__('os').system('echo')", ["looks like Python"]),
-    (r"\frac{\partial L}{\partial w_1} = 2**3", ["looks like Python", "'**'"]),
 ]
 
 
@@ -449,3 +447,18 @@ def test_operator_derivative_needs_partials_allowed():
         parse(r"\frac{\partial}{\partial a} a^2", {"a"})
     # in a spec, \frac{d}{2} with an undeclared d is still d / 2
     assert str(parse(r"\frac{d}{2}", {"x"})).startswith("BinOp(op='/'")
+
+
+def test_a_leaf_by_another_leaf_is_zero(article):
+    """colah's forward-mode figure: a does not depend on b, so ∂a/∂b = 0 (and ∂a/∂a = 1)."""
+    assert article.verify(r"\frac{\partial x}{\partial w_1} = 0")[0].correct
+    assert article.verify(r"\frac{\partial x}{\partial x} = 1")[0].correct
+    assert not article.verify(r"\frac{\partial x}{\partial w_1} = 1")[0].correct
+
+
+def test_numpy_spellings_are_read(article):
+    """NumPy as slides write it: ** is a power, 1. a number, * the elementwise product."""
+    v = article.verify(r"\frac{\partial L}{\partial w_1} = 2**3")[0]
+    assert v.verdict == "incorrect" and v.diagnosis.kind == "value"
+    assert article.verify(r"dL/da_2 = 2. * (a_2 - y)")[0].correct
+    assert article.verify(r"dL/da_2 = 2 * (a_2**2 - y*a_2) / a_2")[0].correct

@@ -44,7 +44,9 @@ def test_right_matrix_claims(batch, claim):
 @pytest.mark.parametrize("claim,kind,words", [
     (r"\frac{\partial L}{\partial W_2} = \frac{\partial L}{\partial Z_2}^\top A_1", "transpose",
      ["(∂L/∂W_2)ᵀ", "n_2×n_1", "n_1×n_2"]),
-    (r"\frac{\partial L}{\partial W_2} = A_1 \frac{\partial L}{\partial Z_2}", "shape_mismatch",
+    (r"\frac{\partial L}{\partial W_2} = A_1 \frac{\partial L}{\partial Z_2}", "transpose",
+     ["a transpose is missing: with A_1ᵀ in place of A_1"]),
+    (r"\frac{\partial L}{\partial W_2} = A_1 \frac{\partial L}{\partial Z_2} + W_2", "shape_mismatch",
      ["cannot multiply A_1 (m×n_1) by ∂L/∂Z_2 (m×n_2)"]),
     (r"\frac{\partial L}{\partial A_1} = W_2^\top \frac{\partial L}{\partial Z_2}", "shape_mismatch",
      ["cannot multiply"]),
@@ -126,4 +128,4 @@ def test_matrix_cli(derivations, capsys):
     assert code == 0 and "All 6 claims are correct." in capsys.readouterr().out
     code = main(["verify", str(derivations / "seed_matrix.toml"), "--format", "json", "--claim",
                  r"\frac{\partial L}{\partial W_2} = A_1 \frac{\partial L}{\partial Z_2}"])
-    assert code == 1 and '"shape_mismatch"' in capsys.readouterr().out
+    assert code == 1 and '"transpose"' in capsys.readouterr().out

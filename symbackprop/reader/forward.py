@@ -140,13 +140,14 @@ def network_from_latex(forward: str, *, params: Iterable[str] = (), loss: str | 
         raise SpecError(f"'{clash[0]}' is both a dimension and a node; rename one")
     lines = read_forward(forward, params=params, known=set(declared) | set(values) | dims,
                          first_line=first_line, constants=dims, functions=functions)
-    net = Network(params=params, loss_name=loss, title=title)
+    net = Network(params=params, loss_name=loss, title=title, functions=dict(functions),
+                  elementwise_powers=elementwise_powers)
     scalar = not declared and not any(isinstance(v, list) for v in values.values())
     for line in lines:
         for u in line.leaves:
             net.leaf(u, () if scalar else _leaf_shape(u, declared, values, line.number))
         if elementwise_powers and not scalar:
-            line.tree = _hadamard_powers(line.tree, net.shapes, dims)
+            line.tree = hadamard_powers(line.tree, net.shapes, dims)
         try:
             expr = lower(line.tree, net.shapes, dims=dims, text=line.rhs)
         except LatexSyntaxError as e:
@@ -189,7 +190,7 @@ def _first_positions(tree: latex_in.Tree) -> dict[str, int]:
     return out
 
 
-def _hadamard_powers(tree: latex_in.Tree, shapes: Mapping[str, Shape], dims) -> latex_in.Tree:
+def hadamard_powers(tree: latex_in.Tree, shapes: Mapping[str, Shape], dims) -> latex_in.Tree:
     """``A^{[1]2}`` and ``(…)^2`` of a matrix as ``A ⊙ A`` (a declared ``elementwise_powers``)."""
     def walk(n):
         if isinstance(n, tuple):

@@ -46,7 +46,7 @@ class Claim:
 
 # Characters people paste from rendered math, mapped to LaTeX one-for-one so
 # that columns stay where the person typed them.
-_UNICODE = str.maketrans({"−": "-", "–": "-", "·": "*", "×": "*", "⋅": "*"})
+_UNICODE = str.maketrans({"−": "-", "–": "-"})
 
 _MARK = re.compile(
     r"\\begin\{[bpvV]?matrix\}.*?\\end\{[bpvV]?matrix\}"  # a numeric matrix: part of a claim

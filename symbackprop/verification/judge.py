@@ -88,8 +88,7 @@ class Judge:
             try:
                 low = self.reader.lower(claim)
             except ShapeError as e:
-                return self._verdict(claim, targets[0], "incorrect", Diagnosis(
-                    "shape_mismatch", phrase("d_shape", self.lang, detail=str(e))))
+                return self.unconformable(claim, targets, e)
             return self.judge(claim, targets, low)
         except SymbackpropError as e:
             details = {"column": e.position + 1} if getattr(e, "position", None) is not None else {}
@@ -106,6 +105,17 @@ class Judge:
     def _verdict(self, claim: Claim, target: Target, verdict: str, d: Diagnosis, method=None,
                  holds=None, meant=None) -> Verdict:
         return Verdict(claim.text, target.label, verdict, d, claim.line, method, holds, meant)
+
+    def unconformable(self, claim: Claim, targets: list[Target], e: ShapeError) -> Verdict:
+        """Products that do not conform: a transpose forgotten, or a shape mismatch."""
+        for name, low in self.reader.transposed(claim):
+            for out in self.outcomes(targets, low):
+                if self.compare(out, low, "general") or (self.compare(out, low, "given")
+                                                         and not self.truth.cases("general")):
+                    return self._verdict(claim, out.target, "incorrect", Diagnosis("transpose", phrase(
+                        "d_transpose_name", self.lang, name=name), {"name": name}))
+        return self._verdict(claim, targets[0], "incorrect", Diagnosis(
+            "shape_mismatch", phrase("d_shape", self.lang, detail=str(e))))
 
     # ---- the readings ----------------------------------------------------------
     def effective(self) -> str:
@@ -193,7 +203,9 @@ class Judge:
             hand = self.by_hand(out, low) if reading == "given" else None
             if hand is not None:
                 return self._verdict(claim, out.target, "correct", hand, "hand", self.all_holds(out, low))
-        return self.incorrect(claim, first, low, reading)
+        wrong = [self.incorrect(claim, out, low, reading) for out in self.outcomes(targets, low)
+                 if out.binding == first.binding]
+        return next((v for v in wrong if v.diagnosis.kind != "other"), wrong[0])
 
     def all_holds(self, out: Outcome, low: Lowered) -> dict:
         return {r: self.compare(out, low, r) for r in READINGS}
@@ -262,7 +274,7 @@ class Judge:
         if squeezed(got) == squeezed(want):
             return None
         if sizes is not None and squeezed(sizes.resolve(got)) == squeezed(sizes.resolve(want)) and (
-                low.literals or any(isinstance(d, int) for d in got)):
+                low.numeric or any(isinstance(d, int) for d in got)):
             return None  # a numeric matrix of the given size
         out = next(self.outcomes([target], low))
         cases = [c for c in self.truth.cases("general") if not low.literals] or self.truth.cases("given")
@@ -284,7 +296,7 @@ class Judge:
         for axis, key in ((0, "d_shape_rows"), (1, "d_shape_columns")):
             if len(got) == 2 and all(c is not None and t is not None and c.ndim == 2
                                      and c.sum(axis=axis).size == t.size
-                                     and _close(c.sum(axis=axis).reshape(t.shape), t, 0.0) for c, t in pairs):
+                                     and _proportional(c.sum(axis=axis).reshape(t.shape), t) for c, t in pairs):
                 message += phrase(key, self.lang)
                 break
         return self._verdict(claim, target, "incorrect", Diagnosis("shape_mismatch", message, {"shapes": shapes}))
@@ -469,7 +481,11 @@ class Judge:
         out = []
         for case in cases:
             env = {s: float(case.env[s.name]) for s in expr.free_symbols if s.name in case.env}
-            v = sympy_value(expr, env)
+            env.update({s: float(case.sizes[s.name]) for s in expr.free_symbols if s.name in case.sizes})
+            try:
+                v = sympy_value(expr, env)
+            except SymbackpropError:
+                return None
             if v is None:
                 return None
             out.append(v)
@@ -532,6 +548,14 @@ def _shown(value: float, decimals: int) -> str:
     """What a claim's numbers give, two digits past the most written."""
     text = f"{value:.{max(decimals, 3) + 2}f}".rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
+
+
+def _proportional(c: np.ndarray, t: np.ndarray) -> bool:
+    """``c = k·t`` for one constant ``k`` (a lost ``1/m`` is said separately)."""
+    i = int(np.argmax(np.abs(t)))
+    if np.ravel(t)[i] == 0:
+        return False
+    return _close(c, (np.ravel(c)[i] / np.ravel(t)[i]) * t, 0.0)
 
 
 def _num(value: Optional[float]) -> str:

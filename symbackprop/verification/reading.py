@@ -6,6 +6,14 @@ textbooks use (``\frac{\partial L}{\partial w_1}``, ``\partial L/\partial w_1``,
 ``\delta^{[2]}`` for :math:`\partial L/\partial z^{[2]}`), a derivative of a node
 by an ancestor (``\frac{\partial y}{\partial x}``), or a node (``z_1``).
 
+Course notes and code are read too: Unicode math as pasted from a rendered page
+(``(∂ J)/(∂ c)``, ``ŷ``, ``W²``, ``Aᵀ``), and NumPy as Ng's slides and Kratzert's
+blog write it (``np.sum(dZ, axis=1, keepdims=True)``, ``*`` for the elementwise
+product, ``**`` for a power, ``1.``, ``dfdx`` for ∂f/∂x). In Ng's convention a
+``dZ`` of an inner node is the gradient of the loss summed over the examples,
+``m·∂J/∂Z`` when ``J`` is a mean over ``m`` examples, while ``dW`` and ``db``
+of the parameters are ``∂J/∂W`` and ``∂J/∂b``.
+
 The right side is lowered to the IR of the network (so scalar and matrix claims
 are one case) with placeholders: each partial stands for its true value, each
 decimal for the number as written (so its precision is known), and a numeric
@@ -26,6 +34,7 @@ matrix (``\begin{bmatrix}…\end{bmatrix}``, ``[[…], […]]``) for its entries
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Optional
 
@@ -33,8 +42,9 @@ import numpy as np
 
 from symbackprop import ir
 from symbackprop.backprop import derivative
-from symbackprop.errors import LatexSyntaxError, SpecError
+from symbackprop.errors import LatexSyntaxError, ShapeError, SpecError
 from symbackprop.reader import latex as T
+from symbackprop.reader.forward import hadamard_powers
 from symbackprop.reader.lower import lower
 from symbackprop.verification.claims import Claim
 from symbackprop.verification.truth import Target, Truth
@@ -43,6 +53,11 @@ _NUMBER = re.compile(r"(?P<int>\d*)(?:\.(?P<frac>\d*))?(?:[eE](?P<exp>[+-]?\d+))
 _NABLA = re.compile(r"\\nabla\s*_\s*(\{(?:[^{}]|\{[^{}]*\})*\}|\\?[A-Za-z])\s*")
 _MATRIX_ENV = re.compile(r"\\begin\{([bpvV]?matrix)\}(.*?)\\end\{\1\}", re.S)
 _NESTED = re.compile(r"\[\s*\[[^\[\]]*\](?:\s*,\s*\[[^\[\]]*\])*\s*\]")
+
+
+@dataclass(frozen=True)
+class PerExample(T.Partial):
+    """Ng's ``dZ`` of an inner node: the gradient of the loss summed over the examples."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,71 @@ def _nabla(text: str, loss: str) -> str:
     return "".join(out)
 
 
+_GREEK = {unicodedata.lookup(f"GREEK SMALL LETTER {n.upper().replace('LAMBDA', 'LAMDA')}"): n for n in (
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda",
+    "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega")}
+_GREEK.update({"ϵ": "epsilon", "ϕ": "phi", "Δ": "Delta", "Σ": "Sigma", "Θ": "Theta", "Φ": "Phi"})
+_ACCENTS = {"\u0302": "hat", "\u0304": "bar", "\u0303": "tilde", "\u0307": "dot"}
+_SYMBOLS = {"∂": "\\partial ", "∇": "\\nabla ", "·": "\\cdot ", "⋅": "\\cdot ", "×": "\\times ",
+            "⊙": "\\odot ", "∘": "\\circ ", "ᵀ": "^\\top ", "′": "'", "²": "^2", "³": "^3", "√": "\\sqrt ",
+            "∑": "\\sum ", "≈": "\\approx "}
+_SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+
+
+def unicode_math(text: str) -> str:
+    r"""Math pasted from a rendered page, as LaTeX: ``(∂ J)/(∂ c)``, ``ŷ``, ``W²``, ``Aᵀ``, ``z₁``."""
+    if text.isascii():
+        return text
+    out = []
+    for ch in unicodedata.normalize("NFD", text):
+        if ch in _ACCENTS and out:
+            out[-1] = f"\\{_ACCENTS[ch]}{{{out[-1]}}}"
+        elif ch in _GREEK:
+            out.append(f"\\{_GREEK[ch]} ")
+        elif ch in _SYMBOLS:
+            out.append(_SYMBOLS[ch])
+        elif ch in "₀₁₂₃₄₅₆₇₈₉":
+            out.append("_" + ch.translate(_SUBSCRIPTS))
+        else:
+            out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+def _matching(text: str, i: int) -> int:
+    """Index of the bracket closing the one at ``i`` (len(text) if none)."""
+    depth = 0
+    for j in range(i, len(text)):
+        depth += text[j] in "([{"
+        depth -= text[j] in ")]}"
+        if depth == 0:
+            return j
+    return len(text)
+
+
+def code_math(text: str) -> str:
+    """NumPy-style pieces of a claim as LaTeX: ``**`` as a power, ``1.`` as ``1.0``,
+    ``(\\partial J)/(\\partial c)`` as a partial."""
+    text = re.sub(r"(?<![\d.])(\d+)\.(?![\d\w])", r"\1.0", text)
+    while "**" in text:
+        i = text.index("**")
+        j = i + 2
+        while j < len(text) and text[j] == " ":
+            j += 1
+        if j < len(text) and text[j] in "({":
+            end = _matching(text, j)
+            text = text[:i] + "^{" + text[j:end + 1] + "}" + text[end + 1:]
+        else:
+            m = re.match(r"-?[\w.]+", text[j:])
+            k = j + (m.end() if m else 0)
+            text = text[:i] + "^{" + text[j:k] + "}" + text[k:]
+    text = re.sub(r"\(\s*\\partial\s*([^()]*?)\s*\)\s*/\s*\(\s*\\partial\s*([^()]*?)\s*\)",
+                  r"\\frac{\\partial \1}{\\partial \2}", text)
+    return text
+
+
+_NP_SUM = re.compile(r"(?:np|numpy)\s*\.\s*sum\s*\(")
+
+
 class Reader:
     """Reads claims against one network: names checked, partials resolved to targets."""
 
@@ -137,24 +217,44 @@ class Reader:
         self.names = list(net.order)
         self.known = set(self.names)
         self.dims = set(net.dims)
+        self.functions = dict(net.functions)
+        self.batch = truth.batch_dim()
 
     # ---- spellings -------------------------------------------------------------
+    def _prepare(self, text: str) -> str:
+        text = code_math(unicode_math(text))
+        text = _nabla(text, self.network.loss)
+
+        def known_name(m: re.Match) -> str:  # w5 for w_5, when w_5 is a node and w5 is not
+            name = f"{m.group(1)}_{m.group(2)}"
+            return name if name in self.known and m.group() not in self.known else m.group()
+
+        return re.sub(r"(?<![\\A-Za-z_^{])([A-Za-z]+)(\d+)(?![\d.])", known_name, text)
+
     def _spellings(self, tree):
-        """Ng's ``dW`` (a ``d`` before a node) and ``\\delta`` of a layer as gradients of the loss."""
+        """Ng's ``dW`` (a ``d`` before a node), ``dfdx`` (∂f/∂x) and ``\\delta`` of a layer."""
         loss = self.network.loss
         loss_name = T.Name(loss, self.network.node(loss).latex or loss)
 
         def gradient(node: T.Name, pos: int) -> T.Partial:
+            if self.batch and not self.network.node(node.canonical).is_leaf and node.canonical != loss:
+                return PerExample(loss_name, node, pos=pos)
             return T.Partial(loss_name, node, pos=pos)
 
         def delta(n: T.Name) -> Optional[T.Partial]:
             m = re.fullmatch(r"\\delta(.*)", n.canonical)
             if m is None:
                 return None
-            for base in ("z", "Z"):
+            for base in ("z", "Z", "net"):
                 if base + m.group(1) in self.known:
-                    return gradient(T.Name(base + m.group(1), base + m.group(1)), n.pos)
+                    return T.Partial(loss_name, T.Name(base + m.group(1), base + m.group(1)), pos=n.pos)
             return None
+
+        def is_d(f) -> bool:
+            return isinstance(f, T.Name) and f.canonical == "d" and "d" not in self.known
+
+        def is_node(f) -> bool:
+            return isinstance(f, T.Name) and f.canonical in self.known
 
         def product(n: T.BinOp):
             factors, left = [], n
@@ -165,15 +265,16 @@ class Reader:
             factors.reverse()
             out, i = [], 0
             while i < len(factors):
-                f = factors[i]
-                nxt = factors[i + 1] if i + 1 < len(factors) else None
-                if (isinstance(f, T.Name) and f.canonical == "d" and "d" not in self.known
-                        and isinstance(nxt, T.Name) and nxt.canonical in self.known):
-                    out.append(gradient(nxt, f.pos))
+                f = factors[i:i + 4]
+                if len(f) == 4 and is_d(f[0]) and is_node(f[1]) and is_d(f[2]) and is_node(f[3]):
+                    out.append(T.Partial(f[1], f[3], pos=f[0].pos))  # dfdx: ∂f/∂x
+                    i += 4
+                elif len(f) >= 2 and is_d(f[0]) and is_node(f[1]):
+                    out.append(gradient(f[1], f[0].pos))
                     i += 2
-                    continue
-                out.append(sub(f))
-                i += 1
+                else:
+                    out.append(sub(f[0]))
+                    i += 1
             result = out[0]
             for f in out[1:]:
                 result = T.BinOp("*", result, f, pos=result.pos)
@@ -201,25 +302,30 @@ class Reader:
                                        f"are {', '.join(self.names)}", text, n.pos)
 
     def _parse(self, text: str, extra=()):
-        tree = T.parse(text, self.known | self.dims | set(extra), allow_partial=True)
+        tree = T.parse(text, self.known | self.dims | set(extra), allow_partial=True, functions=self.functions)
         tree = self._spellings(tree)
         self._check_names(tree, text, extra)
+        if self.network.elementwise_powers:
+            tree = hadamard_powers(tree, {**self.network.shapes, **{k: () for k in extra}}, self.dims)
         return tree
 
-    def _targets(self, of: str, wrt: str, text: str, pos: int) -> list[Target]:
+    def _targets(self, n: T.Partial, text: str) -> list[Target]:
         try:
-            return self.truth.alternatives(self.truth.target(of, wrt))
+            targets = self.truth.alternatives(self.truth.target(n.of.canonical, n.wrt.canonical))
         except SpecError as e:
-            raise LatexSyntaxError(str(e), text, pos) from None
+            raise LatexSyntaxError(str(e), text, n.pos) from None
+        if isinstance(n, PerExample):
+            return [replace(t, scale=self.batch) for t in targets]
+        return targets
 
     # ---- the two sides ---------------------------------------------------------
     def targets(self, claim: Claim) -> list[Target]:
         """The target of the left side; ``[local, total]`` when ``∂y/∂x`` can mean either."""
-        text = _nabla(claim.lhs, self.network.loss)
+        text = self._prepare(claim.lhs)
         try:
             tree = self._parse(text)
             if isinstance(tree, T.Partial):
-                return self._targets(tree.of.canonical, tree.wrt.canonical, text, tree.pos)
+                return self._targets(tree, text)
             if isinstance(tree, T.Name):
                 return [Target(tree.canonical, None, "value")]
             loss = self.network.loss
@@ -230,35 +336,111 @@ class Reader:
             raise rebase_error(e, claim, claim.lhs_col if text == claim.lhs else -1) from None
 
     def lower(self, claim: Claim) -> Lowered:
-        """The right side in the IR; a ShapeError when its products do not conform."""
-        text = _nabla(claim.rhs, self.network.loss)
+        """The right side in the IR; a ShapeError when its products do not conform.
+
+        A ``*`` is read as the elementwise product first (NumPy's), and as a product
+        when that does not conform."""
+        text = self._prepare(claim.rhs)
         col = claim.rhs_col if text == claim.rhs else -1
         try:
-            text, literals = _literals(text)
-            tree = self._parse(text, literals)
-            tree, numbers = _number_placeholders(tree)
-            shapes = dict(self.network.shapes)
-            shapes.update({k: () for k in numbers})
-            shapes.update({k: m.value.shape for k, m in literals.items()})
-            partials: dict[str, list[Target]] = {}
-            keys: dict[tuple, str] = {}
-
-            def partial(n: T.Partial) -> ir.Expr:
-                key = (n.of.canonical, n.wrt.canonical)
-                if key not in keys:  # named as written, for messages about its shape
-                    keys[key] = f"∂{key[0]}/∂{key[1]}"
-                    partials[keys[key]] = self._targets(*key, text, n.pos)
-                if n.wrt.canonical not in shapes:
-                    raise LatexSyntaxError(f"unknown node '{n.wrt.canonical}'", text, n.pos)
-                return ir.Var(keys[key], tuple(self.network.node(n.wrt.canonical).shape))
-
-            expr = lower(tree, shapes, loss=self.network.loss, dims=self.dims, text=text,
-                         partial=partial, derivative=derivative)
+            if "*" in text:
+                try:
+                    return self._lower(text.replace("*", "\\odot "))
+                except ShapeError:
+                    pass
+            return self._lower(text)
         except LatexSyntaxError as e:
             raise rebase_error(e, claim, col) from None
+
+    def _lower(self, text: str, prefix: str = "") -> Lowered:
+        text, sums = self._np_sums(text, prefix)
+        text, literals = _literals(text, prefix)
+        extra = set(literals) | set(sums)
+        tree = self._parse(text, extra)
+        tree, numbers = _number_placeholders(tree)
+        shapes = dict(self.network.shapes)
+        shapes.update({k: () for k in numbers})
+        shapes.update({k: m.value.shape for k, m in literals.items()})
+        shapes.update({k: low.expr.shape for k, low in sums.items()})
+        partials: dict[str, list[Target]] = {}
+        for low in sums.values():
+            partials.update(low.partials)
+            numbers.update(low.numbers)
+            literals.update(low.literals)
+
+        def partial(n: T.Partial) -> ir.Expr:
+            targets = self._targets(n, text)
+            key = targets[0].label  # named as written, for messages about its shape
+            partials.setdefault(key, targets)
+            return ir.Var(key, tuple(self.network.node(n.wrt.canonical).shape))
+
+        expr = lower(tree, shapes, loss=self.network.loss, dims=self.dims, text=text,
+                     partial=partial, derivative=derivative)
+        if sums:  # np.sum(…) placeholders by what they stand for
+            expr = ir.replace(expr, lambda e: sums[e.name].expr if isinstance(e, ir.Var) and e.name in sums
+                              else None)
         names = {n.canonical for n in T.walk_tree(tree) if isinstance(n, T.Name) and n.canonical in self.known}
+        for low in sums.values():
+            names |= low.names
         single, sign = _single_number(tree, numbers)
-        return Lowered(expr, partials, {k: w for k, w in numbers.items()}, literals, single, sign, names)
+        return Lowered(expr, partials, dict(numbers), literals, single, sign, names)
+
+    def _np_sums(self, text: str, prefix: str) -> tuple[str, dict]:
+        """``np.sum(A, axis=1, keepdims=True)``: each lowered on its own, a placeholder in the text."""
+        sums: dict[str, Lowered] = {}
+        while True:
+            m = _NP_SUM.search(text)
+            if m is None:
+                return text, sums
+            end = _matching(text, m.end() - 1)
+            args = _split_args(text[m.end():end])
+            axis, keep = None, False
+            for a in args[1:]:
+                k, _, v = a.partition("=")
+                k, v = k.strip(), v.strip()
+                if k == "axis" and re.fullmatch(r"-?\d", v):
+                    axis = int(v)
+                elif k == "keepdims":
+                    keep = v == "True"
+                else:
+                    raise LatexSyntaxError(f"np.sum: unknown argument '{a.strip()}'", text, m.start())
+            key = T.canonical_name(f"\\Xi_{{{prefix}s{len(sums)}}}")
+            inner = self._lower(args[0], prefix=f"{prefix}s{len(sums)}")
+            x = inner.expr
+            if axis is not None and not -len(x.shape) <= axis < max(len(x.shape), 1):
+                raise LatexSyntaxError(f"np.sum: axis {axis} of a {len(x.shape)}-d array", text, m.start())
+            inner.expr = ir.reduce_sum(x, None if axis is None else (axis,), keepdims=keep)
+            sums[key] = inner
+            text = text[:m.start()] + f"\\Xi_{{{prefix}s{len(sums) - 1}}}".ljust(end + 1 - m.start()) + text[end + 1:]
+
+    def transposed(self, claim: Claim):
+        """The claim with one name transposed, for each name whose transpose makes it conform."""
+        text = self._prepare(claim.rhs)
+        names = {n for n in self.known if self.network.node(n).shape and len(self.network.node(n).shape) == 2}
+        tree = self._parse(text.replace("*", "\\odot "))
+        seen = set()
+        for n in T.walk_tree(tree):
+            if isinstance(n, T.Name) and n.canonical in names and n.pos >= 0 and n.pos not in seen:
+                seen.add(n.pos)
+                start = n.pos
+                stop = start + len(n.latex)
+                variant = text[:start] + "{" + text[start:stop] + "}^\\top " + text[stop:]
+                try:
+                    yield n.latex, self._lower(variant.replace("*", "\\odot "))
+                except (LatexSyntaxError, ShapeError):
+                    continue
+
+
+def _split_args(text: str) -> list[str]:
+    out, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        depth += c in "([{"
+        depth -= c in ")]}"
+        if c == "," and depth == 0:
+            out.append(text[start:i])
+            start = i + 1
+    out.append(text[start:])
+    return out
 
 
 def _did_you_mean(name: str, names) -> str:
@@ -297,7 +479,7 @@ def _single_number(tree, numbers) -> tuple[Optional[Written], int]:
     return None, sign
 
 
-def _literals(text: str) -> tuple[str, dict]:
+def _literals(text: str, prefix: str = "") -> tuple[str, dict]:
     """Numeric matrices replaced by placeholder names of the same width (columns kept)."""
     literals: dict[str, Literal] = {}
 
@@ -319,7 +501,7 @@ def _literals(text: str) -> tuple[str, dict]:
                        max(w.decimals for r in ws for w in r))
 
     def placeholder(m: re.Match, lit: Literal) -> str:
-        key = f"\\Xi_{{{len(literals)}}}"  # a name the parser reads; no network uses \Xi
+        key = f"\\Xi_{{{prefix}m{len(literals)}}}"  # a name the parser reads; no network uses \Xi
         literals[T.canonical_name(key)] = lit
         return key.ljust(len(m.group()))
 

@@ -55,10 +55,13 @@ class Target:
     of: str  #: the differentiated node (or the node whose value is claimed)
     wrt: Optional[str]  #: None for a node's value
     kind: str  #: "value", "adjoint" (of the loss), "local" (of a node by an input), "total"
+    scale: Optional[str] = None  #: a dimension it is multiplied by (Ng's dZ = m·∂J/∂Z)
 
     @property
     def label(self) -> str:
-        return self.of if self.wrt is None else f"∂{self.of}/∂{self.wrt}"
+        if self.wrt is None:
+            return self.of
+        return f"{self.scale}·∂{self.of}/∂{self.wrt}" if self.scale else f"∂{self.of}/∂{self.wrt}"
 
 
 @dataclass
@@ -101,9 +104,8 @@ class Truth:
         net = self.network
         if wrt is None:
             return Target(of, None, "value")
-        if net.node(of).is_leaf:
-            raise SpecError(f"'{of}' is a leaf (an input or a parameter), not computed from other "
-                            f"nodes; differentiate the loss {net.loss} or a node defined in the forward pass")
+        if net.node(of).is_leaf:  # one leaf does not depend on another: 0 (1 by itself)
+            return Target(of, wrt, "total")
         if net.node(of).shape != ():
             raise SpecError(f"'{of}' is an array: its derivative by '{wrt}' is a Jacobian; "
                             f"claim the gradient of the loss, ∂{net.loss}/∂{wrt}")
@@ -118,6 +120,26 @@ class Truth:
         paths = [c for c in self.network.consumers(target.wrt)
                  if c != target.of and target.of in self.network.descendants(c)]
         return [target, Target(target.of, target.wrt, "total")] if paths else [target]
+
+    def batch_dim(self) -> Optional[str]:
+        """The dimension the loss averages over (the ``m`` of a ``\\frac{1}{m}`` in it), if any."""
+        from symbackprop.shapes import dim_symbol
+
+        net = self.network
+        found: list[str] = []
+        for name in [n for n in net.order if n in net.ancestors(net.loss) or n == net.loss]:
+            node = net.node(name)
+            if node.is_leaf or node.shape != ():
+                continue
+            for e in ir.walk(node.expr):
+                coeff = getattr(e, "coeff", None) if isinstance(e, ir.Scale) else \
+                    e.value if isinstance(e, ir.Scalar) else None
+                if coeff is None:
+                    continue
+                for d in sorted(net.dims):
+                    if dim_symbol(d) in getattr(coeff, "free_symbols", ()) and d not in found:
+                        found.append(d)
+        return found[0] if len(found) == 1 else None
 
     def subnet(self, of: str) -> Network:
         return self.network.copy_for(of, [n for n in self.leaves if n in self.network.ancestors(of)])
@@ -153,18 +175,26 @@ class Truth:
         try:
             if target.kind == "value":
                 return np.asarray(case.env[target.of], dtype=float)
-            shape = case.sizes.resolve(self.network.node(target.wrt).shape)
-            if target.of == target.wrt:
-                return np.ones(shape)
-            if not self.has_step(target.of, target.wrt):
-                return np.zeros(shape)
-            if target.kind == "local":
-                return _finite(ir.evaluate(self.term(target.of, target.wrt).local, case.env,
-                                           sizes=case.sizes))
-            adjoints = self.adjoints(target.of, case)
-            return None if adjoints is None else np.asarray(adjoints[target.wrt], dtype=float)
+            value = self._derivative(target, case)
+            if value is not None and target.scale:
+                value = value * case.sizes[target.scale]
+            return value
         except SymbackpropError:
             return None
+
+    def _derivative(self, target: Target, case: Case) -> Optional[np.ndarray]:
+        shape = case.sizes.resolve(self.network.node(target.wrt).shape)
+        if target.of == target.wrt:
+            return np.ones(shape)
+        if self.network.node(target.of).is_leaf or not self.has_step(target.of, target.wrt):
+            return np.zeros(shape)
+        if target.kind == "local":
+            term = self.term(target.of, target.wrt)
+            if term.local is not None:
+                return _finite(ir.evaluate(term.local, case.env, sizes=case.sizes))
+            return _finite(ir.evaluate(term.expr, case.env, sizes=case.sizes))  # upstream 1: of is the loss here
+        adjoints = self.adjoints(target.of, case)
+        return None if adjoints is None else np.asarray(adjoints[target.wrt], dtype=float)
 
     def adjoints(self, of: str, case: Case) -> Optional[dict]:
         if of not in case.adjoints:
