@@ -849,8 +849,9 @@ class _Parser:
                 else:  # ^{(a + b)^2}-like: an ordinary power after all
                     return None
             self.next()
-            if not parts:
-                return None
+            if not parts or (any(p in "+-" for p in parts) and not any(p[0].isalpha() or p[0] == "\\"
+                                                                        for p in parts)):
+                return None  # ^{(1 - 1)}: arithmetic, a power; ^{(l+1)} is a layer
             groups.append(f"{opener.text}{''.join(parts)}{_CLOSE[opener.kind]}")
         if not groups:
             return None

@@ -150,6 +150,15 @@ PHRASES.update({
         "en": "missing the term through {consumer}: {v} feeds {k} nodes, so {sum} is a sum of {k} terms",
         "zh": "漏掉了经由 {consumer} 的一项：{v} 流向 {k} 个节点，{sum} 是 {k} 项之和",
     },
+    "d_missing_terms": {
+        "en": "missing the terms through {consumers}: {v} feeds {k} nodes, so {sum} is a sum of {k} terms",
+        "zh": "漏掉了经由 {consumers} 的几项：{v} 流向 {k} 个节点，{sum} 是 {k} 项之和",
+    },
+    "d_offset": {"en": "a term is missing: {target} has the term {term}; the claim is {claim}",
+                 "zh": "漏掉了一项：{target} 含有 {term} 这一项；所写结果是 {claim}"},
+    "d_rounding_entry": {"en": "rounded wrongly: the entry {entry} of {target} is {exact}, which rounds to "
+                                 "{rounded}, not {written}",
+                           "zh": "舍入错误：{target} 的第 {entry} 个元素为 {exact}，应舍入为 {rounded}，而不是 {written}"},
     "d_rounding": {"en": "rounded wrongly: {target} = {exact}, which rounds to {rounded}, not {written}",
                    "zh": "舍入错误：{target} = {exact}，应舍入为 {rounded}，而不是 {written}"},
     "d_wrong_value": {"en": "wrong value: {target} = {exact} ({rounded} to {digits} decimals), not {written}",

@@ -79,6 +79,7 @@ class Evidence:
     decimals: int = 0
     shown: list[str] = field(default_factory=list)  #: leaves to show in a counterexample
     dims: dict | None = None  #: dimension -> its size at each entry (matrix form)
+    nodes: dict = field(default_factory=dict)  #: node -> its value at each entry (a number network)
 
     @property
     def chain(self) -> list[Factor]:
@@ -238,14 +239,24 @@ def _two_factors(e: Evidence, lang: str, target: str) -> Diagnosis | None:
 
 
 def _missing_term(e: Evidence, lang: str, target: str) -> Diagnosis | None:
-    """A sum over consumers with one term left out, at the target or further up its chain."""
+    """A sum over consumers with terms left out (one, or all but some), at the target or up its chain."""
+    nodes: dict[str, list[Branch]] = {}
     for b in e.terms:
-        rest = [t - v for t, v in zip(e.truth, b.values)]
-        if all(close(c, r, s) for c, r, s in zip(e.claimed, rest, e.slack)) and \
-                any(abs(v) > TINY for v in b.values):
-            msg = phrase("d_missing_term", lang, consumer=b.consumer, v=b.node, k=b.count,
-                         sum=f"∂{e.target.of}/∂{b.node}")
-            return Diagnosis("missing_term", msg, {"node": b.node, "consumer": b.consumer})
+        nodes.setdefault(b.node, []).append(b)
+    for size in (1, 2, 3):
+        for node, branches in nodes.items():
+            if size >= len(branches):
+                continue
+            for left_out in combinations(branches, size):
+                rest = [t - sum(b.values[i] for b in left_out) for i, t in enumerate(e.truth)]
+                if all(close(c, r, s) for c, r, s in zip(e.claimed, rest, e.slack)) and \
+                        any(abs(v) > TINY for b in left_out for v in b.values):
+                    consumers = [b.consumer for b in left_out]
+                    msg = phrase("d_missing_term" if size == 1 else "d_missing_terms", lang,
+                                 consumer=consumers[0], consumers=", ".join(consumers), v=node,
+                                 k=len(branches), sum=f"∂{e.target.of}/∂{node}")
+                    return Diagnosis("missing_term", msg, {"node": node, "consumer": consumers[0],
+                                                           "consumers": consumers})
     return None
 
 
@@ -257,6 +268,20 @@ def _term_sign(e: Evidence, lang: str, target: str) -> Diagnosis | None:
                 any(abs(v) > TINY for v in b.values):
             msg = phrase("d_term_sign", lang, consumer=b.consumer, v=b.node)
             return Diagnosis("sign", msg, {"node": b.node, "consumer": b.consumer})
+    return None
+
+
+def _offset(e: Evidence, lang: str, target: str) -> Diagnosis | None:
+    """A term left out or added that is a node itself: ``p_3`` for ``p_3 - y_3``."""
+    for name, values in e.nodes.items():
+        if not any(abs(v) > TINY for v in values):
+            continue
+        for sign in (1, -1):
+            if all(close(c, t + sign * v, s) for c, t, v, s in zip(e.claimed, e.truth, values, e.slack)):
+                term = f"{'-' if sign > 0 else '+'}{name}"
+                return Diagnosis("missing_term", phrase("d_offset", lang, term=term, target=target,
+                                                        claim=f"{target} {'+' if sign > 0 else '-'} {name}"),
+                                 {"term": term})
     return None
 
 
@@ -282,10 +307,23 @@ def _dimension(e: Evidence, lang: str, target: str) -> Diagnosis | None:
 
 
 def _rounding(e: Evidence, lang: str, target: str) -> Diagnosis | None:
-    """A single written number within one unit of its last digit: rounded wrongly."""
+    """A written number (or every wrong entry of a numeric matrix) within one unit of its last
+    digit: rounded wrongly."""
+    d = e.decimals
+    if e.written is None and len(e.claimed) > 1 and e.numeric and d > 0:
+        wrong = [i for i, (c, t, s) in enumerate(zip(e.claimed, e.truth, e.slack)) if not close(c, t, s)]
+        if wrong and all(abs(e.claimed[i] - e.truth[i]) < 10.0 ** -d for i in wrong):
+            i = wrong[0]
+            entry = "[" + ", ".join(str(int(k) + 1) for k in e.points[i][1]) + "]"
+            t, c = e.truth[i], e.claimed[i]
+            return Diagnosis("rounding", phrase("d_rounding_entry", lang, target=target, entry=entry,
+                                                exact=_exact(t, d), rounded=_round(t, d), written=_round(c, d)),
+                             {"expected": t, "rounded": _round(t, d), "written": _round(c, d),
+                              "entry": [int(k) + 1 for k in e.points[i][1]]})
+        return None
     if e.written is None:
         return None
-    c, t, d = e.claimed[0], e.truth[0], e.decimals
+    c, t = e.claimed[0], e.truth[0]
     if abs(c - t) < 10.0 ** -d:
         return Diagnosis("rounding", phrase("d_rounding", lang, target=target, exact=_exact(t, d),
                                             rounded=_round(t, d), written=e.written),
@@ -294,12 +332,12 @@ def _rounding(e: Evidence, lang: str, target: str) -> Diagnosis | None:
 
 
 _symbolic_checks = [_sign, _constant, _dimension, _single_factor("one"), _single_factor("sign"),
-                    _single_factor("any"), _wrong_factor, _two_factors, _missing_term, _term_sign,
+                    _single_factor("any"), _wrong_factor, _two_factors, _missing_term, _term_sign, _offset,
                     _single_factor("one", (True,), parts=True)]
 # At one point a factor's value can equal a constant by accident (x = 2.0): the chain's own
 # local derivatives first, then constants, then the rest of the network's.
-_numeric_checks = [_sign, _rounding, _single_factor("one", (True,)), _wrong_factor, _constant,
-                   _single_factor("one", (False,)), _missing_term, _single_factor("sign", (True,))]
+_numeric_checks = [_sign, _rounding, _single_factor("one", (True,)), _wrong_factor, _missing_term, _term_sign,
+                   _offset, _constant, _single_factor("one", (False,)), _single_factor("sign", (True,))]
 
 
 

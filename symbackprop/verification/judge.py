@@ -305,11 +305,20 @@ class Judge:
     def incorrect(self, claim: Claim, out: Outcome, low: Lowered, reading: str) -> Verdict:
         holds = self.all_holds(out, low)
         if low.numeric and holds.get("given") is False:
-            e = self.evidence(out, low, ["given"])
-        else:  # the given values first (the counterexample a person can follow), then the rest
-            failing = next((r for r in ("general", "inputs", "given") if holds.get(r) is False), reading)
-            e = self.evidence(out, low, ["given", failing] if holds.get("given") is False else [failing])
-        d = self.transposed(out, e.target) or diagnose(e, self.lang) or self.counterexample(e)
+            tries = [["given"]]
+        else:  # the given values first (the counterexample a person can follow), then the rest;
+            # a claim about these inputs (a one-hot target) is explained where they are kept
+            failing = [r for r in ("general", "inputs") if holds.get(r) is False] or [reading]
+            first = ["given"] if holds.get("given") is False else []
+            tries = [first + [r] for r in failing]
+        d = self.transposed(out, out.target)
+        e = None
+        for readings in tries:
+            e = self.evidence(out, low, readings)
+            d = d or diagnose(e, self.lang)
+            if d is not None:
+                break
+        d = d or self.counterexample(self.evidence(out, low, tries[0]))
         if holds.get("given") and reading != "given":
             d.message = phrase("d_only_given", self.lang, reading=phrase("r_" + reading, self.lang)) + d.message
         return self._verdict(claim, out.target, "incorrect", d, None, holds)
@@ -343,6 +352,10 @@ class Judge:
         if low.single is not None and low.numeric:
             e.written = ("-" if low.sign < 0 else "") + low.single.text
         e.shown = self.shown(out, low)
+        if self.network.is_scalar:  # a node added or left out as a term (p_3 for p_3 − y_3)
+            used = set(e.shown) | low.names | {out.target.of}
+            e.nodes = {n: [float(case.env[n]) for case, _ in points] for n in self.network.order
+                       if n in used and n != out.target.of}
         if claimed and all(c is not None for c in claimed):
             self.add_factors(e, [r[0] for r in rows])
             self.add_branches(e, [r[0] for r in rows])
@@ -444,7 +457,7 @@ class Judge:
                     add(Factor(term.of, term.wrt, ir_text(prime), ir_latex(prime), values(prime), on_path))
                     self.add_lookalikes(e, term.of, term.wrt, on_path, values, add)
         for term, form, whole in wholes:  # then the factors of product local derivatives
-            if not form.is_Mul or whole.values is None:
+            if not form.is_Mul or whole.values is None or not self.network.is_scalar:
                 continue
             parts = [f for f in form.args if not f.is_number]
             if len(parts) < 2:
@@ -480,6 +493,8 @@ class Judge:
 
         out = []
         for case in cases:
+            if any(np.ndim(case.env[s.name]) for s in expr.free_symbols if s.name in case.env):
+                return None
             env = {s: float(case.env[s.name]) for s in expr.free_symbols if s.name in case.env}
             env.update({s: float(case.sizes[s.name]) for s in expr.free_symbols if s.name in case.sizes})
             try:

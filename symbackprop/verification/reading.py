@@ -53,6 +53,8 @@ _NUMBER = re.compile(r"(?P<int>\d*)(?:\.(?P<frac>\d*))?(?:[eE](?P<exp>[+-]?\d+))
 _NABLA = re.compile(r"\\nabla\s*_\s*(\{(?:[^{}]|\{[^{}]*\})*\}|\\?[A-Za-z])\s*")
 _MATRIX_ENV = re.compile(r"\\begin\{([bpvV]?matrix)\}(.*?)\\end\{\1\}", re.S)
 _NESTED = re.compile(r"\[\s*\[[^\[\]]*\](?:\s*,\s*\[[^\[\]]*\])*\s*\]")
+_NUM = r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*"
+_FLAT = re.compile(rf"\[{_NUM}(?:,{_NUM})+\]")  # [0.638, -0.765, 0.096]: a row of numbers
 
 
 @dataclass(frozen=True)
@@ -199,11 +201,30 @@ def code_math(text: str) -> str:
             m = re.match(r"-?[\w.]+", text[j:])
             k = j + (m.end() if m else 0)
             text = text[:i] + "^{" + text[j:k] + "}" + text[k:]
+    text = re.sub(r"(?<![\w\\])(\w+(?:\^\{[^{}]*\}|_\{[^{}]*\}|_\w)?)\.T(?!\w)", r"{\1}^\\top ", text)
+    for name, latex in _NP_FUNCS.items():  # np.exp(x) → \exp(x); np.sqrt(x) → \sqrt{x}
+        while True:
+            m = re.search(rf"(?:np|numpy)\s*\.\s*{name}\s*\(", text)
+            if m is None:
+                break
+            end = _matching(text, m.end() - 1)
+            inner = text[m.end():end]
+            if name == "sqrt":
+                text = text[:m.start()] + "\\sqrt{" + inner + "}" + text[end + 1:]
+            elif name == "power":
+                a, b = (_split_args(inner) + [""])[:2]
+                text = text[:m.start()] + f"({a})^{{{b.strip()}}}" + text[end + 1:]
+            elif name == "dot":
+                a, b = (_split_args(inner) + [""])[:2]
+                text = text[:m.start()] + f"({a}) \\cdot ({b})" + text[end + 1:]
+            else:
+                text = text[:m.start()] + latex + "(" + inner + ")" + text[end + 1:]
     text = re.sub(r"\(\s*\\partial\s*([^()]*?)\s*\)\s*/\s*\(\s*\\partial\s*([^()]*?)\s*\)",
                   r"\\frac{\\partial \1}{\\partial \2}", text)
     return text
 
 
+_NP_FUNCS = {"sqrt": "", "dot": "", "power": "", "exp": "\\exp", "log": "\\ln", "tanh": "\\tanh"}
 _NP_SUM = re.compile(r"(?:np|numpy)\s*\.\s*sum\s*\(")
 
 
@@ -219,6 +240,7 @@ class Reader:
         self.dims = set(net.dims)
         self.functions = dict(net.functions)
         self.batch = truth.batch_dim()
+        self._elementwise = False  #: the claim being read writes NumPy powers
 
     # ---- spellings -------------------------------------------------------------
     def _prepare(self, text: str) -> str:
@@ -305,7 +327,7 @@ class Reader:
         tree = T.parse(text, self.known | self.dims | set(extra), allow_partial=True, functions=self.functions)
         tree = self._spellings(tree)
         self._check_names(tree, text, extra)
-        if self.network.elementwise_powers:
+        if self.network.elementwise_powers or self._elementwise:
             tree = hadamard_powers(tree, {**self.network.shapes, **{k: () for k in extra}}, self.dims)
         return tree
 
@@ -322,6 +344,7 @@ class Reader:
     def targets(self, claim: Claim) -> list[Target]:
         """The target of the left side; ``[local, total]`` when ``∂y/∂x`` can mean either."""
         text = self._prepare(claim.lhs)
+        self._elementwise = False
         try:
             tree = self._parse(text)
             if isinstance(tree, T.Partial):
@@ -342,6 +365,7 @@ class Reader:
         when that does not conform."""
         text = self._prepare(claim.rhs)
         col = claim.rhs_col if text == claim.rhs else -1
+        self._elementwise = "**" in claim.rhs or "power" in claim.rhs  # NumPy's powers are elementwise
         try:
             if "*" in text:
                 try:
@@ -514,6 +538,10 @@ def _literals(text: str, prefix: str = "") -> tuple[str, dict]:
         rows = re.findall(r"\[([^\[\]]*)\]", m.group()[1:-1])
         return placeholder(m, grid([r.split(",") for r in rows], m.start()))
 
+    def flat(m: re.Match) -> str:
+        return placeholder(m, grid([m.group()[1:-1].split(",")], m.start()))
+
     text = _MATRIX_ENV.sub(env, text)
     text = _NESTED.sub(nested, text)
+    text = _FLAT.sub(flat, text)
     return text, literals
