@@ -354,8 +354,11 @@ class Judge:
         e.shown = self.shown(out, low)
         if self.network.is_scalar:  # a node added or left out as a term (p_3 for p_3 − y_3)
             used = set(e.shown) | low.names | {out.target.of}
-            e.nodes = {n: [float(case.env[n]) for case, _ in points] for n in self.network.order
-                       if n in used and n != out.target.of}
+            net = self.network
+            rank = {n: (0 if net.node(n).is_leaf and n not in net.params else 1 if not net.node(n).is_leaf else 2)
+                    for n in net.order}  # inputs and targets first: the y of p − y
+            e.nodes = {n: [float(case.env[n]) for case, _ in points]
+                       for n in sorted(net.order, key=lambda n: rank[n]) if n in used and n != out.target.of}
         if claimed and all(c is not None for c in claimed):
             self.add_factors(e, [r[0] for r in rows])
             self.add_branches(e, [r[0] for r in rows])
