@@ -1,6 +1,12 @@
 """The ``symbackprop`` command line.
 
-Every user mistake is reported as one line on stderr with exit status 2.
+Every user mistake is reported as one line on stderr with exit status 2. A spec
+argument may be a file, ``-`` (standard input) or a bundled example's name
+(``symbackprop examples`` lists them); ``-o -`` writes to standard output.
+
+Exit status: 0 success; 1 a verdict against you (a wrong claim, a failing
+gradient check); 2 bad input or usage (a broken spec, a missing file); 3 for
+``verify``, a claim that cannot be read (the submitter's malformed line).
 """
 from __future__ import annotations
 
@@ -12,8 +18,9 @@ from pathlib import Path
 from symbackprop.derive import backprop, derive
 from symbackprop.errors import SymbackpropError
 from symbackprop.render.latex import HEADINGS
-from symbackprop.spec import load_spec
+from symbackprop.bundled import read_spec
 
+SPEC_HELP = "TOML spec file (- for standard input, or a bundled example's name)"
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".json": "json",
            ".txt": "text", ".pdf": "pdf"}
 
@@ -23,11 +30,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _write(output: str | None, text: str) -> None:
+    """``text`` to the file ``output``, or to standard output for ``-`` or no file."""
+    if not output or output == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise SymbackpropError(f"cannot write {output}: {e.strerror}") from None
+
+
 def _derive(args) -> int:
-    spec = load_spec(args.spec)
+    spec = read_spec(args.spec)
     d = derive(spec, digits=args.digits, mode=args.mode, lang=args.lang)
     fmt = args.format
-    if fmt is None and args.output:
+    if fmt is None and args.output and args.output != "-":
         fmt = FORMATS.get(Path(args.output).suffix.lower())
         if fmt is None:
             raise SymbackpropError(f"cannot tell the format from '{args.output}'; use --format")
@@ -46,32 +64,34 @@ def _derive(args) -> int:
         from symbackprop.render.pdf import write_pdf
 
         if not args.output:
-            raise SymbackpropError("--format pdf needs -o FILE.pdf")
+            raise SymbackpropError("--format pdf needs -o FILE.pdf (or -o - for standard output)")
+        if args.output == "-":
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "solution.pdf"
+                write_pdf(d, out, **options, **latex)
+                sys.stdout.buffer.write(out.read_bytes())
+            return 0
         write_pdf(d, Path(args.output), **options, **latex)
         return 0
     if fmt == "json":
         text = json.dumps(d.to_json(**options), ensure_ascii=False, indent=2) + "\n"
     elif fmt == "latex":
-        standalone = args.standalone if args.standalone is not None else bool(args.output)
+        standalone = args.standalone if args.standalone is not None else bool(args.output and args.output != "-")
         text = d.to_latex(standalone=standalone, **options, **latex)
     elif fmt == "markdown":
         text = d.to_markdown(**options)
     else:
         text = d.to_text(**options)
-    if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as e:
-            raise SymbackpropError(f"cannot write {args.output}: {e.strerror}") from None
-    else:
-        sys.stdout.write(text)
+    _write(args.output, text)
     return 0
 
 
 def _graph(args) -> int:
     from symbackprop.render.graph import write_graph
 
-    spec = load_spec(args.spec)
+    spec = read_spec(args.spec)
     d = derive(spec, digits=args.digits, lang=args.lang)
     write_graph(d, Path(args.output), lang=args.lang or spec.lang)
     return 0
@@ -80,22 +100,16 @@ def _graph(args) -> int:
 def _export(args) -> int:
     from symbackprop.codegen.module import module_source
 
-    spec = load_spec(args.spec)
-    source = module_source(backprop(spec.network), args.backend, origin=Path(args.spec).name)
-    if not args.output:
-        sys.stdout.write(source)
-        return 0
-    try:
-        Path(args.output).write_text(source, encoding="utf-8")
-    except OSError as e:
-        raise SymbackpropError(f"cannot write {args.output}: {e.strerror}") from None
+    spec = read_spec(args.spec)
+    origin = spec.path.name if spec.path is not None else "spec"
+    _write(args.output, module_source(backprop(spec.network), args.backend, origin=origin))
     return 0
 
 
 def _check(args) -> int:
     from symbackprop.check import gradient_check
 
-    spec = load_spec(args.spec)
+    spec = read_spec(args.spec)
     report = gradient_check(spec.network, spec.values, eps=args.eps, seed=args.seed)
     if args.format == "json":
         sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n")
@@ -116,12 +130,42 @@ def _grade(args) -> int:
     return run(args)
 
 
+def _examples(args) -> int:
+    from symbackprop import bundled
+
+    if not args.name:
+        width = max(len(n) for n in bundled.names())
+        for name in bundled.names():
+            claims = " (+ claims)" if bundled.claims_path(name) else ""
+            sys.stdout.write(f"{name.ljust(width)}  {bundled.title(name)}{claims}\n")
+        return 0
+    if args.claims:
+        p = bundled.claims_path(args.name)
+        if p is None:
+            bundled.path(args.name)  # an unknown name says so, with a "did you mean"
+            raise SymbackpropError(f"the example '{args.name}' has no claims file")
+    else:
+        p = bundled.path(args.name)
+    sys.stdout.write(p.read_text(encoding="utf-8"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from symbackprop import __version__
+
     parser = _Parser(prog="symbackprop", description="Symbolic backpropagation, step by step.")
+    parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
+    try:
+        import shtab
+
+        shtab.add_argument_to(parser, ["--print-completion"], help="print a shell completion script "
+                                                                   "(bash, zsh or tcsh) and exit")
+    except ImportError:  # pragma: no cover - shtab is a dependency
+        pass
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("derive", help="write the worked solution of a spec")
-    p.add_argument("spec", help="TOML spec file")
+    p.add_argument("spec", help=SPEC_HELP)
     p.add_argument("--format", choices=["text", "markdown", "latex", "json", "pdf"])
     p.add_argument("-o", "--output", help="output file (format from its extension)")
     p.add_argument("--lang", choices=["en", "zh"])
@@ -142,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_derive)
 
     p = sub.add_parser("graph", help="draw the computational graph with values and gradients")
-    p.add_argument("spec", help="TOML spec file")
+    p.add_argument("spec", help=SPEC_HELP)
     p.add_argument("-o", "--output", required=True,
                    help="picture file: .svg, .png, .pdf (Graphviz), .dot, or .tex (TikZ)")
     p.add_argument("--lang", choices=["en", "zh"], help="language of the legend")
@@ -150,18 +194,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_graph)
 
     p = sub.add_parser("export", help="write the gradient as a standalone NumPy (or JAX) module")
-    p.add_argument("spec", help="TOML spec file")
+    p.add_argument("spec", help=SPEC_HELP)
     p.add_argument("-o", "--output", help="Python file to write (default: standard output)")
     p.add_argument("--backend", choices=["numpy", "jax"], default="numpy")
     p.set_defaults(run=_export)
 
     p = sub.add_parser("check", help="gradient check: central differences and autograd "
                                      "(exit 1 unless every error < 1e-5)")
-    p.add_argument("spec", help="TOML spec file")
+    p.add_argument("spec", help=SPEC_HELP)
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--eps", type=float, default=1e-5, help="finite-difference step (default 1e-5)")
     p.add_argument("--seed", type=int, default=0, help="seed of random values for leaves without one")
     p.set_defaults(run=_check)
+
+    p = sub.add_parser("examples", help="list the bundled example specs, or print one "
+                                        "(symbackprop examples seed_scalar | symbackprop derive -)")
+    p.add_argument("name", nargs="?", help="the example to print")
+    p.add_argument("--claims", action="store_true", help="print its worked solution (claims file) instead")
+    p.set_defaults(run=_examples)
 
     from symbackprop.verification.command import add_arguments
 
@@ -182,7 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except BrokenPipeError:  # `symbackprop --print-completion bash | head`
+        return 0
     try:
         return args.run(args)
     except SymbackpropError as e:
@@ -191,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     except RecursionError:
         print("symbackprop: error: expression nested too deeply", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `symbackprop derive … | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:  # pragma: no cover
         return 130
 

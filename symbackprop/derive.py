@@ -14,17 +14,21 @@ from pathlib import Path
 from symbackprop.backprop import backprop
 from symbackprop.derivation import Derivation
 from symbackprop.errors import SymbackpropError
-from symbackprop.spec import Spec, load_spec
+from symbackprop.spec import Spec
 
 
 def derive(spec: Spec | str | Path, **overrides) -> Derivation:
-    """The derivation of a spec (or spec file) with the spec's own settings.
+    """The derivation of a spec with the spec's own settings.
+
+    ``spec`` is a :class:`Spec`, a spec file's path, TOML text, or the name of a
+    bundled example (``"seed_scalar"``; ``symbackprop examples`` lists them).
 
     ``overrides`` replace the spec's ``digits``, ``mode``, ``learning_rate`` or
     ``lang``; ``None`` keeps the spec's.
     """
-    if not isinstance(spec, Spec):
-        spec = load_spec(spec)
+    from symbackprop.bundled import read_spec
+
+    spec = read_spec(spec)
     options = {"digits": spec.digits, "mode": spec.mode, "learning_rate": spec.learning_rate,
                "lang": spec.lang}
     options.update({k: v for k, v in overrides.items() if v is not None})

@@ -28,7 +28,7 @@ from symbackprop.derivation import Derivation
 from symbackprop.errors import SymbackpropError
 from symbackprop.network import Network
 from symbackprop.render.phrases import LANGS
-from symbackprop.spec import Spec, load_spec
+from symbackprop.spec import Spec
 from symbackprop.verification.claims import Claim, read_claims
 from symbackprop.verification.grade import ClassReport, grade
 from symbackprop.verification.judge import Judge
@@ -88,7 +88,9 @@ def verify(network_or_spec: Checkable, claims: str | Iterable[str], *, values=No
 
 def _network(obj: Checkable):
     if isinstance(obj, (str, Path)):
-        obj = load_spec(obj)
+        from symbackprop.bundled import read_spec
+
+        obj = read_spec(obj)
     if isinstance(obj, Spec):
         return obj.network, obj.values, obj.lang
     if isinstance(obj, Derivation):

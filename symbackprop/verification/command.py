@@ -18,14 +18,14 @@ import sys
 from pathlib import Path
 
 from symbackprop.errors import SymbackpropError
-from symbackprop.spec import load_spec
+from symbackprop.bundled import read_spec, read_text
 from symbackprop.verification import Verifier
 from symbackprop.verification.claims import read_claims
 from symbackprop.verification.report import Report
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("spec", help="TOML spec file of the network")
+    p.add_argument("spec", help="TOML spec file of the network (- for standard input, or a bundled example's name)")
     p.add_argument("--claim", action="append", default=[], metavar="TEX",
                    help=r"a claim such as '\frac{\partial L}{\partial w_1} = 0.116' (repeatable)")
     p.add_argument("--claims", metavar="FILE",
@@ -40,16 +40,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.claim and not args.claims:
         raise SymbackpropError("nothing to check: give --claim TEX or --claims FILE")
-    spec = load_spec(args.spec)
+    spec = read_spec(args.spec)
     verifier = Verifier(spec, lang=args.lang, reading=args.reading)
     claims = [c for text in args.claim for c in read_claims(text)]
     if args.claims:
-        try:
-            text = sys.stdin.read() if args.claims == "-" else Path(args.claims).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise SymbackpropError(f"claims file not found: {args.claims}") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise SymbackpropError(f"cannot read claims file {args.claims}: {e}") from None
+        text = read_text(args.claims, "claims file")
         claims += read_claims(text, numbered=True)
     if not claims:
         raise SymbackpropError(f"no claims found in {args.claims}")
