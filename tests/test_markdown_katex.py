@@ -71,3 +71,17 @@ def test_markdown_math_parses_with_katex(spec, lang):
         assert blocks
         errors = katex_errors(blocks)
         assert not errors, f"{spec.name} ({lang}): KaTeX rejects:\n" + "\n".join(errors)
+
+
+def test_verify_and_grade_markdown_math_parses(tmp_path):
+    """The claims a verify report shows as math: the bundled worked solutions, right and wrong."""
+    import symbackprop as sb
+
+    texts = []
+    for spec, claims in (("seed_scalar", "seed_scalar.claims"), ("seed_scalar", "seed_scalar_mistakes.claims"),
+                         ("seed_matrix", "seed_matrix.claims"), ("mazur_2_2_2", "mazur_2_2_2.claims")):
+        report = sb.verify(spec, (ROOT / "derivations" / claims).read_text(encoding="utf-8"))
+        texts += [report.to_markdown(), report.to_markdown("zh")]
+    blocks = [b for text in texts for b in math_blocks(text)]
+    assert len(blocks) > 50
+    assert katex_errors(blocks) == []

@@ -121,6 +121,7 @@ PHRASES.update({
     "v_incorrect": {"en": "incorrect", "zh": "错误"},
     "v_error": {"en": "error", "zh": "无法检查"},
     "v_line": {"en": "line {n}", "zh": "第 {n} 行"},
+    "v_verdict": {"en": "verdict", "zh": "判定"},
     "v_claim": {"en": "claim {n}", "zh": "第 {n} 个等式"},
     "v_all_correct": {"en": "All {n} claims are correct.", "zh": "全部 {n} 个等式都正确。"},
     "v_one_correct": {"en": "The claim is correct.", "zh": "该等式正确。"},

@@ -346,6 +346,9 @@ class ClassReport:
         lines.append(self._summary_line(lang))
         return "\n".join(lines) + "\n"
 
+    def _repr_markdown_(self) -> str:  # Jupyter
+        return self.to_markdown()
+
     def to_markdown(self, lang: str | None = None) -> str:
         lang = lang or self.lang
         columns = self.columns

@@ -49,6 +49,12 @@ class Verdict:
     def correct(self) -> bool:
         return self.verdict == "correct"
 
+    def __repr__(self) -> str:
+        mark = {"correct": "✓", "incorrect": "✗", "error": "!"}.get(self.verdict, "?")
+        where = f"line {self.line}: " if self.line is not None else ""
+        kind = "" if self.diagnosis.kind in ("none", "error") else f" [{self.diagnosis.kind}]"
+        return f"Verdict({mark} {where}{self.claim}{kind})"
+
 
     def to_json(self) -> dict:
         out = {"claim": self.claim, "target": self.target, "verdict": self.verdict,
@@ -111,6 +117,31 @@ class Report:
     def exit_code(self) -> int:
         """0 all correct, 1 some incorrect, 3 some could not be read (2 is kept for a broken spec)."""
         return {"correct": 0, "incorrect": 1, "error": 3}[self.verdict]
+
+    def __repr__(self) -> str:
+        counts = {k: sum(v.verdict == k for v in self.verdicts) for k in VERDICTS}
+        parts = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+        first = self.first_wrong
+        tail = "" if first is None else f"; first wrong: {first.target or first.claim}"
+        return f"Report({len(self.verdicts)} claims: {parts or 'none'}{tail})"
+
+    def to_markdown(self, lang: str | None = None) -> str:
+        """A table, one row per claim: mark, line, claim (as math), verdict and diagnosis."""
+        lang = lang or self.lang
+        rows = ["| | line | claim | " + phrase("v_verdict", lang) + " |", "|---|---|---|---|"]
+        for v in self.verdicts:
+            mark = {"correct": "✓", "incorrect": "✗", "error": "!"}[v.verdict]
+            claim = v.claim.replace("|", "\\vert ").replace("\n", " ")
+            message = v.diagnosis.message.replace("|", "\\|").replace("\n", " ")
+            line = "" if v.line is None else str(v.line)
+            rows.append(f"| {mark} | {line} | ${claim}$ | {phrase('v_' + v.verdict, lang)}: {message} |")
+        first = self.first_wrong
+        if first is None:
+            rows.append("\n" + phrase("v_all_correct" if len(self) > 1 else "v_one_correct", lang, n=len(self)))
+        return "\n".join(rows) + "\n"
+
+    def _repr_markdown_(self) -> str:  # Jupyter
+        return self.to_markdown()
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {"schema_version": SCHEMA_VERSION,
