@@ -122,6 +122,9 @@ def sympy_value(e: sp.Expr, env) -> np.ndarray:
     if e.is_Number or e.is_NumberSymbol:
         return np.asarray(float(e))
     if e.is_Add:
+        complement = _complement(e, env)
+        if complement is not None:
+            return complement
         return sum((sympy_value(a, env) for a in e.args[1:]), sympy_value(e.args[0], env))
     if e.is_Mul:
         out = sympy_value(e.args[0], env)
@@ -145,6 +148,24 @@ def sympy_value(e: sp.Expr, env) -> np.ndarray:
         alpha = e.args[1] if len(e.args) > 1 else None
         return value(name, args[0], alpha)
     raise SymbackpropError(f"cannot evaluate {e} numerically")
+
+
+def _complement(e: sp.Add, env) -> Optional[np.ndarray]:
+    """``1 − σ(u)`` as ``σ(−u)`` and ``1 − tanh²(u)`` as ``4σ(2|u|)σ(−2|u|)``: the derivatives
+    σ(1 − σ) and 1 − tanh² exact where σ or tanh has rounded to ±1 (``σ'(40) = 4.2e-18``, not
+    0); None for any other sum."""
+    if len(e.args) != 2 or sp.S.One not in e.args:
+        return None
+    rest = e.args[0] if e.args[1] == 1 else e.args[1]
+    c, f = rest.as_coeff_Mul()
+    if c != -1:
+        return None
+    if isinstance(f, F.sigmoid):
+        return value("sigmoid", -sympy_value(f.args[0], env))
+    if f.is_Pow and f.exp == 2 and isinstance(f.base, sp.tanh):
+        u = np.abs(sympy_value(f.base.args[0], env))
+        return 4 * value("sigmoid", 2 * u) * value("sigmoid", -2 * u)
+    return None
 
 
 def _condition(c, env) -> np.ndarray:

@@ -229,6 +229,7 @@ SAMPLES: dict[str, list[tuple[O.Expr, str]]] = {
     "Hadamard": [(O.Hadamard(O.Adj("A", ("m", "k")), O.Prime("sigmoid", _Z)),
                   r"\frac{\partial L}{\partial A} \odot \sigma'\left(Z\right)")],
     "Div": [(O.Div(_Y, _A), r"\frac{Y}{A}")],
+    "PositiveDiv": [(O.PositiveDiv(_Y, _A), r"\frac{Y}{A}")],
     "MatMul": [(O.MatMul(O.Transpose(_X), O.Adj("Z", ("m", "k"))), r"X^{\top} \frac{\partial L}{\partial Z}")],
     "Transpose": [(O.Transpose(_W), r"W_{1}^{\top}"),
                   (O.Transpose(O.MatMul(_X, _W)), r"\left(X W_{1}\right)^{\top}")],

@@ -28,13 +28,18 @@ identifier gets one (``w_1,2`` → ``w_1_2``, ``\\hat{y}`` → ``y_hat``, ``\\la
 ``loss_and_grad(**{"w_1,2": w})`` or ``loss_and_grad(w_1_2=w)``. The returned
 gradients are keyed by canonical name, in the order of ``PARAMS``.
 
-Stability: σ and softplus are computed so that no ``|z|`` overflows or
-underflows, and ``log σ(z)``, ``log(1 − σ(z))`` — also as ``log a`` of a node
-``a = σ(z)`` — become softplus terms. What cannot be made stable without
-changing the worked solution is an adjoint that divides by ``a`` or ``1 − a``
-(binary cross-entropy on a stored sigmoid: ``∂L/∂a = −y/a + (1−y)/(1−a)``):
-once σ has rounded to exactly 1 (``z`` above ~37) it is infinite. Write such a
-loss on the logit (``\\mathrm{softplus}(z) - y z``) when ``z`` may saturate.
+Stability: the code computes the derivation's own stable forms
+(:mod:`symbackprop.stable`): σ and softplus with no overflow, ``log σ(z)``,
+``log(1 − σ(z))`` (also as ``log a`` of a node ``a = σ(z)``, from ``z``) and
+``log(1 + e^z)`` as softplus terms, ``log softmax`` row by row, and a chain
+``∂L/∂a · σ'(z)`` whose ``∂L/∂a`` divides by ``a`` or ``1 − a`` (binary
+cross-entropy on a stored sigmoid) multiplied out, ``(1 − y)·a − y·σ(−z)``: the
+loss and the gradient are finite wherever they are ordinary numbers, at
+``z = ±1000`` too. NumPy code runs under ``np.errstate(under="ignore")``: a value
+below the smallest normal double rounds to 0 (``e^(-800)``) without a warning or,
+under ``np.seterr(all="raise")``, an error; overflow and invalid operations are not
+hidden. σ' stays ``a*(1 - a)`` from the stored activation, exact to 4.4e-16
+absolute (``σ'(40)`` is 0 there, not 4.2e-18, where the derivation's number is exact).
 
 Printing goes through :class:`~symbackprop.codegen.printer.GradientPrinter`, a
 subclass of SymPy's ``NumPyPrinter`` that prints the IR (``_print_ir_<Class>``, as
@@ -190,21 +195,24 @@ def module_source(d: Derivation, backend: str = "numpy", *, origin: Optional[str
         out += ["", "", WORK.format(dims=", ".join(sized[x] for x in dims), arrays=arrays).strip("\n")]
     out += ["", ""]
 
-    out += _signature(program, " for one batch; each gradient has its parameter's shape")
+    signature = _signature(program, " for one batch; each gradient has its parameter's shape")
+    out += signature[:2]
     dtype = f", dtype={be.alias}.float64" if be.name == "numpy" else ""
-    out += [f"    {ident[a]} = {be.alias}.asarray({ident[a]}{dtype})" for a in arguments]
-    out += _dims_code(program, printer)
+    function = signature[2:] + [f"    {ident[a]} = {be.alias}.asarray({ident[a]}{dtype})"
+                                for a in arguments]
+    function += _dims_code(program, printer)
     grads = ", ".join(f"{p!r}: {printer.code(g) if g is not None else f'{be.alias}.zeros_like({ident[p]})'}"
                       for p, g in program.gradients.items())
     result = f"    return {ident[program.loss]}, {{{grads}}}"
     if batch is None:
-        out += body + [result]
+        out += underflow_to_zero(function + body + [result], be)
         return "\n".join(out) + "\n"
 
     # the statements go into a function of some rows of the batch, called per block
     parameters = [ident[a] for a in arguments] + [program.dim_identifiers[x] for x in program.dims]
-    out += blocks_driver(program, ident, work, batch, "_loss_and_grad_of_rows", parameters, names,
-                         sized[batch])
+    function += blocks_driver(program, ident, work, batch, "_loss_and_grad_of_rows", parameters,
+                              names, sized[batch])
+    out += underflow_to_zero(function, be)
     first_rows = next(a for a in arguments if tuple(program.shapes[a][:1]) == (batch,))
     out += ["", "", f"def _loss_and_grad_of_rows({', '.join(parameters)}):",
             f'    """The sums over some rows of a batch of {program.dim_identifiers[batch]} rows that make up the loss and '
@@ -238,23 +246,38 @@ def _scalar_module(program: GradientProgram, backend: str, origin: Optional[str]
     out += _constants(program, printer, "every argument is a number (or an array of numbers, "
                       "broadcast together)")
     out += ["", "", helper_source(helpers, be.name), "", ""]
-    out += _signature(program, "; every value broadcasts over the arguments")
-    out += body
+    signature = _signature(program, "; every value broadcasts over the arguments")
+    out += signature[:2]
+    # NumPy numbers, not Python floats: an overflow is inf with NumPy's warning, not an OverflowError
+    floats = [f"    {ident[a]} = {be.alias}.asarray({ident[a]}, dtype=float)[()]" for a in arguments] \
+        if be.name == "numpy" else []
+    function = signature[2:] + floats + body
     # an output that not every argument enters gets the broadcast shape of them all
     uses = _arguments_used(program)
     outputs = {program.loss: O.Var(program.loss, ())} | program.gradients
     partial = {k for k, e in outputs.items() if e is None or uses[_key(e)] != set(arguments)}
     if partial:
         shapes = ", ".join(f"{be.alias}.shape({ident[a]})" for a in arguments)
-        out.append(f"    _shape = {be.alias}.broadcast_shapes({shapes})")
+        function.append(f"    _shape = {be.alias}.broadcast_shapes({shapes})")
 
     def output(k, e) -> str:
         text = printer.code(e) if e is not None else "0.0"
         return f"_expand({text}, _shape)" if k in partial else text
 
     grads = ", ".join(f"{p!r}: {output(p, g)}" for p, g in program.gradients.items())
-    out.append(f"    return {output(program.loss, outputs[program.loss])}, {{{grads}}}")
-    return "\n".join(out) + "\n"
+    function.append(f"    return {output(program.loss, outputs[program.loss])}, {{{grads}}}")
+    return "\n".join(out + underflow_to_zero(function, be)) + "\n"
+
+
+def underflow_to_zero(lines: list[str], be) -> list[str]:
+    """A function's body, for NumPy under ``errstate(under="ignore")``: a result below the
+    smallest normal double (~2e-308: ``e^(-800)``, a product of two tiny gradients) rounds to 0
+    or a subnormal, as IEEE arithmetic does, without a warning or, under
+    ``np.seterr(all="raise")``, an error. Overflow and invalid operations are not hidden."""
+    if be.name != "numpy":
+        return lines
+    return ([f'    with {be.alias}.errstate(under="ignore"):  # a value below ~1e-308 rounds to 0']
+            + [f"    {line}" if line.strip() else line for line in lines])
 
 
 def _constants(program: GradientProgram, printer: GradientPrinter, shapes_are: str) -> list[str]:
@@ -304,7 +327,8 @@ def compile_derivation(d: Derivation, backend: str = "numpy") -> Callable:
     The function's ``source`` attribute holds the module it was compiled from.
     """
     source = module_source(d, backend)
-    filename = f"<symbackprop: {d.network.title or 'network'}>"
+    title = "".join(c for c in (d.network.title or "network") if c.isprintable())[:60] or "network"
+    filename = f"<symbackprop: {title}>"  # a code object's name: printable, no NUL
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict = {"__name__": "symbackprop_compiled"}
     exec(compile(source, filename, "exec"), namespace)  # our own generated code, not user text

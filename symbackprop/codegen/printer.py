@@ -283,7 +283,7 @@ class GradientPrinter(NumPyPrinter):
 
     def writes_into(self, expr) -> bool:
         """Whether :meth:`code` can print ``expr`` (operands atoms) as a call with ``out=``."""
-        if self.backend.name != "numpy" or not expr.shape:
+        if self.backend.name != "numpy" or not expr.shape or isinstance(expr, O.PositiveDiv):
             return False
         if isinstance(expr, (IRAdd, IRSub, IRHadamard, IRDiv, IRScale, IRMatMul, IRSoftmax,
                              LogSoftmax)):
@@ -349,6 +349,10 @@ class GradientPrinter(NumPyPrinter):
 
     def _print_ir_Div(self, e, out=None):
         return self._ir_binary(e, "/", "divide", _MUL, out)
+
+    def _print_ir_PositiveDiv(self, e, out=None):
+        self.helpers.add("_ratio")  # a / b, 0 where a is 0 (b > 0 but perhaps rounded to 0)
+        return f"_ratio({self._print(e.a)}, {self._print(e.b)})"
 
     def _print_ir_Maximum(self, e, out=None):
         return self._ir_call("maximum", self._print(e.a), self._print(e.b), out=out)
@@ -491,13 +495,20 @@ class Namespace:
 HELPERS = {
     "_sigmoid": '''
 def _sigmoid(z):
-    """σ(z) = 1/(1 + e^(-z)), z clipped to ±500 (changes σ by < 1e-217): no overflow or underflow."""
-    return 1.0 / (1.0 + {np}.exp(-{np}.minimum({np}.maximum(z, -500.0), 500.0)))
+    """σ(z) = 1/(1 + e^(-z)), z clipped to ±708 (changes σ by < 4e-308, below the smallest
+    normal double): no overflow or underflow."""
+    return 1.0 / (1.0 + {np}.exp(-{np}.minimum({np}.maximum(z, -708.0), 708.0)))
 ''',
     "_softplus": '''
 def _softplus(x):
-    """log(1 + e^x) = max(x, 0) + log(1 + e^(-|x|)), |x| clipped at 500 in the small term."""
-    return {np}.maximum(x, 0.0) + {np}.log1p({np}.exp(-{np}.minimum({np}.abs(x), 500.0)))
+    """log(1 + e^x) = max(x, 0) + log(1 + e^(-|x|)), |x| clipped at 708 in the small term
+    (which is then < 4e-308): no overflow or underflow."""
+    return {np}.maximum(x, 0.0) + {np}.log1p({np}.exp(-{np}.minimum({np}.abs(x), 708.0)))
+''',
+    "_ratio": '''
+def _ratio(a, b):
+    """a / b for a b that is positive but may have rounded to 0 (σ(z), e^z): 0 where a is 0."""
+    return {np}.where(a == 0, 0.0, a / {np}.where(a == 0, 1.0, b))
 ''',
     "_gelu": '''
 def _gelu(x):
@@ -551,22 +562,26 @@ _IDENTIFIER_SET = frozenset(IDENTIFIERS.values())
 #: (np.clip is 3× faster per entry than np.minimum, np.heaviside 18× slower than np.greater).
 HELPERS_WITH_OUT = {
     "_constants": '''
-_BOUND, _ONE, _ZERO = np.array(500.0), np.array(1.0), np.array(0.0)  # 0-d: cheap ufunc operands
+_BOUND, _ONE, _ZERO = np.array(708.0), np.array(1.0), np.array(0.0)  # 0-d: cheap ufunc operands
 _LARGE = 4096  # entries from which the per-entry speed of a spelling decides, not its call cost
 ''',
     "_sigmoid": '''
 def _sigmoid(z, out=None):
-    """σ(z) = 1/(1 + e^(-z)), z clipped to ±500 (changes σ by < 1e-217): no overflow.
+    """σ(z), with no overflow or underflow.
 
-    With ``out`` (an array; it may be ``z`` itself) σ(z) is written there, with no
-    temporaries; small arrays clip only z ≥ -500 (e^(-z) of a large z underflows to 0,
-    which NumPy ignores).
+    Without ``out``: 1/(1 + e^(-z)) for z ≥ 0 and e^z/(1 + e^z) below, e^(-|z|) taken as 0
+    beyond |z| = 708 (where it is below the smallest normal double). With ``out`` (an array;
+    it may be ``z`` itself) σ(z) is written there, with no temporaries, as 1/(1 + e^(-z)) with
+    z clipped to ±708 (which changes σ by < 4e-308); small arrays clip only z ≥ -708 (e^(-z)
+    of a large z underflows to 0, which loss_and_grad lets it do).
     """
-    if out is None:
-        return 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(z, -500.0), 500.0)))
+    if out is None:  # exact: e^(-|z|) is 0 where it would be below the smallest normal double
+        a = np.abs(z, dtype=np.float64)
+        e = np.exp(-a, out=np.zeros_like(a), where=~(a >= 708.0))  # NaN stays NaN
+        return np.where(np.greater_equal(z, 0.0), 1.0, e) / (1.0 + e)
     np.negative(z, out=out)
     if out.size >= _LARGE:
-        np.clip(out, -500.0, 500.0, out=out)
+        np.clip(out, -708.0, 708.0, out=out)
     else:
         np.minimum(out, _BOUND, out=out)
     np.exp(out, out=out)
@@ -609,8 +624,10 @@ def _step(z, out=None):
 ''',
     "_softplus": '''
 def _softplus(x, out=None):
-    """log(1 + e^x) = max(x, 0) + log(1 + e^(-|x|)), |x| clipped at 500 in the small term."""
-    small = np.log1p(np.exp(-np.minimum(np.abs(x), 500.0)))
+    """log(1 + e^x) = max(x, 0) + log(1 + e^(-|x|)), e^(-|x|) taken as 0 where it would be
+    below the smallest normal double (|x| ≥ 708): no overflow or underflow."""
+    a = np.abs(x, dtype=np.float64)
+    small = np.log1p(np.exp(-a, out=np.zeros_like(a), where=~(a >= 708.0)))
     if out is None:
         return np.maximum(x, 0.0) + small
     np.maximum(x, _ZERO, out=out)

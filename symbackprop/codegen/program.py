@@ -9,11 +9,15 @@ expression (``dW_2 = A_1.T @ dZ_2``, ``db_2 = dZ_2.sum(axis=0)``), with
 * biases by broadcasting (``X @ W_1 + b_1``) and bias gradients as row sums;
 * each common subexpression computed once (``A_2 - Y`` of the loss and of
   ``∂L/∂A_2``), and only what the gradients need (∂L/∂X is not computed);
-* numerically stable forms where the solution's would overflow: ``ln σ(Z)`` and
-  ``ln(1 − σ(Z))`` as softplus terms, ``ln softmax(Z)`` row by row, and the
-  fused rules (sigmoid + binary cross-entropy: ``(A − Y)/m``). Softmax with
-  cross-entropy uses the form exact for every ``Y``, ``(P ⊙ rowsum(Y) − Y)/m``,
-  which is the textbook's ``(P − Y)/m`` when each row of ``Y`` sums to 1.
+* numerically stable forms where the solution's would overflow, the same the
+  derivation's numbers are computed from (:mod:`symbackprop.stable`): ``ln σ(Z)``
+  and ``ln(1 − σ(Z))`` as softplus terms (also ``ln A`` of a node ``A = σ(Z)``, from
+  ``Z``), ``ln(1 + eᶻ)`` as softplus, ``ln softmax(Z)`` row by row, and each chain
+  ``∂L/∂A ⊙ σ'(Z)`` whose ``∂L/∂A`` divides by ``A`` or ``1 − A`` multiplied out
+  (sigmoid + binary cross-entropy: ``((1 − Y) ⊙ A − Y ⊙ σ(−Z))/m``, the fused
+  rule's ``(A − Y)/m``). Softmax with cross-entropy uses the form exact for every
+  ``Y``, ``(P ⊙ rowsum(Y) − Y)/m``, which is the textbook's ``(P − Y)/m`` when each
+  row of ``Y`` sums to 1.
 
 For NumPy the statements run in place: each operation writes into a work array
 (``np.multiply(dA_2, A_2, out=w1)``), chosen by liveness so that a value's array
@@ -48,6 +52,7 @@ from symbackprop.derivation import Derivation
 from symbackprop.printing.ir import to_text
 from symbackprop.rules import textbook_prime
 from symbackprop.shapes import space_text
+from symbackprop.stable import StableForms
 
 
 #: comment lines before the statements of each kind
@@ -105,10 +110,15 @@ def gradient_program(d: Derivation) -> GradientProgram:
     definitions = {n: net.node(n).expr for n in net.order if not net.node(n).is_leaf}
     named = {e: net.node(n).var for n, e in definitions.items()}
     steps = derive_steps(net)  # every shortcut; one with a condition on Y in its exact form
-    backward = [Statement(O.Adj(s.node, s.shape, net.loss), _code_form(_adjoint(s), named), "backward")
+    # σ' stays the solution's A ⊙ (1 − A) from the stored activation (a subtraction, where
+    # σ(−Z) would be another exponential): no complements of stored activations
+    forms = StableForms(definitions, complements=False)
+    adjoint_exprs = {s.node: s.adjoint for s in steps}
+    backward = [Statement(O.Adj(s.node, s.shape, net.loss),
+                          _code_form(_adjoint(s, forms, adjoint_exprs), named), "backward")
                 for s in steps]
-    forward = [Statement(net.node(n).var, _constants_outside(_stable_logs(e, definitions)),
-                         "forward", e) for n, e in definitions.items()]
+    forward = [Statement(net.node(n).var, _constants_outside(forms.form(e)), "forward", e)
+               for n, e in definitions.items()]
     statements = _needed(forward, backward, net.loss, params)
     adjoints = {s.target.name: names.add("d" + identifiers[s.target.name])
                 for s in statements if isinstance(s.target, O.Adj)}
@@ -122,16 +132,21 @@ def gradient_program(d: Derivation) -> GradientProgram:
     return program
 
 
-def _adjoint(step) -> O.Expr:
-    """The step's adjoint, a fused rule with a condition on the targets in its exact form."""
+def _adjoint(step, forms: StableForms, adjoints: dict) -> O.Expr:
+    """The step's adjoint as it is computed: each term in its stable form (the one the
+    derivation's numbers come from), a fused rule with a condition on the targets in its
+    exact form."""
     total = None
     for t in step.terms:
-        e = t.expr
         if t.fused is not None and t.fused.assumption == "rows_sum_to_one":
             # -c Σ Y ⊙ ln softmax(Z): ∂L/∂Z = k (P ⊙ rowsum(Y) − Y), k (P − Y) when rows sum to 1
+            e = t.expr
             k, body = (e.coeff, e.x) if isinstance(e, O.Scale) else (sp.Integer(1), e)
             p, y = body.a, body.b
-            e = O.scale(k, O.sub(O.hadamard(p, O.reduce_sum(y, (-1,), keepdims=True)), y))
+            rows = O.reduce_sum(y, (-1,), keepdims=True)
+            e = forms.form(O.scale(k, O.sub(O.hadamard(p, rows), y)))
+        else:
+            e = forms.term(t, adjoints)
         total = e if total is None else O.add(total, e)
     return total
 
@@ -167,34 +182,6 @@ def _constants_outside(e: O.Expr) -> O.Expr:
 
 def _coefficient(e: O.Expr) -> tuple:
     return (e.coeff, e.x) if isinstance(e, O.Scale) else (sp.Integer(1), e)
-
-
-def _stable_logs(e: O.Expr, definitions: dict) -> O.Expr:
-    """``ln σ(z) = −softplus(−z)``, ``ln(1 − σ(z)) = −softplus(z)``, ``ln softmax(z)`` by rows.
-
-    Also through a node (``ln A`` for ``A = σ(Z)``): each is finite where σ or
-    softmax has rounded to 0 or 1.
-    """
-    def inner(x: O.Expr) -> O.Expr:
-        return definitions.get(x.name, x) if isinstance(x, O.Var) else x
-
-    def rewrite(n: O.Expr):
-        if not (isinstance(n, O.Apply) and n.func == "log"):
-            return None
-        # log_b x = ln x / ln b: the stable natural log, scaled
-        per_base = 1 if n.alpha is None else 1 / sp.log(n.alpha)
-        x = inner(n.x)
-        if isinstance(x, O.Apply) and x.func == "sigmoid":
-            return O.scale(-per_base, O.Apply("softplus", O.neg(x.x)))
-        if isinstance(x, O.Softmax):
-            return O.scale(per_base, O.LogSoftmax(x.x))
-        if isinstance(n.x, O.Sub) and isinstance(n.x.a, O.Scalar) and n.x.a.value == 1:
-            s = inner(n.x.b)
-            if isinstance(s, O.Apply) and s.func == "sigmoid":
-                return O.scale(-per_base, O.Apply("softplus", s.x))
-        return None
-
-    return O.replace(e, rewrite)
 
 
 def _needed(forward: list[Statement], backward: list[Statement], loss: str,

@@ -13,7 +13,7 @@ def fmt(value: float, digits: int = 3, *, latex: bool = True) -> str:
     if value is None:
         return "?"
     if math.isnan(value) or math.isinf(value):
-        return str(value)
+        return _nonfinite(value, latex)
     magnitude = abs(value)
     if value != 0 and (magnitude < 10 ** -digits or magnitude >= 1e6):
         mantissa, exponent = f"{value:.{digits}e}".split("e")
@@ -41,12 +41,20 @@ def fmt_all(values, digits: int = 3, *, latex: bool = True) -> list[str]:
     out = []
     for v in values:
         if not math.isfinite(v):
-            out.append(str(v))
+            out.append(_nonfinite(v, latex))
             continue
         mantissa, exponent = f"{v:.{digits}e}".split("e")
         exponent = int(exponent)
         out.append(rf"{mantissa} \times 10^{{{exponent}}}" if latex else f"{mantissa}e{exponent:+03d}")
     return out
+
+
+def _nonfinite(value: float, latex: bool) -> str:
+    """``inf``, ``-inf`` (LaTeX ``\\infty``): a value beyond the doubles, as an intermediate
+    gradient ``-1/σ(-800)`` is; ``nan``."""
+    if latex and math.isinf(value):
+        return r"\infty" if value > 0 else r"-\infty"
+    return str(value)
 
 
 def hand_round(value: float, digits: int) -> float:

@@ -12,12 +12,14 @@ concrete size when values are given, else the declared dimensions, which
 """
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import numpy as np
 
-from symbackprop.derivation import Derivation
+from symbackprop.derivation import Derivation, closed_form_budget
 from symbackprop.printing.ir import to_latex as ir_latex
+from symbackprop.progress import progress
 from symbackprop.printing.sympy import sympy_latex
 from symbackprop.render.blocks import Equations, Solution, definition, solution_ctx
 from symbackprop.render.latex import solution_latex
@@ -27,10 +29,14 @@ SCHEMA_VERSION = 1
 
 
 def _json_value(value):
-    """A value as JSON: a float, or nested lists of floats."""
+    """A value as JSON: a float, or nested lists of floats; JSON has no infinity, so a value that
+    overflowed (an intermediate ``∂L/∂a = −1/σ(−800)``) is the string ``"inf"`` or ``"-inf"``."""
     if value is None:
         return None
-    return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=float).tolist()
+    if np.ndim(value) == 0:
+        v = float(value)
+        return v if math.isfinite(v) else str(v)
+    return [_json_value(x) for x in np.asarray(value, dtype=float)]
 
 
 def render_json(d: Derivation, *, lang: Optional[str] = None,
@@ -73,16 +79,20 @@ def render_json(d: Derivation, *, lang: Optional[str] = None,
             entry["definition"] = (sympy_latex(definition(d, n), names=names, order="none")
                                    if d.is_scalar else latex(node.expr))
         out["nodes"][n] = entry
-    for p in d.params:
-        step = d.step(p)
-        g = {"latex": latex(d.gradient(p) if d.is_scalar else step.textbook),
-             "adjoint_latex": latex(step.adjoint), "shape": shape(step.shape),
-             "dims": list(step.shape), "value": _json_value(step.value)}
-        if closed_forms:
-            g["expanded_latex"] = latex(d.expand(p))
-        if closed_forms == "leaves":
-            g["leaves_latex"] = latex(d.expand(p, leaves=True))
-        out["gradients"][p] = g
+    budget = closed_form_budget(closed_forms == "leaves")  # the closed forms are bounded together
+    with progress("gradients", len(d.params)) as tick:
+        for i, p in enumerate(d.params, 1):
+            step = d.step(p)
+            d.check_size(step)
+            g = {"latex": latex(d.gradient(p) if d.is_scalar else step.textbook),
+                 "adjoint_latex": latex(step.adjoint), "shape": shape(step.shape),
+                 "dims": list(step.shape), "value": _json_value(step.value)}
+            if closed_forms:
+                g["expanded_latex"] = latex(d.expand(p, budget=budget))
+            if closed_forms == "leaves":
+                g["leaves_latex"] = latex(d.expand(p, leaves=True, budget=budget))
+            out["gradients"][p] = g
+            tick(i)
     if d.updates:
         out["learning_rate"] = d.learning_rate
         out["update"] = {p: {"current": _json_value(u.current), "gradient": _json_value(u.gradient),
