@@ -41,6 +41,7 @@ from symbackprop.network import Network
 from symbackprop.printing.numbers import hand_round
 from symbackprop.rules import BROADCAST, Fused, fused_rule, unbroadcast, vjp_rule
 from symbackprop.shapes import Sizes, as_array, shape_text, size_text
+from symbackprop.stable import StableForms
 
 MODES = ("exact", "hand")
 Values = Mapping[str, Any]
@@ -60,10 +61,11 @@ def backprop(network: Network, values: Optional[Values] = None, *, digits: int =
         raise SpecError(f"unknown number mode '{mode}'; use one of {', '.join(MODES)}")
     network.validate()
     rnd = _rounding(mode, digits)
+    stable = mode == "exact"  # by hand, each number is worked out as written
     env = sizes = None
     if values is not None:
         env, sizes = leaf_arrays(network, values, rnd)
-        forward_values(network, env, sizes, rnd)
+        forward_values(network, env, sizes, rnd, stable=stable, overflow=True)
 
     def allowed(f: Fused) -> bool:  # a shortcut is used only when its condition holds
         return f.assumption != "rows_sum_to_one" or env is None or _rows_sum_to_one(f, env, sizes)
@@ -74,11 +76,11 @@ def backprop(network: Network, values: Optional[Values] = None, *, digits: int =
     d = Derivation(network, forward, steps, values=env, sizes=sizes or Sizes(), digits=digits,
                    mode=mode, learning_rate=learning_rate, lang=lang, named=named(network))
     if env is not None:
-        d.adjoints = backward_values(network, steps, env, sizes, rnd)
+        d.adjoints = backward_values(network, steps, env, sizes, rnd, stable=stable, overflow=True)
         for f in d.forward:
             f.value = d.value(f.node)
         if learning_rate is not None:
-            _gradient_descent_step(d, values, learning_rate, rnd)
+            _gradient_descent_step(d, values, learning_rate, rnd, stable)
     return d
 
 
@@ -250,33 +252,77 @@ def leaf_arrays(network: Network, values: Values, rnd=lambda a: a):
 
 
 def forward_values(network: Network, env: dict, sizes: Sizes, rnd=lambda a: a,
-                   names=None) -> None:
+                   names=None, *, stable: bool = True, overflow: bool = False) -> None:
     """Evaluate every defined node in order (or only ``names`` and what they need),
-    adding its value to ``env``."""
+    adding its value to ``env``.
+
+    ``stable``: each definition in its :mod:`~symbackprop.stable` form (``ln A`` of ``A = σ(Z)``
+    from ``Z``). ``overflow``: a node other than the loss may be ±∞ — its true value is beyond
+    the doubles (``e^z`` at ``z = 1000``) while the loss is finite; a loss that is not finite is
+    then reported at the first node that was not.
+    """
     wanted = None if names is None else set(names) | network.ancestors(*names)
+    forms = StableForms.of(network) if stable else None
+    overflowed = None
     for name in network.order:
         node = network.node(name)
         if not node.is_leaf and (wanted is None or name in wanted):
             where = f" (line {node.line})" if node.line else ""
-            env[name] = rnd(_checked(ir.evaluate(node.expr, env, sizes=sizes), node.shape, sizes,
-                                     f"node '{name}'{where}"))
+            what = f"node '{name}'{where}"
+            expr = forms.form(node.expr) if stable else node.expr
+            value = ir.evaluate(expr, env, sizes=sizes)
+            try:
+                env[name] = rnd(_checked(value, node.shape, sizes, what,
+                                         infinite_ok=overflow and name != network.loss))
+            except SpecError:
+                if overflowed is not None:
+                    _checked(*overflowed)  # the first value that was not finite
+                raise
+            if overflow and overflowed is None and not np.all(np.isfinite(value)):
+                overflowed = (value, node.shape, sizes, what)
+
+
+def numeric_forms(network: Network, steps: list[Step]) -> list[list[tuple]]:
+    """What each term of ``steps`` is evaluated from: ``(local, expr)`` in stable form."""
+    forms = StableForms.of(network)
+    adjoints = {s.node: s.adjoint for s in steps}
+    return [[(None if t.local is None else forms.form(t.local), forms.term(t, adjoints))
+             for t in s.terms] for s in steps]
 
 
 def backward_values(network: Network, steps: list[Step], env: Mapping,
-                    sizes: Sizes, rnd=lambda a: a) -> dict[str, np.ndarray]:
-    """Evaluate every step's terms and adjoint; returns node -> ∂L/∂node."""
+                    sizes: Sizes, rnd=lambda a: a, *, stable: bool = True, overflow: bool = False,
+                    forms: Optional[list] = None) -> dict[str, np.ndarray]:
+    """Evaluate every step's terms and adjoint; returns node -> ∂L/∂node.
+
+    ``stable``: each term from its :mod:`~symbackprop.stable` form (``forms``, from
+    :func:`numeric_forms`, when already made): ``∂L/∂a · ∂a/∂z`` with ``∂L/∂a = −1/a`` and
+    ``a = σ(z)`` as ``−σ(−z)``, finite where ``a`` has rounded to 0. ``overflow``: a local
+    derivative and the adjoint of a node that is not a parameter may be ±∞ (``∂L/∂a =
+    −1/σ(−800) = −e^800``); a parameter's gradient never.
+    """
+    if stable and forms is None:
+        forms = numeric_forms(network, steps)
     adjoints: dict[str, np.ndarray] = {}
-    for step in steps:
+    params = set(network.params)
+    for i, step in enumerate(steps):
         total = 0.0
-        for t in step.terms:
-            what = f"∂{network.loss}/∂{step.node}"
-            if t.local is not None:
-                t.local_value = float(rnd(_checked(ir.evaluate(t.local, env, adjoints, sizes), (),
-                                                   sizes, f"∂{t.of}/∂{step.node}")))
-            t.value = rnd(_checked(ir.evaluate(t.expr, env, adjoints, sizes), step.shape, sizes,
-                                   what))
+        what = f"∂{network.loss}/∂{step.node}"
+        infinite_ok = overflow and step.node not in params
+        for j, t in enumerate(step.terms):
+            local, expr = forms[i][j] if stable else (t.local, t.expr)
+            if t.local is not None:  # a local derivative may overflow (∂u/∂z = e^z)
+                t.local_value = float(rnd(_adjoint_checked(
+                    ir.evaluate(local, env, adjoints, sizes), (), sizes, f"∂{t.of}/∂{step.node}",
+                    overflow, network, env, adjoints)))
+            t.value = rnd(_adjoint_checked(ir.evaluate(expr, env, adjoints, sizes), step.shape,
+                                           sizes, what, infinite_ok, network, env, adjoints))
             total = total + t.value
-        step.value = rnd(np.asarray(total, dtype=float)) if len(step.terms) > 1 else step.terms[0].value
+        if len(step.terms) > 1:
+            step.value = rnd(_adjoint_checked(np.asarray(total, dtype=float), step.shape, sizes,
+                                              what, infinite_ok, network, env, adjoints))
+        else:
+            step.value = step.terms[0].value
         adjoints[step.node] = step.value
     for step in steps:  # the API's numbers: floats for a scalar network
         if network.is_scalar:
@@ -286,7 +332,26 @@ def backward_values(network: Network, steps: list[Step], env: Mapping,
     return adjoints
 
 
-def _checked(value: np.ndarray, shape, sizes: Sizes, what: str) -> np.ndarray:
+def _adjoint_checked(value, shape, sizes: Sizes, what: str, infinite_ok: bool, network: Network,
+                     env: Mapping, adjoints: Mapping) -> np.ndarray:
+    """:func:`_checked` for a backward value; one that is not finite because a value before it
+    overflowed is reported at that value."""
+    try:
+        return _checked(value, shape, sizes, what, infinite_ok=infinite_ok)
+    except SpecError:
+        for name in network.order:
+            node = network.node(name)
+            if not node.is_leaf and name in env and not np.all(np.isfinite(env[name])):
+                where = f" (line {node.line})" if node.line else ""
+                _checked(env[name], node.shape, sizes, f"node '{name}'{where}")
+        for name, v in adjoints.items():
+            if not np.all(np.isfinite(v)):
+                _checked(v, network.node(name).shape, sizes, f"∂{network.loss}/∂{name}")
+        raise
+
+
+def _checked(value: np.ndarray, shape, sizes: Sizes, what: str, *,
+             infinite_ok: bool = False) -> np.ndarray:
     want = sizes.resolve(shape)
     if value.shape != want:
         raise ShapeError(f"{what} came out {size_text(value.shape)}, expected "
@@ -294,9 +359,9 @@ def _checked(value: np.ndarray, shape, sizes: Sizes, what: str) -> np.ndarray:
     if np.any(np.isnan(value)):
         raise SpecError(f"{what} is not a real number at the given values (a logarithm or root of "
                         f"a negative number, or 0/0?)")
-    if not np.all(np.isfinite(value)):
-        raise SpecError(f"{what} is infinite at the given values (a division by zero, or a "
-                        f"logarithm of 0?)")
+    if not infinite_ok and not np.all(np.isfinite(value)):
+        raise SpecError(f"{what} is infinite at the given values (beyond the range of a double, "
+                        f"a division by zero, or a logarithm of 0?)")
     return value
 
 
@@ -305,17 +370,28 @@ def _rows_sum_to_one(f: Fused, env, sizes) -> bool:
     return bool(np.allclose(rows.sum(axis=-1), 1.0, atol=1e-12))
 
 
-def _gradient_descent_step(d: Derivation, values: Values, lr: float, rnd) -> None:
+def _gradient_descent_step(d: Derivation, values: Values, lr: float, rnd,
+                           stable: bool = True) -> None:
     updated = dict(values)
+    try:
+        lr = float(lr)
+    except OverflowError:  # a whole number of 400 digits
+        raise SpecError(f"the learning rate ({len(str(abs(int(lr))))} digits) is outside the range "
+                        f"of a double") from None
     for p in d.params:
         current, g = d.value(p), d.gradient_value(p)
-        new = rnd(np.asarray(current) - lr * np.asarray(g))
+        with np.errstate(all="ignore"):
+            new = np.asarray(current) - lr * np.asarray(g)
+        if not np.all(np.isfinite(new)):  # the step, not the given values, left the doubles
+            raise SpecError(f"after one gradient-descent step (learning rate {lr:g}), '{p}' is "
+                            f"beyond the range of a double; try a smaller learning_rate")
+        new = rnd(new)
         new = float(new) if np.ndim(new) == 0 else new
         d.updates[p] = Update(current, g, new)
         updated[p] = new
     env, sizes = leaf_arrays(d.network, updated, rnd)
     try:
-        forward_values(d.network, env, sizes, rnd)
+        forward_values(d.network, env, sizes, rnd, stable=stable, overflow=True)
     except SpecError as e:  # the step, not the given values, left the domain
         raise SpecError(f"after one gradient-descent step (learning rate {lr:g}), "
                         f"{str(e).replace(' at the given values', '')}; try a smaller "
@@ -341,11 +417,12 @@ def gradient_function(network: Network) -> Callable[..., tuple[float, dict[str, 
     (11.0, [[1.0], [2.0]])
     """
     steps = derive_steps(network, lambda f: f.assumption is None)
+    forms = numeric_forms(network, steps)
 
     def loss_and_grad(**arrays) -> tuple[float, dict[str, np.ndarray]]:
         env, sizes = leaf_arrays(network, arrays)
         forward_values(network, env, sizes)
-        adjoints = backward_values(network, steps, env, sizes)
+        adjoints = backward_values(network, steps, env, sizes, forms=forms)
         return float(env[network.loss]), {p: adjoints[p] for p in network.params}
 
     return loss_and_grad

@@ -41,6 +41,7 @@ import sympy as sp
 from symbackprop import functions as F
 from symbackprop.errors import SpecError, SymbackpropError
 from symbackprop.network import Network
+from symbackprop.progress import progress
 
 #: below: correct; above BUG: a bug; between: suspicious (the article's table)
 CORRECT, BUG = 1e-5, 1e-3
@@ -491,8 +492,9 @@ def central_differences(network, point: Mapping[str, np.ndarray], sizes: Mapping
     f = forward_function(network, numpy_ops())
     point = {k: np.asarray(v, dtype=dtype) for k, v in point.items()}
     out = {}
-    with np.errstate(all="ignore"):
-        for p in network.params:
+    with np.errstate(all="ignore"), progress("central differences", len(network.params)) as tick:
+        tick(0)
+        for i, p in enumerate(network.params, 1):
             value = np.array(point[p], dtype=dtype)
             grad = np.zeros_like(value)
             leaves = dict(point)
@@ -506,6 +508,7 @@ def central_differences(network, point: Mapping[str, np.ndarray], sizes: Mapping
                 value[ix] = original
                 grad[ix] = (plus - minus) / (2 * eps)
             out[p] = grad.astype(np.float64)
+            tick(i)
     return out
 
 

@@ -23,6 +23,8 @@ import numpy as np
 import sympy as sp
 
 from symbackprop import ir
+from symbackprop.limits import (CLOSED_FORM_SECONDS, MAX_CLOSED_FORM_DEPTH, MAX_CLOSED_FORM_OPS,
+                                MAX_STEP_OPS, Budget, BudgetExceeded, tidy)
 from symbackprop.shapes import Shape, Sizes
 from symbackprop.sympy_form import AdjointSymbol, to_sympy
 
@@ -100,6 +102,9 @@ class Derivation:
     loss_after: Optional[float] = None
     lang: str = "en"
     named: dict = field(default_factory=dict, repr=False)  #: definition -> Var of its node
+    #: closed forms in node names and each node in leaves, built once (see :meth:`expand`)
+    _closed: dict = field(default_factory=dict, repr=False, compare=False)
+    _leaves: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:
         loss = "" if self.values is None else f" = {self.loss_value:.{self.digits}f}"
@@ -126,6 +131,25 @@ class Derivation:
                 return s
         raise KeyError(node)
 
+    def check_size(self, step: Step) -> None:
+        """Refuse to write out a step too large to read: the derivative of a line nested dozens of
+        functions deep (``\\frac{w}{\\frac{w}{…}}``) has hundreds of thousands of operations, and
+        printing them takes minutes. A :class:`~symbackprop.limits.BudgetExceeded` names the
+        derivative, its size and its line."""
+        for t in step.terms:
+            for e in (t.local, t.expr):
+                if e is None:
+                    continue
+                ops, depth = _written_size(e, {})
+                if ops > MAX_STEP_OPS or depth > MAX_CLOSED_FORM_DEPTH:
+                    line = self.network.node(t.of).line
+                    where = f" (line {line})" if line else ""
+                    size = f"{ops:,} operations" if ops > MAX_STEP_OPS else f"{depth} levels of nesting"
+                    raise BudgetExceeded(
+                        f"the derivative ∂{t.of}/∂{step.node}{where} has {size}, too many to write "
+                        f"out; split {'line ' + str(line) if line else 'its definition'} into several "
+                        f"lines, one named node for each function inside another")
+
     def gradient(self, param: str):
         """``∂L/∂param`` in consumer adjoints and node names.
 
@@ -146,7 +170,7 @@ class Derivation:
     def scalar_form(self, e: ir.Expr, *, evaluate: bool = True) -> sp.Expr:
         """A scalar IR expression as SymPy, activations' derivatives in their nodes' names."""
         out = to_sympy(e, evaluate=evaluate, named=self.named)
-        return sp.factor_terms(out) if evaluate else out
+        return tidy(out, sp.factor_terms) if evaluate else out
 
     def value(self, node: str):
         """The value of ``node`` (a float for a scalar)."""
@@ -187,36 +211,74 @@ class Derivation:
                 out[AdjointSymbol(n, self.loss).key] = float(v)
         return out
 
-    def expand(self, node: str, *, leaves: bool = False):
+    def expand(self, node: str, *, leaves: bool = False, budget: Optional[Budget] = None):
         r"""Closed form of :math:`\partial L/\partial` ``node``, every adjoint substituted.
 
         In node names, or with ``leaves=True`` in leaves only. Built step by step
         from the local rules, never by differentiating the composed loss; the leaf
         form can be long for deep networks. SymPy for a scalar network, IR otherwise.
+
+        Bounded (:mod:`symbackprop.limits`): the size of the closed form is counted before it is
+        built, from the sizes of the forms it is made of, and one of more than
+        ``budget.max_ops`` operations (or nested deeper than the printers follow), or work past
+        ``budget``'s seconds, is a :class:`~symbackprop.limits.BudgetExceeded` naming the gradient.
+        ``budget`` may be shared by several calls (the closed forms of one solution); by default
+        each call has its own.
         """
-        closed: dict[str, ir.Expr] = {}
+        budget = budget or closed_form_budget(leaves)
+        what = ("the closed form in leaves of " if leaves else "the closed form of ") + \
+            f"∂{self.loss}/∂{node}"
+        hint = "use --expand nodes" if leaves else "leave out --expand"
+        closed = self._closed
         for step in self.backward:  # consumers come first
-            closed[step.node] = ir.replace(step.adjoint, lambda e: closed.get(e.name)
-                                           if isinstance(e, ir.Adj) else None)
+            if step.node not in closed:
+                closed[step.node] = ir.replace(step.adjoint, lambda e: closed.get(e.name)
+                                               if isinstance(e, ir.Adj) else None)
             if step.node == node:
                 break
         else:
             raise KeyError(node)
         result = closed[node]
+        leaf_forms = self._leaf_forms(budget) if leaves else {}
+        # its size written out, counted over its shared parts; each node a leaf form if asked
+        ops, depth = _written_size(result, {n: f[1:] for n, f in leaf_forms.items()})
+        if depth > MAX_CLOSED_FORM_DEPTH:
+            raise budget.fail(f"{what} is nested {depth:,} operations deep", hint)
+        budget.check(ops, what, hint)
         if self.is_scalar:
             out = to_sympy(result, named=self.named)
             if leaves:
-                for name in reversed(self.network.order):
-                    n = self.network.node(name)
-                    if not n.is_leaf:
-                        out = out.xreplace({n.symbol: to_sympy(n.expr)})
-            return sp.factor_terms(out)
+                out = out.xreplace({self.network.node(n).symbol: f[0] for n, f in leaf_forms.items()
+                                    if f[0] is not None})
+            budget.tick(what, hint)
+            return tidy(out, sp.factor_terms)
         if leaves:
-            for name in reversed(self.network.order):
-                n = self.network.node(name)
-                if not n.is_leaf:
-                    result = ir.replace(result, lambda e: n.expr if e == n.var else None)
+            var = {self.network.node(n).var: f[0] for n, f in leaf_forms.items() if f[0] is not None}
+            result = ir.replace(result, lambda e: var.get(e) if isinstance(e, ir.Var) else None)
         return result
+
+    def _leaf_forms(self, budget: Budget) -> dict[str, tuple]:
+        """Each defined node in leaves only: ``{name: (form, operations, depth)}``, the form SymPy
+        for a scalar network and IR otherwise; each built once, from its inputs' forms."""
+        forms = self._leaves
+        for name in self.network.order:
+            n = self.network.node(name)
+            if n.is_leaf or name in forms:
+                continue
+            sizes = {u: forms[u][1:] for u in self.network.inputs(name) if u in forms}
+            ops, depth = _written_size(n.expr, sizes)
+            if ops > budget.max_ops or depth > MAX_CLOSED_FORM_DEPTH:  # too large to use
+                forms[name] = (None, ops, depth)
+                continue
+            if self.is_scalar:
+                form = to_sympy(n.expr).xreplace({self.network.node(u).symbol: forms[u][0]
+                                                  for u in sizes})
+            else:
+                var = {self.network.node(u).var: forms[u][0] for u in sizes}
+                form = ir.replace(n.expr, lambda e: var.get(e) if isinstance(e, ir.Var) else None)
+            forms[name] = (form, ops, depth)
+            budget.tick(hint="use --expand nodes")
+        return forms
 
     # ---- output: façades over the writers -------------------------------------
     def solution(self, *, lang: Optional[str] = None, closed_forms: bool | str = False,
@@ -259,3 +321,34 @@ class Derivation:
 
     def _repr_markdown_(self) -> str:  # Jupyter
         return self.to_markdown()
+
+
+def closed_form_budget(leaves: bool = False) -> Budget:
+    """The budget of the closed forms of one worked solution (``--expand``, ``leaves``: in leaves
+    too): shared by all of them, :data:`~symbackprop.limits.MAX_CLOSED_FORM_OPS` operations and
+    :data:`~symbackprop.limits.CLOSED_FORM_SECONDS` seconds."""
+    return Budget("the closed forms in leaves" if leaves else "the closed forms",
+                  max_ops=MAX_CLOSED_FORM_OPS, seconds=CLOSED_FORM_SECONDS)
+
+
+def _written_size(e: ir.Expr, nodes: dict[str, tuple[int, int]]) -> tuple[int, int]:
+    """Operations and depth of ``e`` written out as a tree, each :class:`~symbackprop.ir.Var`
+    named in ``nodes`` replaced by a form of ``(operations, depth)``: counted over the shared
+    parts of ``e`` (a memo by identity) without recursion, so however large the tree is, the
+    count costs the size of ``e`` as it is held."""
+    memo: dict[int, tuple[int, int]] = {}
+    todo = [(e, False)]
+    while todo:
+        x, ready = todo.pop()
+        if id(x) in memo:
+            continue
+        kids = x.children
+        if isinstance(x, ir.Var) and x.name in nodes:
+            memo[id(x)] = nodes[x.name]
+        elif ready or not kids:
+            parts = [memo[id(k)] for k in kids]
+            memo[id(x)] = (1 + sum(p[0] for p in parts), 1 + max((p[1] for p in parts), default=0))
+        else:
+            todo.append((x, True))
+            todo += [(k, False) for k in kids if id(k) not in memo]
+    return memo[id(e)]

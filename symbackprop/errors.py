@@ -8,7 +8,20 @@ from __future__ import annotations
 
 
 class SymbackpropError(Exception):
-    """Base class: a problem with the user's input, reported in one line."""
+    """Base class: a problem with the user's input, reported in one line.
+
+    The message is one line whatever it quotes: a newline, a tab or another control
+    character of the user's text is shown escaped.
+
+    >>> print(SpecError("a name with a newline: 'w" + chr(10) + "'"))
+    a name with a newline: 'w\\n'
+    """
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if text.isprintable():
+            return text
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class SpecError(SymbackpropError):

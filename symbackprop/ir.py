@@ -12,6 +12,7 @@ class              math                         NumPy
 ``Scale(c, x)``    ``c x``, ``c`` a constant    ``c * x``
 ``Hadamard(a,b)``  ``a ⊙ b`` (broadcasting)     ``a * b``
 ``Div(a, b)``      elementwise ``a / b``        ``a / b``
+``PositiveDiv``    ``a / b`` with ``b > 0``     ``0 / b = 0`` (stable forms)
 ``MatMul(a, b)``   ``a b`` (2-D operands)       ``a @ b``
 ``Transpose(x)``   ``xᵀ``                       ``x.T``
 ``Apply(f, x)``    ``f(x)`` elementwise         ``f(x)``
@@ -50,6 +51,7 @@ import sympy as sp
 
 from symbackprop import numeric
 from symbackprop.errors import ShapeError, SymbackpropError
+from symbackprop.limits import power_problem
 from symbackprop.shapes import Shape, broadcast_shape, matmul_shape, shape_text, transpose_shape
 
 
@@ -147,7 +149,11 @@ class _Elementwise(Expr):
     _verb = ""  #: for the error message: "cannot add … and …"
 
     def __post_init__(self):
-        self._set_shape(broadcast_shape(self.a.shape, self.b.shape, _what(self._verb, self.a, self.b)))
+        try:
+            shape = broadcast_shape(self.a.shape, self.b.shape)
+        except ShapeError as e:  # the operands are printed only for the message
+            raise ShapeError(_what(self._verb, self.a, self.b) + str(e)) from None
+        self._set_shape(shape)
 
 
 class Add(_Elementwise):
@@ -166,6 +172,12 @@ class Div(_Elementwise):
     """Elementwise quotient."""
 
     _verb = "divide elementwise"
+
+
+class PositiveDiv(Div):
+    """``a / b`` for a ``b`` that is positive in exact arithmetic (σ, softmax, ``eˣ``) but may have
+    rounded to 0: ``0 / b`` is 0 there, not 0/0 (``(1 − Y)/(1 − A)`` at ``Y = 1``). A form of
+    :mod:`symbackprop.stable` for evaluating and compiling; no rule differentiates it."""
 
 
 class Maximum(_Elementwise):
@@ -208,11 +220,14 @@ class MatMul(Expr):
     _kids = ("a", "b")
 
     def __post_init__(self):
-        what = _what("multiply", self.a, self.b, "by")
         if len(self.a.shape) != 2 or len(self.b.shape) != 2:
-            raise ShapeError(f"{what}a matrix product needs two matrices (declare a vector "
-                                f"as a 1×n or n×1 matrix)")
-        self._set_shape(matmul_shape(self.a.shape, self.b.shape, what))
+            raise ShapeError(f"{_what('multiply', self.a, self.b, 'by')}a matrix product needs two "
+                             f"matrices (declare a vector as a 1×n or n×1 matrix)")
+        try:
+            shape = matmul_shape(self.a.shape, self.b.shape)
+        except ShapeError as e:  # the operands are printed only for the message
+            raise ShapeError(_what("multiply", self.a, self.b, "by") + str(e)) from None
+        self._set_shape(shape)
 
 
 @dataclass(frozen=True)
@@ -347,6 +362,41 @@ class LogSoftmax(Expr):
         self._set_shape(self.x.shape)
 
 
+def _hashed_once(cls: type) -> None:
+    """Give ``cls`` (a frozen dataclass) a hash computed once per node, without recursion.
+
+    A dataclass's hash hashes every node below it, every time, by recursion: the rules,
+    :mod:`~symbackprop.stable`, the code printer and the SymPy forms look nodes up in dicts, so a
+    deep definition cost its depth squared in hashing, and a long one a RecursionError. Here the
+    nodes not hashed yet are hashed children first, each from its children's kept hashes.
+    """
+    cls._plain_hash = cls.__dict__["__hash__"]
+    cls.__hash__ = _hash_once
+
+
+def _hash_once(self) -> int:
+    h = self.__dict__.get("_hash")
+    if h is None:
+        order, todo = [], [self]
+        while todo:
+            e = todo.pop()
+            order.append(e)
+            todo += [c for c in e.children if "_hash" not in c.__dict__]
+        for e in reversed(order):
+            if type(e).__hash__ is _hash_once and "_hash" not in e.__dict__:
+                object.__setattr__(e, "_hash", type(e)._plain_hash(e))
+        h = self.__dict__["_hash"]
+    return h
+
+
+def _expr_getstate(self) -> dict:
+    """Pickled without the cached hash (a string's hash differs from one process to the next)."""
+    return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
+
+Expr.__getstate__ = _expr_getstate
+
+
 def _what(verb: str, a: Expr, b: Expr, joiner: str = "and") -> str:
     return f"cannot {verb} {_describe(a)} {joiner} {_describe(b)}: "
 
@@ -358,12 +408,19 @@ def _describe(e: Expr) -> str:
     return f"{text if ' ' not in text else f'({text})'} ({shape_text(e.shape)})"
 
 
+for _cls in (Var, Adj, Scalar, _Elementwise, Scale, MatMul, Transpose, Apply, Prime, Power, Sum,
+             Broadcast, FrobSq, Norm, Softmax, LogSoftmax):
+    _hashed_once(_cls)
+
+
 # ---- walking --------------------------------------------------------------
 def walk(e: Expr) -> Iterator[Expr]:
-    """``e`` and all its descendants, parents first."""
-    yield e
-    for c in e.children:
-        yield from walk(c)
+    """``e`` and all its descendants, parents first (without recursion)."""
+    todo = [e]
+    while todo:
+        e = todo.pop()
+        yield e
+        todo += reversed(e.children)
 
 
 def names_in(e: Expr) -> set[str]:
@@ -507,6 +564,9 @@ def power(x: Expr, k) -> Expr:
     if k == 1:
         return x
     if isinstance(x, Scalar):
+        problem = power_problem(x.value, k)
+        if problem:  # 9^{9^{9}}: refused before SymPy computes it
+            raise SymbackpropError(problem)
         return Scalar(x.value ** k)
     return Power(x, k)
 
@@ -542,7 +602,7 @@ def var_power(a: Expr, b: Expr) -> Expr:
 
 
 _BINARY = {Add: add, Sub: sub, Hadamard: hadamard, Div: div, MatMul: matmul, Maximum: maximum,
-           Minimum: minimum, VarPower: var_power}
+           Minimum: minimum, VarPower: var_power, PositiveDiv: PositiveDiv}
 
 
 # ---- elementwise functions ------------------------------------------------
@@ -596,6 +656,17 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _positive_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a / b``, 0 where ``a`` is 0 (``b`` > 0 in exact arithmetic, so 0/0 there is 0)."""
+    out = np.zeros(np.broadcast(a, b).shape)
+    return np.divide(a, b, out=out, where=np.asarray(a) != 0)
+
+
 def _lookup(table, name, what):
     try:
         return np.asarray(table[name], dtype=float)
@@ -619,6 +690,7 @@ _EVAL = {
     Scale: lambda n, ev, v, a, s: s.scalar(n.coeff) * ev(n.x),
     Hadamard: lambda n, ev, v, a, s: ev(n.a) * ev(n.b),
     Div: lambda n, ev, v, a, s: ev(n.a) / ev(n.b),
+    PositiveDiv: lambda n, ev, v, a, s: _positive_div(ev(n.a), ev(n.b)),
     MatMul: lambda n, ev, v, a, s: ev(n.a) @ ev(n.b),
     Transpose: lambda n, ev, v, a, s: ev(n.x).T,
     Maximum: lambda n, ev, v, a, s: np.maximum(ev(n.a), ev(n.b)),
@@ -632,5 +704,5 @@ _EVAL = {
     FrobSq: lambda n, ev, v, a, s: np.sum(ev(n.x) ** 2),
     Norm: lambda n, ev, v, a, s: np.sqrt(np.sum(ev(n.x) ** 2)),
     Softmax: lambda n, ev, v, a, s: _softmax(ev(n.x)),
-    LogSoftmax: lambda n, ev, v, a, s: np.log(_softmax(ev(n.x))),
+    LogSoftmax: lambda n, ev, v, a, s: _log_softmax(ev(n.x)),
 }

@@ -90,6 +90,8 @@ class Network:
     _nodes: dict[str, Node] = field(default_factory=dict, repr=False)
     _inputs: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _consumers: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _index: dict[str, int] = field(default_factory=dict, repr=False)  #: name → place in the order
+    _last_defined: Optional[str] = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.params = tuple(self.params)
@@ -109,6 +111,7 @@ class Network:
         kind = "param" if name in self.params else "input"
         node = Node(name, kind, tuple(shape), latex=latex or latex_name(name))
         self._nodes[name] = node
+        self._index[name] = len(self._index)
         self._inputs[name] = ()
         self._consumers[name] = []
         return node.symbol if node.shape == () else node.var
@@ -140,7 +143,9 @@ class Network:
                 raise SpecError(f"{where}'{u}' is not a node of the network")
         node = Node(name, "intermediate", expr.shape, expr, line, latex or latex_name(name), written)
         self._nodes[name] = node
-        self._inputs[name] = tuple(n for n in self._nodes if n in used)
+        self._index[name] = len(self._index)
+        self._last_defined = name
+        self._inputs[name] = tuple(sorted(used, key=self._index.__getitem__))  # in definition order
         self._consumers[name] = []
         for i in self._inputs[name]:
             self._consumers[i].append(name)
@@ -154,10 +159,9 @@ class Network:
             if self.loss_name not in self._nodes:
                 raise SpecError(f"loss '{self.loss_name}' is not a node of the network")
             return self.loss_name
-        defined = [n.name for n in self._nodes.values() if not n.is_leaf]
-        if not defined:
+        if self._last_defined is None:
             raise SpecError("the network defines no nodes (empty forward pass)")
-        return defined[-1]
+        return self._last_defined
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -224,6 +228,14 @@ class Network:
             if not self._nodes[p].is_leaf:
                 raise SpecError(f"parameter '{p}' is not a leaf")
         loss = self.node(self.loss)
+        upstream = self.ancestors(self.loss)
+        for p in self.params:
+            if p not in upstream:
+                raise SpecError(f"parameter '{p}' does not reach the loss {self.loss}: its gradient is 0 "
+                                f"everywhere; use it on a path to {self.loss}, or leave it out of params")
+        if len(set(self.params)) != len(self.params):
+            twice = next(p for p in self.params if list(self.params).count(p) > 1)
+            raise SpecError(f"parameter '{twice}' is listed twice in params")
         if loss.shape != ():
             raise ShapeError(f"the loss '{loss.name}' must be a scalar, but it has shape "
                              f"{shape_text(loss.shape)} (\\sum without an index sums every "

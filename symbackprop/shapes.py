@@ -159,13 +159,16 @@ def as_array(name: str, value) -> np.ndarray:
             arr = np.asarray(value, dtype=float)
         except (TypeError, ValueError):  # ragged rows, strings
             pass
+        except OverflowError:  # a whole number of 400 digits
+            raise ShapeError(f"value of '{name}' is outside the range of a double") from None
     if arr is None or arr.ndim > 2:
         raise ShapeError(f"value of '{name}' must be a number, a list of numbers or a "
                          f"rectangular list of rows (nested lists)")
     if arr.size == 0:
         raise ShapeError(f"value of '{name}' is empty")
     if not np.all(np.isfinite(arr)):
-        raise ShapeError(f"value of '{name}' must be finite numbers")
+        raise ShapeError(f"value of '{name}' must be finite numbers (not inf, nan or beyond the "
+                         f"range of a double)")
     return arr
 
 

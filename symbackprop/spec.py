@@ -25,6 +25,7 @@ A spec is data only: nothing in it is ever executed. The keys::
 """
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -80,7 +81,61 @@ def spec_from_toml(text: str, path: Path | None = None) -> Spec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{where}: broken TOML: {e}") from None
+    except ValueError as e:  # a whole number of more than 4300 digits: Python will not read it
+        raise SpecError(f"{where}: {_unreadable_number(text) or e}") from None
     return spec_from_dict(data, path, first_line=_forward_first_line(text))
+
+
+_LONG_NUMBER = re.compile(r"[-+]?\d[\d_]{4299,}")
+_KEY = re.compile(r"^\s*(\"[^\"]*\"|'[^']*'|[A-Za-z0-9_\-.]+)\s*=")
+
+
+def _unreadable_number(text: str) -> str | None:
+    """Which key's number is too long for Python to read, and on which line."""
+    key = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        k = _KEY.match(line)
+        if k:  # the key whose value this line holds (or starts: a list over several lines)
+            key = k.group(1).strip("'\"")
+        m = _LONG_NUMBER.search(line)
+        if m:
+            digits = sum(c.isdigit() for c in m.group())
+            return (f"line {number}: the value of '{key}' is a number of {digits} digits, "
+                    f"outside the range of a double")
+    return None
+
+
+def _digits(n: int) -> int:
+    """Decimal digits of a whole number, also of one too long for ``str``."""
+    try:
+        return len(str(abs(n)))
+    except ValueError:  # more than sys.get_int_max_str_digits()
+        return int(abs(n).bit_length() * math.log10(2)) + 1
+
+
+def _depth(v) -> int:
+    """How many lists deep ``v`` is (without recursion: a value may be nested thousands deep)."""
+    depth = 0
+    while isinstance(v, list):
+        depth += 1
+        v = v[0] if v else None
+    return depth
+
+
+def _out_of_range(v) -> str | None:
+    """Why a spec's number (or nested lists of numbers) cannot be a double, or None."""
+    if isinstance(v, list):
+        return next((p for p in map(_out_of_range, v) if p), None)
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        try:
+            float(v)
+        except OverflowError:
+            return f"a whole number of {_digits(v)} digits is outside the range of a double"
+    elif isinstance(v, float) and not math.isfinite(v):
+        return f"{v} is not a finite number (TOML reads a number beyond ±1.8e308 as inf)"
+    return None
 
 
 _FORWARD_KEY = re.compile(r"\s*forward\s*=\s*('{3}|\"{3}|'|\")(.*)$")
@@ -113,9 +168,17 @@ def spec_from_dict(data: Mapping[str, Any], path: Path | None = None, *,
     if values is not None and not isinstance(values, dict):
         raise SpecError(f"{where}'values' must be a table: [values]")
     values = _canonical_keys(values, "[values]", where) if values else None
-    for name, v in (values or {}).items():
+    for name, v in list((values or {}).items()):
+        if type(v).__module__ == "numpy" and hasattr(v, "tolist"):  # a NumPy array or number
+            v = values[name] = v.tolist()
+        if _depth(v) > 32:
+            raise SpecError(f"{where}value of '{name}' is nested {_depth(v)} lists deep; a value is a "
+                            f"number, a vector or a matrix")
         if isinstance(v, bool) or not isinstance(v, (int, float, list)):
             raise SpecError(f"{where}value of '{name}' must be a number, got {v!r}")
+        problem = _out_of_range(v)
+        if problem:
+            raise SpecError(f"{where}value of '{name}': {problem}")
     shapes = data.get("shapes")
     if shapes is not None and not isinstance(shapes, dict):
         raise SpecError(f"{where}'shapes' must be a table: [shapes]")
@@ -149,9 +212,16 @@ def spec_from_dict(data: Mapping[str, Any], path: Path | None = None, *,
     lr = data.get("learning_rate")
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))):
         raise SpecError(f"{where}'learning_rate' must be a number, got {lr!r}")
+    if lr is not None:
+        problem = _out_of_range(lr)
+        if problem:
+            raise SpecError(f"{where}'learning_rate': {problem}")
+        lr = float(lr)
     digits = data.get("digits", 3)
     if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= 15:
-        raise SpecError(f"{where}'digits' must be a whole number from 0 to 15, got {digits!r}")
+        shown = (f"a number of {_digits(digits)} digits"
+                 if isinstance(digits, int) and abs(digits) > 10**9 else repr(digits))
+        raise SpecError(f"{where}'digits' must be a whole number from 0 to 15, got {shown}")
     mode = data.get("mode", "exact")
     if mode not in ("exact", "hand"):
         raise SpecError(f"{where}'mode' must be \"exact\" or \"hand\", got {mode!r}")

@@ -16,6 +16,7 @@ a_2*(1 - a_2)
 """
 from __future__ import annotations
 
+import functools
 from typing import Mapping, Optional
 
 import sympy as sp
@@ -163,9 +164,8 @@ def to_sympy(e: ir.Expr, *, evaluate: bool = True,
                 return f(x)
             return f(x, evaluate=False)
         if t is ir.Prime:
-            d = ir.scalar_derivative(n.func, sp.Dummy("t", real=True), n.alpha)
-            t_ = next(iter(d.free_symbols), None)
-            out = d if t_ is None else d.xreplace({t_: low(n.x)})
+            d, t_ = _derivative(n.func, n.alpha)
+            out = d if t_ not in d.free_symbols else d.xreplace({t_: low(n.x)})
             if named:
                 application = ir.Apply(n.func, n.x, n.alpha)
                 if application in named:
@@ -180,6 +180,14 @@ def to_sympy(e: ir.Expr, *, evaluate: bool = True,
         raise SymbackpropError(f"{t.__name__} has no scalar form")
 
     return low(e)
+
+
+@functools.lru_cache(maxsize=None)
+def _derivative(func: str, alpha) -> tuple[sp.Expr, sp.Symbol]:
+    """``(f'(t), t)`` of an elementwise ``func``: SymPy differentiates each function once, not
+    once per ``f'`` written (a deep network's closed form has hundreds)."""
+    t = sp.Dummy("t", real=True)
+    return ir.scalar_derivative(func, t, alpha), t
 
 
 def _terms(x: sp.Expr) -> tuple:

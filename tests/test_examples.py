@@ -119,10 +119,13 @@ def test_dead_relu_units_stay_dead_and_leaky_ones_do_not():
 
 
 def test_finite_differences_cost_grows_with_n_and_backprop_does_not(tmp_path):
-    r = run("finite_differences_cost", plot_to=str(tmp_path / "cost.png"))
+    r = run("finite_differences_cost", plot_to=str(tmp_path / "cost.png"), seed=0)
     rows = r["rows"]
     assert all(row["forward_passes"] == 2 * row["n"] for row in rows)
-    assert all(row["max_rel_error"] < 1e-5 for row in rows)
+    # the two gradients agree: each parameter's largest difference against its largest entry (the
+    # normwise error, ~1e-9 here), not entry by entry, where an entry near 0 (1e-8) has a relative
+    # error of ~1e-5 that is the differences' rounding noise and varies from one BLAS to another
+    assert all(row["max_rel_error"] < 1e-5 for row in rows), [row["max_rel_error"] for row in rows]
     small, large = rows[0], rows[-1]
     assert large["n"] > 10 * small["n"]
     # the cost in forward passes is exact: 2n for central differences, whatever n, against

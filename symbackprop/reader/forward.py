@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from symbackprop.errors import LatexSyntaxError, ShapeError, SpecError
+from symbackprop.limits import MAX_REPEAT
 from symbackprop.network import Network
 from symbackprop.reader import latex as latex_in
 from symbackprop.reader.latex import canonical_name
@@ -83,7 +84,7 @@ def read_forward(forward: str, *, params: Iterable[str] = (), known: Iterable[st
     if not lines:
         raise SpecError("the forward pass is empty: write one 'name = expression' per line")
 
-    names = set(defined_at) | set(params) | set(known)
+    names = frozenset(defined_at) | frozenset(params) | frozenset(known)  # one set for every line
     clash = sorted(names & set(functions))
     if clash:
         raise SpecError(f"'{clash[0]}' is declared in activations as a function and is also a node "
@@ -143,22 +144,26 @@ def network_from_latex(forward: str, *, params: Iterable[str] = (), loss: str | 
     net = Network(params=params, loss_name=loss, title=title, functions=dict(functions),
                   elementwise_powers=elementwise_powers)
     scalar = not declared and not any(isinstance(v, list) for v in values.values())
+    # the nodes so far, kept up to date line by line (never rebuilt: loading stays linear)
+    shapes: dict[str, Shape] = {}
+    symbols: dict = {}
     for line in lines:
         for u in line.leaves:
             net.leaf(u, () if scalar else _leaf_shape(u, declared, values, line.number))
-        if elementwise_powers and not scalar:
-            line.tree = hadamard_powers(line.tree, net.shapes, dims)
+            shapes[u], symbols[u] = net.node(u).shape, net.node(u).symbol
         try:
-            expr = lower(line.tree, net.shapes, dims=dims, text=line.rhs)
+            if elementwise_powers and not scalar:
+                line.tree = hadamard_powers(line.tree, shapes, dims)
+            expr = lower(line.tree, shapes, dims=dims, text=line.rhs)
         except LatexSyntaxError as e:
             raise SpecError(f"line {line.number}: {e}") from None
         except ShapeError as e:
             raise ShapeError(f"line {line.number}: {line.name}: {e}") from None
         written = None
         if expr.shape == () and scalar:  # the definition as written, for the worked solution
-            symbols = {n: net.node(n).symbol for n in net.order}
             written = latex_in.tree_to_sympy(line.tree, symbols, evaluate=False)
         net.define(line.name, expr, line=line.number, written=written)
+        shapes[line.name], symbols[line.name] = expr.shape, net.node(line.name).symbol
     undeclared = sorted(set(declared) - set(net.order))
     if undeclared:
         raise SpecError(f"[shapes] names '{undeclared[0]}', which is not in the forward pass; "
@@ -206,6 +211,9 @@ def hadamard_powers(tree: latex_in.Tree, shapes: Mapping[str, Shape], dims) -> l
             except (LatexSyntaxError, ShapeError):
                 return n
             if shape != ():
+                if len(n.exp.value) > 4 or int(n.exp.value) > MAX_REPEAT:
+                    raise LatexSyntaxError(f"the elementwise power {n.exp.value} is more than "
+                                           f"{MAX_REPEAT} factors written out")
                 out = n.base
                 for _ in range(int(n.exp.value) - 1):
                     out = latex_in.BinOp("odot", out, n.base, pos=n.pos)

@@ -31,6 +31,7 @@ rest of the Hadamard product it starts (``\sum Y \odot \ln P`` sums the product)
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -40,6 +41,7 @@ import sympy as sp
 
 from symbackprop.errors import LatexSyntaxError
 from symbackprop.functions import ACTIVATIONS
+from symbackprop.limits import MAX_REPEAT, MAX_TREE_DEPTH, number_problem, power_problem
 
 
 # ---- syntax tree -----------------------------------------------------------
@@ -364,6 +366,15 @@ def _split_canonical(canonical: str) -> tuple[str, Optional[str]]:
     return canonical, None
 
 
+@functools.lru_cache(maxsize=16)
+def _long_bases(known: frozenset, functions: frozenset) -> list[str]:
+    """Multi-letter bases of the known names, longest first; a forward pass reads every line
+    against the same names, so this is computed once per pass, not once per line."""
+    bases = {_split_canonical(k)[0] for k in known | functions}
+    return sorted((b for b in bases if len(b) > 1 and b.isascii() and b.isalpha()),
+                  key=len, reverse=True)
+
+
 #: a plain identifier with underscores, as code writes names: apple_price, x_ij, w_12
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*")
 
@@ -379,9 +390,7 @@ class _Parser:
         self.text = text
         self.known = frozenset(known)
         self.functions = dict(functions or {})
-        bases = {_split_canonical(k)[0] for k in self.known | set(self.functions)}
-        self.long_bases = sorted((b for b in bases if len(b) > 1 and b.isascii() and b.isalpha()),
-                                 key=len, reverse=True)
+        self.long_bases = _long_bases(self.known, frozenset(self.functions))
         self.allow_partial = allow_partial
         self.strict = strict  # a run of letters must be one reading only (forward passes)
         self.lhs = lhs  # reading a left-hand side: one name, whatever its superscript
@@ -390,6 +399,7 @@ class _Parser:
         self.prev: Optional[_Tok] = None
         self.closers: list[Optional[str]] = []  # innermost '|'/'||' group, None inside brackets
         self.raised: Optional[Tree] = None  # a name that came with its power: A^{[1]2}
+        self.depth = 0  # nesting, in the units of nested()
 
     # -- token helpers
     def peek(self, k: int = 0) -> _Tok:
@@ -422,11 +432,19 @@ class _Parser:
     def error(self, message: str, pos: int) -> LatexSyntaxError:
         return LatexSyntaxError(message, self.text, pos)
 
+    def number(self, tok: _Tok) -> Num:
+        """The number ``tok`` as written, refused at its column when a double cannot hold it
+        (``1e999999``, an integer of 400 digits): before anything computes with it."""
+        problem = number_problem(tok.text)
+        if problem:
+            raise self.error(problem, tok.pos)
+        return Num(tok.text, pos=tok.pos)
+
     def save(self):
-        return self.i, list(self.toks), self.prev, list(self.closers)
+        return self.i, list(self.toks), self.prev, list(self.closers), self.depth
 
     def restore(self, state) -> None:
-        self.i, toks, self.prev, closers = state
+        self.i, toks, self.prev, closers, self.depth = state
         self.toks, self.closers = list(toks), list(closers)
 
     def close(self, opener: _Tok) -> _Tok:
@@ -456,10 +474,18 @@ class _Parser:
         return left
 
     def nested(self, step: int) -> None:
-        """Count open groups and signs: deeper than :data:`MAX_DEPTH` is an error, never a
-        RecursionError in the parser or in anything that walks the tree later."""
-        self.depth = getattr(self, "depth", 0) + step
-        if self.depth > MAX_DEPTH:
+        """Count nesting: deeper than :data:`MAX_DEPTH` levels is an error, never a RecursionError
+        in the parser or in anything that walks the tree later.
+
+        A group costs two units (its expression and its term), a sign two, and every other way
+        the parser recurses (a script's group, a function's argument, ``\\sum``, a command as the
+        argument of ``\\frac`` or ``\\sqrt``) one or two more, so that a unit is at most four of
+        the parser's Python frames: the limit, ``2 * MAX_DEPTH`` units, stays well inside
+        Python's recursion limit whatever the construct. (An error leaves the count as it is: the
+        parse stops, or a tentative parse restores it with the rest of its state.)
+        """
+        self.depth += step
+        if self.depth > 2 * MAX_DEPTH:
             raise self.error(f"expression nested more than {MAX_DEPTH} levels deep", self.peek().pos)
 
     def odot(self) -> Tree:
@@ -490,13 +516,14 @@ class _Parser:
     def unary(self) -> Tree:
         if self.peek().kind in ("-", "+"):
             op = self.next()
-            self.nested(+1)
+            self.nested(+2)
             x = self.unary()
-            self.nested(-1)
+            self.nested(-2)
             return Neg(x, pos=op.pos) if op.kind == "-" else x
         return self.power()
 
     def power(self) -> Tree:
+        self.nested(+1)
         base = self.atom()
         raised = base is self.raised and base is not None
         while True:
@@ -516,6 +543,7 @@ class _Parser:
             elif tok.kind == "_":
                 raise self.error("a subscript '_' must directly follow a name", tok.pos)
             else:
+                self.nested(-1)
                 return base
 
     def hadamard_power(self, base: Tree, caret: _Tok) -> Tree:
@@ -524,6 +552,8 @@ class _Parser:
         k = self.peek()
         if k.kind != "num" or not k.text.isdigit() or int(k.text) < 1:
             raise self.error(f"expected a whole number after {self.show(circ)}, as in A^{{\\circ 2}}", k.pos)
+        if len(k.text) > 4 or int(k.text) > MAX_REPEAT:
+            raise self.error(f"the Hadamard power {k.text} is more than {MAX_REPEAT} factors written out", k.pos)
         self.next()
         self.close(opener)
         out = base
@@ -564,18 +594,18 @@ class _Parser:
     def script_arg(self, op: _Tok, split_digits: bool = False) -> Tree:
         """The argument of ``^``/``_``/``\\frac``/``\\sqrt``: a braced group or one token."""
         tok = self.peek()
-        if tok.kind == "{":
-            return self.group()
+        if tok.kind in ("{", "cmd"):  # these recurse: counted (nested)
+            self.nested(+2)
+            node = self.group() if tok.kind == "{" else self.atom()
+            self.nested(-2)
+            return node
         if tok.kind == "num":
             if len(tok.text) > 1 and not (split_digits and tok.text.isdigit()):  # \frac12, not \frac 0.5
                 raise self.error(f"ambiguous '{op.text}{tok.text}': write {op.text}{{{tok.text}}}", op.pos)
-            t = self.take()
-            return Num(t.text, pos=t.pos)
+            return self.number(self.take())
         if tok.kind in ("word", "text"):
             t = self.take() if tok.kind == "word" else self.next()
             return self.letter(t.text, t.pos, subscript=False)
-        if tok.kind == "cmd":
-            return self.atom()
         if tok.kind == "-":
             raise self.error(f"write {op.text}{{-…}} with braces", tok.pos)
         raise self.error(f"dangling {self.show(op)}: nothing after it", op.pos)
@@ -594,8 +624,7 @@ class _Parser:
         tok = self.peek()
         kind = tok.kind
         if kind == "num":
-            self.next()
-            return Num(tok.text, pos=tok.pos)
+            return self.number(self.next())
         if kind == "word":
             return self.word()
         if kind == "text":
@@ -872,7 +901,7 @@ class _Parser:
             wrap = ("T", None, caret.pos)
         elif tok.kind == "num":
             self.next()
-            wrap = ("pow", Num(tok.text, pos=tok.pos), caret.pos)
+            wrap = ("pow", self.number(tok), caret.pos)
         if not self.at("}"):
             return None
         self.next()
@@ -1080,7 +1109,9 @@ class _Parser:
             self.closers.append(None)
             if self.at(_CLOSE[opener.kind]):
                 raise self.error(f"{written} has an empty argument list", opener.pos)
+            self.nested(+1)
             args = [self.expr()]
+            self.nested(-1)
             while self.at(","):
                 self.next()
                 args.append(self.expr())
@@ -1089,7 +1120,9 @@ class _Parser:
         elif func in ("max", "min"):
             raise self.error(f"{written} needs parentheses, as in \\max(0, z)", tok.pos)
         elif self.starts_factor():
+            self.nested(+1)
             args = [self.power()]
+            self.nested(-1)
         elif func == "sigmoid" and power is not None and tok.text == "\\sigma":
             raise self.error("'\\sigma^…' needs an argument: for the sigmoid's power write \\sigma^2(z); "
                              "for σ² as a name (a variance) define it on a left-hand side or give it a value",
@@ -1145,7 +1178,9 @@ class _Parser:
             raise self.error("expected [x > 0] after \\mathbb{1}", opener.pos)
         self.next()
         self.closers.append(None)
+        self.nested(+1)
         left = self.expr()
+        self.nested(-1)
         rel = self.peek()
         if rel.kind not in (">", "<"):
             raise self.error(f"expected '>' or '<' in \\mathbb{{1}}[…], found {self.show(rel)}", rel.pos)
@@ -1174,7 +1209,10 @@ class _Parser:
                 raise self.error("expected {d v} after \\frac{d}", self.peek().pos) from None
         if not self.starts_factor():
             raise self.error(f"'{self.text[tok.pos:self.prev.end]}' needs an expression to differentiate", tok.pos)
-        return Derivative(self.product(), wrt, pos=tok.pos)
+        self.nested(+1)
+        x = self.product()
+        self.nested(-1)
+        return Derivative(x, wrt, pos=tok.pos)
 
     def partial_group(self) -> Name:
         opener = self.next()
@@ -1243,7 +1281,10 @@ class _Parser:
                 index = self.single_letter(op)
         if not self.starts_factor() and self.peek().kind not in ("-", "+"):
             raise self.error("'\\sum' needs a term to sum", tok.pos)
-        return Sum(self.odot(), index, pos=tok.pos, upper=upper)
+        self.nested(+1)
+        x = self.odot()
+        self.nested(-1)
+        return Sum(x, index, pos=tok.pos, upper=upper)
 
 
 # ---- entry points ----------------------------------------------------------
@@ -1270,7 +1311,58 @@ def parse(text: str, known: Collection[str] = (), *, allow_partial: bool = False
         raise p.error("unexpected '=' (one equation per line, 'name = expression')", tok.pos)
     if tok.kind != "eof":
         raise p.error(f"unexpected {p.show(tok)}", tok.pos)
+    deep = too_deep(node)
+    if deep is not None:
+        raise p.error(f"expression more than {MAX_TREE_DEPTH} operations deep (a sum or product of "
+                      f"that many terms, or operations inside each other); split it over several "
+                      f"lines, one named part per line", max(deep.pos, 0))
     return node
+
+
+def _children(node) -> list:
+    out = []
+    for f in fields(node):
+        v = getattr(node, f.name)
+        if isinstance(v, tuple):
+            out += [x for x in v if is_dataclass(x)]
+        elif is_dataclass(v):
+            out.append(v)
+    return out
+
+
+def _heights(tree: Tree) -> dict[int, int]:
+    """The height of every node of a syntax tree (a leaf is 1), by ``id``: computed without
+    recursion, so a tree too deep for the recursive walks can be measured and refused."""
+    heights: dict[int, int] = {}
+    todo = [(tree, False)]
+    while todo:
+        node, done = todo.pop()
+        if id(node) in heights:
+            continue
+        kids = _children(node)
+        if done or not kids:
+            heights[id(node)] = 1 + max((heights[id(k)] for k in kids), default=0)
+        else:
+            todo.append((node, True))
+            todo += [(k, False) for k in kids if id(k) not in heights]
+    return heights
+
+
+def too_deep(tree: Tree, limit: int = MAX_TREE_DEPTH) -> Optional[Tree]:
+    """The first node, in reading order, of the operations deeper than ``limit`` (None when the
+    tree is within it): in ``w_1 + … + w_150`` the '+' after the 100th term."""
+    heights = _heights(tree)
+    if heights[id(tree)] <= limit:
+        return None
+    first, todo = None, [tree]
+    while todo:
+        node = todo.pop()
+        h = heights[id(node)]
+        if h == limit + 1 and (first is None or 0 <= node.pos < first.pos or first.pos < 0):
+            first = node
+        elif h > limit + 1:
+            todo += _children(node)
+    return first
 
 
 def parse_equation(text: str) -> tuple[str, str, int]:
@@ -1412,14 +1504,15 @@ def latex_name(canonical: str) -> str:
 
 
 def walk_tree(node) -> Iterator:
-    """Every node of a syntax tree, parents first."""
-    yield node
-    if isinstance(node, tuple):
-        for x in node:
-            yield from walk_tree(x)
-    elif is_dataclass(node):
-        for f in fields(node):
-            yield from walk_tree(getattr(node, f.name))
+    """Every node of a syntax tree, parents first (without recursion: a long line is a deep tree)."""
+    todo = [node]
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, tuple):
+            todo += reversed(node)
+        elif is_dataclass(node):
+            todo += reversed([getattr(node, f.name) for f in fields(node)])
 
 
 def free_names(node: Tree) -> set[str]:
@@ -1452,6 +1545,9 @@ def tree_to_sympy(node: Tree, symbols: Mapping[str, sp.Symbol], *, evaluate: boo
 
     def low(n) -> sp.Expr:
         if isinstance(n, Num):
+            problem = number_problem(n.value)
+            if problem:
+                raise err(problem, n)
             return sp.Integer(n.value) if n.value.isdigit() else sp.Float(n.value)
         if isinstance(n, Name):
             if n.canonical not in symbols:
@@ -1462,7 +1558,11 @@ def tree_to_sympy(node: Tree, symbols: Mapping[str, sp.Symbol], *, evaluate: boo
         if isinstance(n, Neg):
             return neg(low(n.x))
         if isinstance(n, Pow):
-            return sp.Pow(low(n.base), low(n.exp), evaluate=evaluate)
+            base, exp = low(n.base), low(n.exp)
+            problem = power_problem(base, exp) if evaluate else None
+            if problem:  # 9^{9^{9}}: refused before SymPy computes it
+                raise err(problem, n)
+            return sp.Pow(base, exp, evaluate=evaluate)
         if isinstance(n, BinOp) and n.op in ("+", "-"):
             terms, left = [], n
             while isinstance(left, BinOp) and left.op in ("+", "-"):

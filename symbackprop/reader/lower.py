@@ -28,6 +28,7 @@ import sympy as sp
 from symbackprop.reader import latex as T
 from symbackprop.errors import LatexSyntaxError
 from symbackprop import ir as O
+from symbackprop.limits import magnitude_problem, number_problem, power_problem
 from symbackprop.shapes import Shape, dim_symbol, dims_of
 
 _CONSTANTS = {"e": sp.E, "pi": sp.pi}
@@ -53,7 +54,14 @@ def lower(tree: T.Tree, shapes: Mapping[str, Shape], *, loss: str = "L",
     when shapes do not conform and :class:`~symbackprop.errors.LatexSyntaxError`
     for notation outside the dialect.
     """
-    dimension_names = dims_of(shapes) | set(dims)
+    dimension_names: list[set[str]] = []  # of the shapes too: gathered once, when a name is not a node
+
+    def is_dimension(name: str) -> bool:
+        if name in dims:
+            return True
+        if not dimension_names:
+            dimension_names.append(dims_of(shapes))
+        return name in dimension_names[0]
 
     def err(message: str, n) -> LatexSyntaxError:
         return LatexSyntaxError(message, text, n.pos) if text and n.pos >= 0 else LatexSyntaxError(message)
@@ -61,13 +69,23 @@ def lower(tree: T.Tree, shapes: Mapping[str, Shape], *, loss: str = "L",
     def constant(e: O.Expr) -> Optional[sp.Expr]:
         return e.value if isinstance(e, O.Scalar) else None
 
+    def checked(e: O.Expr, n) -> O.Expr:
+        """A constant folded from numbers (``10^{200} \\cdot 10^{200}``) must be a double too."""
+        problem = magnitude_problem(e.value) if isinstance(e, O.Scalar) else None
+        if problem:
+            raise err(problem, n)
+        return e
+
     def low(n) -> O.Expr:
         if isinstance(n, T.Num):
+            problem = number_problem(n.value)
+            if problem:
+                raise err(problem, n)
             return O.Scalar(sp.Integer(n.value) if n.value.isdigit() else sp.Float(n.value))
         if isinstance(n, T.Name):
             if n.canonical in shapes:
                 return O.Var(n.canonical, tuple(shapes[n.canonical]))
-            if n.canonical in dimension_names:
+            if is_dimension(n.canonical):
                 return O.Scalar(dim_symbol(n.canonical))
             known = ", ".join(sorted(shapes)) or "none"
             raise err(f"unknown symbol '{n.canonical}'; known: {known}", n)
@@ -76,9 +94,9 @@ def lower(tree: T.Tree, shapes: Mapping[str, Shape], *, loss: str = "L",
         if isinstance(n, T.Neg):
             return O.neg(low(n.x))
         if isinstance(n, T.BinOp):
-            return binop(n)
+            return checked(binop(n), n)
         if isinstance(n, T.Pow):
-            return power(n)
+            return checked(power(n), n)
         if isinstance(n, T.Transpose):
             return O.transpose(low(n.x))
         if isinstance(n, T.Norm):
@@ -97,7 +115,7 @@ def lower(tree: T.Tree, shapes: Mapping[str, Shape], *, loss: str = "L",
                 raise err(f"unknown symbol '{n.wrt.canonical}'", n.wrt)
             return derivative(low(n.x), n.wrt.canonical)
         if isinstance(n, T.Call):
-            return call(n)
+            return checked(call(n), n)
         if isinstance(n, T.Partial) and partial is not None:
             return partial(n)
         if isinstance(n, T.Partial):
@@ -137,6 +155,10 @@ def lower(tree: T.Tree, shapes: Mapping[str, Shape], *, loss: str = "L",
         if isinstance(n.base, T.Norm) and k == 2:
             return O.FrobSq(low(n.base.x))
         base = low(n.base)
+        if k is not None and isinstance(base, O.Scalar):
+            problem = power_problem(base.value, k)
+            if problem:  # 9^{9^{9}}: refused before SymPy computes it
+                raise err(problem, n)
         if k is None:
             if base.shape == () and exp.shape == ():
                 return O.var_power(base, exp)

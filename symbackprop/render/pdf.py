@@ -6,12 +6,14 @@ Without TeX the ``.tex`` is written next to the requested PDF and a
 from __future__ import annotations
 
 import re
+import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from symbackprop.errors import SymbackpropError
+from symbackprop.progress import progress
 from symbackprop.render.latex import render_latex
 
 #: the Debian packages a PDF needs (TikZ, adjustbox, CJK with the gbsn font)
@@ -19,6 +21,10 @@ INSTALL_TEX = ("apt-get install texlive-latex-base texlive-latex-recommended "
                "texlive-latex-extra texlive-pictures latex-cjk-chinese "
                "latex-cjk-chinese-arphic-gbsn00lp")
 TIMEOUT = 180  #: seconds for one compilation
+
+
+#: kpathsea settings: no \write18, and \openin/\openout only below the working directory
+SAFE_TEX = {"shell_escape": "f", "openin_any": "p", "openout_any": "p"}
 
 
 def tex_available() -> bool:
@@ -55,25 +61,29 @@ def compile_pdf(tex: str, path: Path | str, *, files: dict[str, str] | None = No
                                        "document; give a plain file name")
             (work / name).write_text(text, encoding="utf-8")
         (work / "doc.tex").write_text(tex, encoding="utf-8")
-        pdflatex = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"]
+        # no shell escape, and no file read or written outside the working directory: a spec's
+        # title and names reach the document (TeX's own switches, inherited through latexmk)
+        pdflatex = ["pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"]
         if shutil.which("latexmk"):
-            runs = [["latexmk", "-pdf", "-quiet", "-interaction=nonstopmode", "-halt-on-error",
-                     "doc.tex"]]
+            runs = [["latexmk", "-pdf", "-quiet", "-pdflatex=pdflatex -no-shell-escape %O %S",
+                     "-interaction=nonstopmode", "-halt-on-error", "doc.tex"]]
         else:  # a second run resolves the figure reference
             runs = [pdflatex, pdflatex]
-        for cmd in runs:
-            try:
-                done = subprocess.run(cmd, cwd=work, stdin=subprocess.DEVNULL,
-                                      capture_output=True, timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                raise SymbackpropError(f"pdflatex took longer than {TIMEOUT} s; "
-                                       f"gave up on {path}") from None
-            if done.returncode != 0 or not (work / "doc.pdf").exists():
-                source = path.with_suffix(".tex")
-                _write(source, tex)
-                error = _first_error(work / "doc.log")
-                hint = f"; install TeX Live: {INSTALL_TEX}" if "not found" in error else ""
-                raise SymbackpropError(f"pdflatex failed ({error}); the LaTeX is in {source}{hint}")
+        with progress(f"{runs[0][0]} {path.name}", len(runs), delay=0) as tick:  # a long wait
+            for i, cmd in enumerate(runs, 1):
+                tick(i)
+                try:
+                    done = subprocess.run(cmd, cwd=work, stdin=subprocess.DEVNULL, capture_output=True,
+                                          timeout=TIMEOUT, env={**os.environ, **SAFE_TEX})
+                except subprocess.TimeoutExpired:
+                    raise SymbackpropError(f"pdflatex took longer than {TIMEOUT} s; "
+                                           f"gave up on {path}") from None
+                if done.returncode != 0 or not (work / "doc.pdf").exists():
+                    source = path.with_suffix(".tex")
+                    _write(source, tex)
+                    error = _first_error(work / "doc.log")
+                    hint = f"; install TeX Live: {INSTALL_TEX}" if "not found" in error else ""
+                    raise SymbackpropError(f"pdflatex failed ({error}); the LaTeX is in {source}{hint}")
         try:
             shutil.copyfile(work / "doc.pdf", path)
         except OSError as e:

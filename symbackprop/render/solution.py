@@ -10,13 +10,14 @@ definitions as written, a matrix network IR with shapes and matrices.
 """
 from __future__ import annotations
 
-from symbackprop.derivation import Derivation, Step
+from symbackprop.derivation import Derivation, Step, closed_form_budget
 from symbackprop.printing.numbers import fmt, fmt_all, short_float
 from symbackprop.render.blocks import (IR, Descent, Equation, Equations, SympyExpr, Figure, Heading,
                                        InSpace, Matrix, Number, Para, PartialRatio, Raw, Solution, Table,
                                        definition, in_space, leaf_display, shown_values,
                                        solution_ctx)
 from symbackprop.render.graph import MAX_FIGURE_NODES, annotated_graph
+from symbackprop.progress import progress
 from symbackprop.render.phrases import phrase
 from symbackprop.render.steps_matrix import matrix_step_blocks
 from symbackprop.render.steps_scalar import scalar_step_blocks
@@ -74,9 +75,11 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
     # Backward pass
     add(Heading(phrase("backward", lang)))
     add(Para(phrase(m + "backward_intro", lang)))
-    for step in d.backward:
-        add(Heading(phrase("step", lang, n=step.number, v=names[step.node]), level=3))
-        sol.blocks += step_blocks(d, step, lang)
+    with progress("backward steps", len(d.backward)) as tick:
+        for i, step in enumerate(d.backward, 1):
+            add(Heading(phrase("step", lang, n=step.number, v=names[step.node]), level=3))
+            sol.blocks += step_blocks(d, step, lang)
+            tick(i)
 
     # Gradients: a table of formulas and numbers, or each gradient with its matrix and shape
     add(Heading(phrase("gradients", lang)))
@@ -95,9 +98,14 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
         add(Para(phrase("closed_intro", lang)))
         segment = SympyExpr if scalar else IR
         leaves = closed_forms == "leaves"  # and then in the leaves too
-        add(Equations([Equation(PartialRatio(d.loss, p), [segment(d.expand(p))] +
-                                ([segment(d.expand(p, leaves=True))] if leaves else []))
-                       for p in params]))
+        budget = closed_form_budget(leaves)  # one for them all: they are bounded together
+        rows = []
+        with progress("closed forms" + (" in leaves" if leaves else ""), len(params)) as tick:
+            for i, p in enumerate(params, 1):
+                rows.append(Equation(PartialRatio(d.loss, p), [segment(d.expand(p, budget=budget))] +
+                                     ([segment(d.expand(p, leaves=True, budget=budget))] if leaves else [])))
+                tick(i)
+        add(Equations(rows))
 
     if d.updates:
         add(Heading(phrase("update", lang)))
@@ -123,6 +131,7 @@ def build_solution(d: Derivation, *, lang: str | None = None, closed_forms: bool
 def step_blocks(d: Derivation, step: Step, lang: str) -> list:
     """Prose and equations of one backward step: the sum over several consumers announced,
     then the step as its form writes it."""
+    d.check_size(step)  # a derivative too large to write out is refused, not printed for minutes
     names = solution_ctx(d).names
     blocks: list = []
     if len(step.terms) > 1:

@@ -6,8 +6,13 @@ sums ``∂L/∂c · ∂c/∂v`` over the consumers.
 """
 from __future__ import annotations
 
+import math
+
+import sympy as sp
+
 from symbackprop import ir
 from symbackprop.derivation import Derivation, Step
+from symbackprop.limits import tidy
 from symbackprop.render.blocks import (IR, DerivativeOf, Equation, Equations, SympyExpr, Joined, Number,
                                        Para, PartialRatio, definition, shown_values, solution_ctx)
 from symbackprop.render.phrases import phrase
@@ -65,8 +70,23 @@ def scalar_step_blocks(d: Derivation, step: Step, lang: str) -> list:
             numbers.append(Joined([Number(d.adjoint_value(t.of)),
                                    Number(t.local_value, parens=True)], "times"))
     rhs = [Joined(chain, "plus"), Joined(with_locals, "plus")]
-    if numeric:
+    if numeric and not _finite_factors(d, step):
+        # a factor beyond the doubles (∂L/∂a = −1/σ(−800)) times one that rounded to 0: the
+        # product multiplied out, as it is computed (−1/a · a(1 − a) = a − 1)
+        closed = tidy(d.scalar_form(step.textbook), sp.cancel)  # bounded: symbackprop.limits
+        rhs += [SympyExpr(closed), SympyExpr(closed, values=shown_values(d)),
+                Number(step.value, bold=True)]
+    elif numeric:
         rhs += [Joined(numbers, "plus"), Number(step.value, bold=True)]
     blocks.append(Para(phrase("chain", lang)))
     blocks.append(Equations([Equation(PartialRatio(d.loss, v), rhs)]))
     return blocks
+
+
+def _finite_factors(d: Derivation, step: Step) -> bool:
+    """Whether every number of the step's chain-rule products is finite."""
+    for t in step.terms:
+        numbers = [t.local_value] + ([] if t.of == d.loss else [d.adjoint_value(t.of)])
+        if not all(v is None or math.isfinite(v) for v in numbers):
+            return False
+    return True
