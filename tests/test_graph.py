@@ -329,3 +329,35 @@ def test_markdown_draws_the_graph_with_mermaid(derivations):
         assert len(re.findall(r'^  n\d+\["', block, re.M)) == len(boxes)
         assert len(re.findall(r"^  n\d+(?:_op)? --> n\d+_op$", block, re.M)) == len(g.edges)
         assert "Figure 1:" in md and "\\ref" not in md
+
+
+def test_every_ir_operation_has_a_drawing():
+    """Each IR class the driver can produce is drawn by the graph (max and min of matrices too)."""
+    import inspect
+
+    from symbackprop import ir as O
+    from symbackprop.render.graph import _MATRIX_OPS
+
+    classes = {c.__name__ for c in vars(O).values()
+               if inspect.isclass(c) and issubclass(c, O.Expr) and c is not O.Expr and not c.__name__.startswith("_")}
+    assert classes - {"Adj"} <= set(_MATRIX_OPS), classes - set(_MATRIX_OPS)
+
+
+def test_max_and_min_of_matrices_draw(tmp_path):
+    import symbackprop as sb
+    from symbackprop.spec import spec_from_toml
+
+    for f in (r"\max(Z, 0.5 Z)", r"\min(Z, 1)"):
+        spec = spec_from_toml(f"""
+forward = '''
+Z = X W
+A = {f}
+L = \\sum A
+'''
+params = ["W"]
+[shapes]
+X = ["m", "n"]
+W = ["n", "k"]
+""")
+        d = sb.derive(spec)
+        assert "max" in d.to_markdown() or "min" in d.to_markdown()

@@ -296,6 +296,11 @@ _MATRIX_OPS = {
     "Broadcast": _unary(r"\cdot\,\mathbf{1}", "·𝟏"),
     "FrobSq": _unary(r"\|\cdot\|^{2}", "‖·‖²"), "Norm": _unary(r"\|\cdot\|", "‖·‖"),
     "Softmax": _unary(r"\operatorname{softmax}", "softmax"),
+    "LogSoftmax": _unary(r"\ln\operatorname{softmax}", "ln softmax"),
+    "PositiveDiv": _binary(r"\oslash", "⊘"),
+    "Maximum": lambda e: (r"\max(\cdot, \cdot)", "max(·, ·)", [e.a, e.b]),
+    "Minimum": lambda e: (r"\min(\cdot, \cdot)", "min(·, ·)", [e.a, e.b]),
+    "VarPower": lambda e: (r"(\cdot)^{(\cdot)}", "(·)^(·)", [e.a, e.b]),
 }
 
 
@@ -329,7 +334,7 @@ def _html_number(text: str) -> str:
     m = re.fullmatch(r"(-?[\d.]+) \\times 10\^\{(-?\d+)\}", text)
     if m:
         text = f"{m.group(1)}×10<SUP>{m.group(2)}</SUP>"
-    return text.replace("-", "−")
+    return text.replace(r"\infty", "∞").replace("-", "−")
 
 
 def graph_dot(graph: AnnotatedGraph, lang: str = "en") -> str:

@@ -1,23 +1,22 @@
-r"""The computational graph as a TikZ picture, laid out from the topology alone.
+r"""The computational graph as a TikZ picture, laid out by Graphviz's ``dot``.
 
-The layout is a small layered (Sugiyama-style) drawing, so no external layout
-program is needed:
-
-1. **Layers.** An operation's layer is the longest path to it from the leaves;
-   a leaf sits one layer before its first consumer, so ``w_2`` is drawn next to
-   ``z_2 = w_2 a_1 + b`` rather than far left.
-2. **Long edges** get a waypoint in every layer they cross, so they run between
-   nodes instead of through them.
-3. **Order** within a layer: barycentre sweeps, keeping the order with the
-   fewest crossings.
-4. **Coordinates:** each node is pulled towards the mean of its neighbours and
-   the layer is then spaced out with the least total movement (isotonic
-   regression with minimum gaps), so chains come out straight.
+``dot`` (the program ``symbackprop graph`` draws pictures with) places the nodes, each of the
+size its label will take in TikZ: a value box with its operation's pill before it (one node
+of fixed cells, the edges going into the pill's cell and out of the box's), an operation
+inside a definition as a pill. It ranks them (a leaf lands one rank before its consumer, so
+``w_2`` is drawn next to ``z_2 = w_2 a_1 + b`` rather than far left), orders each rank with few
+crossings and routes every edge as a Bézier spline around the boxes. The picture takes the
+centres and the splines' control points as they are, converted to cm: it is drawn at the
+size the boxes were measured at, and a figure in a document is shrunk to the page by
+``adjustbox``. Each edge is ``.. controls ..`` from the border of the box it leaves to the
+border of the pill it enters. Without ``dot`` it fails with one line saying how to install
+Graphviz (no fallback layout: a figure drawn some other way would be a worse one, silently).
 
 The picture goes left to right, or top to bottom when that fits a page better.
 A scalar graph draws every value box the same size; a matrix graph sizes each
 box to its own label (a written-out gradient is taller than a norm), and the
-operations inside a definition are pills of their own.
+operations inside a definition are pills of their own, with a parameter used only there
+drawn beside it (``X → · ← W_1``).
 
 >>> from symbackprop import backprop, network_from_latex
 >>> from symbackprop.render.graph import annotated_graph
@@ -28,10 +27,14 @@ operations inside a definition are pills of their own.
 """
 from __future__ import annotations
 
+import json
+import math
 import re
 from dataclasses import dataclass, field
 
+from symbackprop.errors import SymbackpropError
 from symbackprop.render.blocks import AnnotatedGraph, Compact, GraphNode
+from symbackprop.render.graph import INSTALL_GRAPHVIZ
 from symbackprop.render.phrases import phrase
 
 # Sizes in cm. The text is \footnotesize (8 pt): about 0.16 cm a character.
@@ -40,57 +43,39 @@ LINE = 0.3  #: height of a line of a value box
 PAD = (0.22, 0.25)  #: a box's inner space (width, height)
 OP_SIZE = 0.42  #: an operation pill is at least this wide and high
 OP_GAP = 0.08  #: between an operation's pill and its value box
-LAYER_GAP = 0.55  #: free space between two layers
-ARROW = 0.2  #: an arrow's last straight stretch is at least this long (its head is 4 pt)
-#: the same in a matrix graph, whose parameters come in from the side: between its layers
+LAYER_GAP = 0.55  #: free space between two ranks
+#: the same in a matrix graph, whose parameters come in from the side: between its ranks
 #: the arrows run mostly straight along the chain of operations and need less room
 SPINE_GAP = 0.35
-NODE_GAP = 0.3  #: free space between two nodes of one layer
+NODE_GAP = 0.3  #: free space between two nodes of one rank
 #: what a figure may take on an A4 page with 2.5 cm margins
 MAX_WIDTH, MAX_HEIGHT = 16.0, 16.0
 #: shrinking to this is still comfortable to read
 READABLE = 0.85
-#: how strongly a leaf pulls its consumer towards it (1: as much as any other neighbour)
-LEAF_PULL = 0.25
+#: dot's weight of an edge (how hard it pulls its ends into line): between two operations, from
+#: a leaf used once, from a leaf used by several (which cannot be next to all of them). The
+#: chain of operations comes out straight and the leaves gather beside it
+SPINE_WEIGHT, LEAF_WEIGHT, SHARED_WEIGHT = 16, 4, 1
+POINT = 2.54 / 72  #: dot's unit, the PostScript point, in cm
 
 GRADIENT_RGB = "192,57,43"
 
 
-# ---- 1. layers -------------------------------------------------------------
-def layer_of(graph: AnnotatedGraph) -> dict[str, int]:
-    """Layer of each node: longest path from the leaves; a leaf just before its first consumer."""
-    inputs: dict[str, list[str]] = {n.name: [] for n in graph.nodes}
-    consumers: dict[str, list[str]] = {n.name: [] for n in graph.nodes}
-    for a, b in graph.edges:
-        inputs[b].append(a)
-        consumers[a].append(b)
-    layer: dict[str, int] = {}
-    for n in graph.nodes:  # topological order
-        layer[n.name] = 1 + max((layer[i] for i in inputs[n.name]), default=-1)
-    leaves = {n.name for n in graph.nodes if n.is_leaf}
-    for n in reversed(graph.nodes):  # what only leaves feed waits for its consumer too (1 − Y)
-        if not n.is_leaf and consumers[n.name] and set(inputs[n.name]) <= leaves:
-            layer[n.name] = min(layer[c] for c in consumers[n.name]) - 1
-    for n in graph.nodes:
-        if n.is_leaf and consumers[n.name]:
-            layer[n.name] = min(layer[c] for c in consumers[n.name]) - 1
-    return layer
-
-
-# ---- the layout ------------------------------------------------------------
+# ---- the layout: Graphviz's dot ------------------------------------------------
 @dataclass
 class Layout:
     """Where everything goes; coordinates in cm, y up."""
 
     direction: str  #: "LR" or "TB"
-    layer: dict[str, int]  #: node or waypoint -> layer
+    layer: dict[str, int]  #: node or waypoint -> dot's rank
     xy: dict[str, tuple[float, float]]  #: node or waypoint -> centre of its box (or pill)
-    routes: dict[tuple[str, str], list[str]]  #: edge -> its waypoints
+    routes: dict[tuple[str, str], list[str]]  #: edge -> its waypoints, one in each rank it crosses
     box: tuple[float, float]  #: the largest value box: width, height
     op: tuple[float, float]  #: operation pill width, height
     sizes: dict[str, tuple[float, float]]  #: node -> its box (an operation: its pill)
-    lanes: list[tuple[float, float]]  #: each layer's extent along the flow (from, to)
     reach: dict[str, tuple[float, float]]  #: node -> its extent along the flow, pill included
+    curves: dict[tuple[str, str], list[tuple[float, float]]]  #: edge -> dot's Bézier points
+    pill_xy: dict[str, tuple[float, float]]  #: node -> centre of its operation's pill (or box)
     width: float = 0.0
     height: float = 0.0
     virtual: set[str] = field(default_factory=set)
@@ -108,6 +93,12 @@ class Layout:
         return min(1.0, MAX_WIDTH / max(self.width, 1e-9), MAX_HEIGHT / max(self.height, 1e-9))
 
 
+def layer_of(graph: AnnotatedGraph, direction: str = "LR") -> dict[str, int]:
+    """Each node's rank in ``dot``'s layout (a leaf sits one rank before its first consumer)."""
+    lay = layout(graph, direction)
+    return {n.name: lay.layer[n.name] for n in graph.nodes}
+
+
 def layout(graph: AnnotatedGraph, direction: str | None = None) -> Layout:
     """Lay ``graph`` out; ``direction`` "LR", "TB" or None for whichever fits the page better."""
     if direction is None:
@@ -117,201 +108,127 @@ def layout(graph: AnnotatedGraph, direction: str | None = None) -> Layout:
             return lr if lr.area <= tb.area else tb
         return lr if lr.scale >= tb.scale - 1e-9 else tb
     sizes = _sizes(graph)
-    box = _largest(sizes, graph)
-    op = _op_size(graph)
     lr = direction == "LR"
     along = 0 if lr else 1
-    pill = {n.name: (_op_width(n.op_latex) if lr else op[1]) + OP_GAP
+
+    def flow(p: tuple[float, float]) -> float:  # how far along the flow a point is
+        return p[0] if lr else -p[1]
+
+    # what dot places: a value box with its operation's pill before it, an operation's pill;
+    # pill: along the flow and across it
+    pill = {n.name: (_op_width(n.op_latex), OP_SIZE)[::1 if lr else -1]
             for n in graph.nodes if not n.is_leaf and not n.is_operation}
-    extent = {n.name: pill.get(n.name, 0.0) + sizes[n.name][along] for n in graph.nodes}
+    outer = {k: (s[along] + pill[k][0] + OP_GAP if k in pill else s[along],
+                 max(s[1 - along], pill[k][1]) if k in pill else s[1 - along])
+             for k, s in sizes.items()}  # along, across
     side = graph.side_leaves(lambda a, c: graph.node(c).is_operation or  # must not stick out
-                       sizes[a][along] <= extent[c] + 1e-9)
-    for a, (c, _) in side.items():  # an operation with leaves beside it is as deep as they are
-        if graph.node(c).is_operation:
-            extent[c] = max(extent[c], sizes[a][along])
+                             sizes[a][along] <= outer[c][0] + 1e-9)
+    centre, curves, (width, height) = _dot(graph, direction, sizes, outer, pill, side)
 
-    layer = layer_of(graph)
-    for a, (c, _) in side.items():
-        layer[a] = layer[c]
-    used = {k: i for i, k in enumerate(sorted(set(layer.values())))}
-    layer = {k: used[v] for k, v in layer.items()}
-    preds: dict[str, list[str]] = {n.name: [] for n in graph.nodes}
-    succs: dict[str, list[str]] = {n.name: [] for n in graph.nodes}
-    routes: dict[tuple[str, str], list[str]] = {}
-    virtual: set[str] = set()
-    for a, b in graph.edges:
-        if a in side:  # drawn straight into the side of its operation
-            routes[(a, b)] = []
-            continue
-        chain = [a]
-        for k in range(layer[a] + 1, layer[b]):
-            v = f"{a}->{b}@{k}"
-            layer[v] = k
-            preds[v], succs[v] = [], []
-            virtual.add(v)
-            chain.append(v)
-        chain.append(b)
-        routes[(a, b)] = chain[1:-1]
-        for u, w in zip(chain, chain[1:]):
-            succs[u].append(w)
-            preds[w].append(u)
-    n_layers = max(layer.values()) + 1
-    layers: list[list[str]] = [[] for _ in range(n_layers)]
-    for key in layer:  # nodes in topological order, then waypoints
-        if key not in side:
-            layers[layer[key]].append(key)
-    layers = [_beside(lay, side) for lay in _order(layers, preds, succs)]
-
-    # along the flow each layer is a lane: operation pills (if any), then value boxes. A value
-    # box ends where its lane ends; an operation of its own starts where its lane starts, so
-    # that the arrows into it are short and straight; a leaf beside an operation is level with it
-    depth = [0.0] * n_layers
-    for n in graph.nodes:
-        depth[layer[n.name]] = max(depth[layer[n.name]], extent[n.name])
-    size = {k: 0.0 if k in virtual else sizes[k][1 - along] for k in layer}
-    gap = NODE_GAP if lr else NODE_GAP + 0.1
-    lanes, start = [], 0.0
-    for dep in depth:
-        lanes.append((start, start + dep))
-        start += dep + (SPINE_GAP if graph.matrix else LAYER_GAP)
-    light = {n.name for n in graph.nodes if n.is_leaf} if graph.matrix else frozenset()
-    pos = _coordinates(layers, preds, succs, size, gap, virtual, light, side)
-
-    reach = {}
-    for n in graph.nodes:
-        start, end = lanes[layer[n.name]]
-        if n.is_operation:  # centred on the leaves beside it, if any
-            inset = (extent[n.name] - sizes[n.name][along]) / 2
-            reach[n.name] = (start + inset, start + inset + sizes[n.name][along])
-        elif n.name not in side:
-            reach[n.name] = (end - extent[n.name], end)
-    for a, (c, _) in side.items():
-        if graph.node(c).is_operation:
-            middle = sum(reach[c]) / 2
-            reach[a] = (middle - sizes[a][along] / 2, middle + sizes[a][along] / 2)
-        else:  # level with the top of the operation's pill
+    levels = sorted({round(flow(p), 3) for p in centre.values()})
+    layer = {k: levels.index(round(flow(p), 3)) for k, p in centre.items()}
+    reach = {k: (flow(p) - outer[k][0] / 2, flow(p) + outer[k][0] / 2) for k, p in centre.items()}
+    for a, (c, _) in side.items():  # level with the top of the operation's pill
+        if c in pill:
             reach[a] = (reach[c][0], reach[c][0] + sizes[a][along])
-    xy = {}
-    for k, p in pos.items():
-        centre = lanes[layer[k]][1] if k in virtual else reach[k][1] - sizes[k][along] / 2
-        xy[k] = (round(centre, 3), -p) if lr else (p, round(-centre, 3))
-    span = max(pos[k] + size[k] / 2 for k in pos) - min(pos[k] - size[k] / 2 for k in pos)
-    width, height = (lanes[-1][1], span) if lr else (span, lanes[-1][1])
-    return Layout(direction, layer, xy, routes, box, op, sizes, lanes, reach, width, height,
-                  virtual, side)
+    xy, pill_xy = {}, {}
+    for k, (x, y) in centre.items():  # a value box ends its node, after its pill
+        at = lambda middle: (round(middle, 3), y) if lr else (x, round(-middle, 3))  # noqa: E731
+        xy[k] = at(reach[k][1] - sizes[k][along] / 2)
+        pill_xy[k] = at(reach[k][0] + pill[k][0] / 2) if k in pill else xy[k]
+    routes, virtual = {}, set()
+    for a, b in graph.edges:
+        routes[(a, b)] = []
+        for r in range(layer[a] + 1, layer[b]):  # where a long edge crosses each rank
+            v = f"{a}->{b}@{r}"
+            layer[v] = r
+            xy[v] = min(_samples(curves[(a, b)]), key=lambda p: abs(flow(p) - levels[r]))
+            virtual.add(v)
+            routes[(a, b)].append(v)
+    return Layout(direction, layer, xy, routes, _largest(sizes, graph), _op_size(graph), sizes,
+                  reach, curves, pill_xy, width, height, virtual, side)
 
 
-def _beside(layer: list[str], side: dict[str, tuple[str, int]]) -> list[str]:
-    """``layer`` with each side leaf next to its operation."""
-    out = []
-    for k in layer:
-        out += [a for a, (c, s) in side.items() if c == k and s < 0]
-        out.append(k)
-        out += [a for a, (c, s) in side.items() if c == k and s > 0]
-    return out
+def _dot(graph: AnnotatedGraph, direction: str, sizes, outer, pill, side):
+    """Run ``dot``: each node's centre, each edge's Bézier control points (cm, y up) and the
+    picture's width and height.
 
-
-def _order(layers, preds, succs, sweeps: int = 12):
-    """Barycentre sweeps down and up; the order with the fewest crossings wins."""
-    best = [list(l) for l in layers]
-    best_crossings = _crossings(best, succs)
-    current = [list(l) for l in layers]
-    for sweep in range(sweeps):
-        down = sweep % 2 == 0
-        rng = range(1, len(current)) if down else range(len(current) - 2, -1, -1)
-        for i in rng:
-            ref = current[i - 1] if down else current[i + 1]
-            index = {k: j for j, k in enumerate(ref)}
-            nbrs = preds if down else succs
-
-            def key(item):
-                j, k = item
-                ns = [index[n] for n in nbrs[k] if n in index]
-                return (sum(ns) / len(ns) if ns else j, j)
-
-            current[i] = [k for _, k in sorted(enumerate(current[i]), key=key)]
-        c = _crossings(current, succs)
-        if c < best_crossings:
-            best, best_crossings = [list(l) for l in current], c
-    return best
-
-
-def _crossings(layers, succs) -> int:
-    total = 0
-    for upper, lower in zip(layers, layers[1:]):
-        index = {k: j for j, k in enumerate(lower)}
-        edges = [(i, index[s]) for i, k in enumerate(upper) for s in succs[k] if s in index]
-        total += sum(1 for a in range(len(edges)) for b in range(a + 1, len(edges))
-                     if (edges[a][0] - edges[b][0]) * (edges[a][1] - edges[b][1]) < 0)
-    return total
-
-
-def _coordinates(layers, preds, succs, size, gap, virtual, light=frozenset(), side=None,
-                 rounds: int = 8):
-    """Position across the layer: near the neighbours' mean, in order, at least ``gap`` apart.
-
-    ``light`` neighbours (the leaves) pull less, so the chain of operations comes out straight
-    and the leaves gather beside it; a ``side`` leaf keeps close to its operation.
+    A node is a box of its size; a value box with a pill is a table of fixed cells (pill, gap,
+    box) whose ports ``op`` and ``box`` the edges go into and out of.
     """
-    side = side or {}
-    pos: dict[str, float] = {}
-    for layer in layers:
-        x = 0.0
-        for j, k in enumerate(layer):
-            if j:
-                x += _separation(layer[j - 1], k, size, gap)
-            pos[k] = x
-        shift = x / 2
-        for k in layer:
-            pos[k] -= shift
+    try:
+        import graphviz
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise SymbackpropError("the graphviz Python package is missing; "
+                               f"{INSTALL_GRAPHVIZ}") from None
+    lr = direction == "LR"
+    inches = lambda cm: f"{cm / 2.54:.4f}"  # noqa: E731
+    points = lambda cm: max(1, round(cm / POINT))  # noqa: E731
+    ids = {n.name: f"n{i}" for i, n in enumerate(graph.nodes)}
+    names = {v: k for k, v in ids.items()}
+    dot = graphviz.Digraph(graph_attr=dict(
+        rankdir=direction, newrank="true", nodesep=inches(NODE_GAP),
+        ranksep=inches(SPINE_GAP if graph.matrix else LAYER_GAP)),
+        node_attr=dict(shape="box", fixedsize="true", label="", margin="0"),
+        edge_attr=dict(dir="none"))
+    for n in graph.nodes:
+        k = n.name
+        if k not in pill:
+            dot.node(ids[k], width=inches(sizes[k][0]), height=inches(sizes[k][1]))
+            continue
+        across = 2 * points(outer[k][1] / 2)  # even: the ports lie on the node's centre line
+        cells = []
+        box = sizes[k][0 if lr else 1]
+        for port, length in (("op", pill[k][0]), ("gap", OP_GAP), ("box", box)):
+            w, h = (points(length), across) if lr else (across, points(length))
+            cells.append(f'<TD PORT="{port}" FIXEDSIZE="TRUE" WIDTH="{w}" HEIGHT="{h}"></TD>')
+        rows = "".join(f"<TR>{c}</TR>" for c in (["".join(cells)] if lr else cells))
+        dot.node(ids[k], shape="plain", fixedsize="false",
+                 label=f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="0">{rows}</TABLE>>')
+    uses = {n.name: sum(a == n.name for a, _ in graph.edges) for n in graph.nodes}
+    for a, b in graph.edges:
+        if a in side:  # level with its operation, before (left or above) or after it
+            ends = (ids[a], ids[b]) if side[a][1] < 0 else (ids[b], ids[a])
+            dot.edge(*ends)
+        else:
+            dot.edge(ids[a] + (":box" if a in pill else ""), ids[b] + (":op" if b in pill else ""),
+                     weight=str(SPINE_WEIGHT if not graph.node(a).is_leaf else
+                                LEAF_WEIGHT if uses[a] == 1 else SHARED_WEIGHT))
+    for c in dict.fromkeys(c for c, _ in side.values()):  # nothing runs between them
+        with dot.subgraph(name=f"cluster_{ids[c]}") as group:
+            group.attr(rank="same", margin="0", peripheries="0")
+            for k in [a for a, (op, _) in side.items() if op == c] + [c]:
+                group.node(ids[k])
+    try:
+        data = json.loads(dot.pipe(format="json"))
+    except graphviz.ExecutableNotFound:
+        raise SymbackpropError("the figure of the computational graph is laid out by Graphviz's "
+                               "'dot' program, which is not installed; "
+                               f"{INSTALL_GRAPHVIZ}") from None
+    except graphviz.CalledProcessError as e:  # pragma: no cover - dot rejects our own source
+        error = e.stderr.decode(errors="replace").strip()
+        raise SymbackpropError(f"Graphviz failed: {error}") from None
 
-    def place(layer, neighbours):
-        want = {}
-        for k in layer:
-            ns = [(pos[n], LEAF_PULL if n in light else 1.0) for n in neighbours(k)]
-            total = sum(w for _, w in ns)
-            want[k] = sum(p * w for p, w in ns) / total if ns else pos[k]
-        for k in layer:  # a side leaf wants to be just beside where its operation wants to be
-            if k in side:
-                c, sign = side[k]
-                want[k] = want[c] + sign * _separation(k, c, size, gap)
-        desired = [want[k] for k in layer]
-        weights = [4.0 if k in virtual or k in side else 1.0 for k in layer]
-        gaps = [_separation(a, b, size, gap) for a, b in zip(layer, layer[1:])]
-        for k, x in zip(layer, _isotonic(desired, weights, gaps)):
-            pos[k] = x
+    def point(text: str) -> tuple[float, float]:
+        x, y = text.split(",")[-2:]
+        return round(float(x) * POINT, 3), round(float(y) * POINT, 3)
 
-    for _ in range(rounds):
-        for layer in layers[1:]:
-            place(layer, lambda k: preds[k])
-        for layer in reversed(layers[:-1]):
-            place(layer, lambda k: succs[k])
-    for layer in layers:
-        place(layer, lambda k: preds[k] + succs[k])
-    low = min(pos.values())
-    return {k: round(x - low, 3) for k, x in pos.items()}
+    objects = {o["_gvid"]: names[o["name"]] for o in data["objects"] if "pos" in o}
+    centre = {names[o["name"]]: point(o["pos"]) for o in data["objects"] if "pos" in o}
+    curves = {(objects[e["tail"]], objects[e["head"]]): [point(p) for p in e["pos"].split()]
+              for e in data.get("edges", [])}
+    _, _, right, top = (float(v) * POINT for v in data["bb"].split(","))
+    return centre, curves, (right, top)
 
 
-def _separation(a: str, b: str, size, gap: float) -> float:
-    return (size[a] + size[b]) / 2 + gap
-
-
-def _isotonic(desired, weights, gaps):
-    """Least-squares positions closest to ``desired`` with ``x[i+1] - x[i] >= gaps[i]`` (PAV)."""
-    offset = [0.0]
-    for g in gaps:
-        offset.append(offset[-1] + g)
-    blocks: list[list[float]] = []  # [mean, weight, count]
-    for d, w, c in zip(desired, weights, offset):
-        blocks.append([d - c, w, 1])
-        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
-            m2, w2, n2 = blocks.pop()
-            m1, w1, n1 = blocks.pop()
-            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, n1 + n2])
-    out = []
-    for m, _, n in blocks:
-        out += [m] * n
-    return [y + c for y, c in zip(out, offset)]
+def _samples(points: list[tuple[float, float]], steps: int = 16):
+    """Points along a path of cubic Bézier pieces (``dot``'s: 3k + 1 control points)."""
+    for i in range(0, len(points) - 3, 3):
+        p = points[i:i + 4]
+        for s in range(steps + 1):
+            t = s / steps
+            c = ((1 - t) ** 3, 3 * t * (1 - t) ** 2, 3 * t ** 2 * (1 - t), t ** 3)
+            yield (sum(w * q[0] for w, q in zip(c, p)), sum(w * q[1] for w, q in zip(c, p)))
 
 
 # ---- sizes ------------------------------------------------------------------
@@ -426,7 +343,7 @@ def tikz_picture(graph: AnnotatedGraph, direction: str | None = None,
         r"  loss/.style={value, fill=orange!18},",
         rf"  op/.style={{draw=black!70, rounded rectangle, minimum height={lay.op[1]}cm,"
         rf" minimum width={lay.op[1]}cm, inner sep=1pt, font=\scriptsize, fill=black!3}},",
-        r"  edge/.style={-{Stealth[length=4pt]}, black!55, rounded corners=5pt},",
+        r"  edge/.style={-{Stealth[length=4pt]}, black!55},",
         "]",
         rf"\definecolor{{sbpgradient}}{{RGB}}{{{GRADIENT_RGB}}}",
     ]
@@ -446,11 +363,6 @@ def tikz_picture(graph: AnnotatedGraph, direction: str | None = None,
                      rf"anchor=south] ({i}o) at ([yshift={OP_GAP}cm]{i}.north)")
             out.append(rf"\node[op, {where} {{${n.op_latex}$}};")
             out.append(rf"\draw[black!70] ({i}o) -- ({i});")
-    out_anchor, in_anchor = ("east", "west") if lr else ("south", "north")
-    def at(along: float, k: str) -> str:  # a point on the line of node or waypoint k
-        x, y = lay.xy[k]
-        return f"({along:.3f},{y:.3f})" if lr else f"({x:.3f},{-along:.3f})"
-
     for a, b in graph.edges:
         if a in lay.side:  # straight into the side of the operation's pill
             pill = f"{ids[b]}o"
@@ -462,25 +374,27 @@ def tikz_picture(graph: AnnotatedGraph, direction: str | None = None,
                 start = f"({ids[a]}.{'east' if before else 'west'} |- {pill}.center)"
                 out.append(rf"\draw[edge] {start} -- ({pill}.{'west' if before else 'east'});")
             continue
+        # dot's spline, from the border of the box it leaves to the border of the pill it enters
+        # (each where dot ends it: TikZ's own boxes may be a little larger than measured)
         source = ids[a] + ("o" if graph.node(a).is_operation else "")
-        points = [f"({source}.{out_anchor})"]
-        lane_end = lay.lanes[lay.layer[a]][1]
-        if lay.reach[a][1] < lane_end - 0.01:  # leave a short node's lane straight
-            points.append(at(lane_end, a))
-        for v in lay.routes[(a, b)]:  # run through the lane between its nodes
-            points += [at(lay.lanes[lay.layer[v]][0], v), at(lay.lanes[lay.layer[v]][1], v)]
-        lane_start = lay.lanes[lay.layer[b]][0]
-        beside = any(c == b for c, _ in lay.side.values())
-        # enter a deep lane straight, past its boxes (not for less than an arrow head's length)
-        if lay.reach[b][0] > lane_start + (ARROW if beside else LAYER_GAP):
-            points.append(at(lane_start, b))
-        points.append(f"({ids[b]}o.{in_anchor})")
-        out.append(r"\draw[edge] " + " -- ".join(points) + ";")
+        curve = lay.curves[(a, b)]
+        points = [f"({x:.3f},{y:.3f})" for x, y in curve]
+        points[0] = f"({source}.{_towards(lay.xy[a], curve[0])})"
+        points[-1] = f"({ids[b]}o.{_towards(lay.pill_xy[b], curve[-1])})"
+        path = points[0] + "".join(
+            f" .. controls {points[i]} and {points[i + 1]} .. {points[i + 2]}"
+            for i in range(1, len(points) - 2, 3))
+        out.append(rf"\draw[edge] {path};")
     if legend:
         out.append(r"\node[anchor=north, font=\scriptsize] at ([yshift=-0.25cm]current bounding "
                    rf"box.south) {{{_legend(graph, legend)}}};")
     out.append(r"\end{tikzpicture}")
     return "\n".join(out)
+
+
+def _towards(centre: tuple[float, float], point: tuple[float, float]) -> str:
+    """The anchor of a node's border in the direction of ``point`` seen from its ``centre``."""
+    return f"{math.degrees(math.atan2(point[1] - centre[1], point[0] - centre[0])):.0f}"
 
 
 def _legend(graph: AnnotatedGraph, lang: str) -> str:
