@@ -17,6 +17,7 @@ from pathlib import Path
 
 from symbackprop.derive import backprop, derive
 from symbackprop.errors import SymbackpropError
+from symbackprop.progress import enable as enable_progress
 from symbackprop.render.latex import HEADINGS
 from symbackprop.bundled import read_spec
 
@@ -130,6 +131,12 @@ def _grade(args) -> int:
     return run(args)
 
 
+def _serve(args) -> int:
+    from symbackprop.web import serve
+
+    return serve(args.host, args.port, open_browser=args.open)
+
+
 def _examples(args) -> int:
     from symbackprop import bundled
 
@@ -227,6 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
                                      "rubric (exit 0 graded, 2 error)")
     add_grade_arguments(p)
     p.set_defaults(run=_grade)
+
+    p = sub.add_parser("serve", help="start the web playground: write a spec, see its worked solution, "
+                                     "check your own steps as you type (pip install 'symbackprop[web]')")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 for a free one)")
+    p.add_argument("--open", action="store_true", help="open the page in a web browser")
+    p.set_defaults(run=_serve)
     return parser
 
 
@@ -236,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except BrokenPipeError:  # `symbackprop --print-completion bash | head`
         return 0
+    # long commands show their progress on standard error, when it is a terminal (not `serve`)
+    enable_progress(getattr(args, "command", None) in ("derive", "check", "grade"))
     try:
         return args.run(args)
     except SymbackpropError as e:
@@ -244,11 +261,17 @@ def main(argv: list[str] | None = None) -> int:
     except RecursionError:
         print("symbackprop: error: expression nested too deeply", file=sys.stderr)
         return 2
+    except (OverflowError, MemoryError) as e:  # a number or an expression too large to compute
+        print(f"symbackprop: error: too large to compute ({type(e).__name__}: {e})".replace("\n", " "),
+              file=sys.stderr)
+        return 2
     except BrokenPipeError:  # `symbackprop derive … | head`: the reader left, nothing is wrong
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:  # pragma: no cover
         return 130
+    finally:
+        enable_progress(False)
 
 
 if __name__ == "__main__":  # pragma: no cover
