@@ -507,10 +507,17 @@ class Grader:
                              [float(p) for p in points], steps, labels,
                              {k: float(x) for k, x in earned.items()}, missing)
 
-    def grade(self, submissions: Union[str, Path, Mapping[str, Union[str, bytes]]]) -> ClassReport:
-        """Grade a directory of submissions, or ``{file name: content}``."""
+    def grade(self, submissions: Union[str, Path, Mapping[str, Union[str, bytes]]], *,
+              progress: Callable[[int, int], None] | None = None) -> ClassReport:
+        """Grade a directory of submissions, or ``{file name: content}``; ``progress(done,
+        total)`` is called after each student."""
         subs = read_mapping(submissions) if isinstance(submissions, Mapping) else read_directory(submissions)
-        return ClassReport(self.spec_label, self.rubric, [self.student(s) for s in subs], self.lang)
+        results = []
+        for s in subs:
+            results.append(self.student(s))
+            if progress is not None:
+                progress(len(results), len(subs))
+        return ClassReport(self.spec_label, self.rubric, results, self.lang)
 
 
 def _spec_label(obj) -> str:
@@ -520,7 +527,8 @@ def _spec_label(obj) -> str:
     return str(path) if path is not None else ""
 
 
-def grade(spec_or_path: Checkable, submissions_dir_or_mapping, rubric=None, lang: str | None = None) -> ClassReport:
+def grade(spec_or_path: Checkable, submissions_dir_or_mapping, rubric=None, lang: str | None = None, *,
+          progress: Callable[[int, int], None] | None = None) -> ClassReport:
     r"""Grade a class: each student's claims checked against one spec, scored by a rubric.
 
     ``spec_or_path`` is what :class:`~symbackprop.verification.Verifier` takes
@@ -531,7 +539,8 @@ def grade(spec_or_path: Checkable, submissions_dir_or_mapping, rubric=None, lang
     class cannot be graded; a student's unreadable file is that student's
     ``error``.
     """
-    return Grader(spec_or_path, rubric=rubric, lang=lang).grade(submissions_dir_or_mapping)
+    return Grader(spec_or_path, rubric=rubric, lang=lang).grade(submissions_dir_or_mapping,
+                                                                progress=progress)
 
 
 # ---- the command line --------------------------------------------------------------
@@ -554,7 +563,10 @@ def run(args: argparse.Namespace) -> int:
         fmt = _SUFFIXES.get(Path(output).suffix.lower())
         if fmt is None:
             raise SymbackpropError(f"cannot tell the format from '{output}'; use --format")
-    report = grade(args.spec, args.submissions, rubric=args.rubric, lang=args.lang)
+    from symbackprop.progress import progress
+
+    with progress("students", 0) as tick:  # on standard error, when it is a terminal
+        report = grade(args.spec, args.submissions, rubric=args.rubric, lang=args.lang, progress=tick)
     text = report.render(fmt or "text")
     if output:
         try:
