@@ -142,9 +142,7 @@ def derive_steps(network: Network,
             if c not in pulled:
                 pulled[c] = pullback(network, c, needed)
             terms.append(_term(network, c, name, pulled[c][name]))
-        adjoint = terms[0].expr
-        for t in terms[1:]:
-            adjoint = ir.add(adjoint, t.expr)
+        adjoint = total([t.expr for t in terms])
         if adjoint.shape != node.shape:  # the 维度记忆技巧, checked on every step
             raise ShapeError(f"the gradient of '{name}' came out {shape_text(adjoint.shape)}, "
                              f"but '{name}' is {shape_text(node.shape)}")
@@ -153,6 +151,19 @@ def derive_steps(network: Network,
             closed[name] = adjoint
         steps.append(Step(name, terms, adjoint, textbook, node.shape, number=len(steps) + 1))
     return steps
+
+
+def total(exprs: list) -> ir.Expr:
+    """The sum of ``exprs``, as written (left to right) for a few terms; for many (a node that
+    feeds hundreds of others) as a balanced tree, so that its depth, and every walk and printer
+    over it, grows with the logarithm of the count."""
+    if len(exprs) <= 32:
+        out = exprs[0]
+        for e in exprs[1:]:
+            out = ir.add(out, e)
+        return out
+    half = len(exprs) // 2
+    return ir.add(total(exprs[:half]), total(exprs[half:]))
 
 
 def _term(network: Network, c: str, v: str, parts: list) -> Term:

@@ -411,8 +411,12 @@ def forward_function(network, ops: Ops) -> Callable[[Mapping[str, Any], Mapping[
     def f(leaves: Mapping[str, Any], sizes: Mapping[str, int]):
         env: dict[str, Any] = {}
         for node in order:
-            env[node.name] = leaves[node.name] if node.is_leaf else \
-                _evaluate_ir(node.expr, env, ops, sizes)
+            try:
+                env[node.name] = leaves[node.name] if node.is_leaf else \
+                    _evaluate_ir(node.expr, env, ops, sizes)
+            except (ZeroDivisionError, OverflowError) as e:  # Python numbers raise where arrays give inf
+                raise SymbackpropError(f"node '{node.name}' is not finite at the values checked "
+                                       f"({e})") from None
             if node.name == loss:
                 return env[loss]
         raise AssertionError("the loss is a node")  # pragma: no cover

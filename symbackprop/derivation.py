@@ -150,6 +150,16 @@ class Derivation:
                         f"out; split {'line ' + str(line) if line else 'its definition'} into several "
                         f"lines, one named node for each function inside another")
 
+    def gradient_step(self, param: str) -> Step:
+        """The step of ``∂L/∂param``; for a parameter the loss does not depend on, a step whose
+        gradient is 0 (of the parameter's shape) and which has no terms."""
+        if any(s.node == param for s in self.backward):
+            return self.step(param)
+        shape = self.network.node(param).shape  # an unknown name is an error naming the known ones
+        zero = ir.Scalar(0) if shape == () else ir.Broadcast(ir.Scalar(0), shape)
+        value = None if self.adjoints is None else self.adjoint_value(param)
+        return Step(param, [], zero, zero, shape, value)
+
     def gradient(self, param: str):
         """``∂L/∂param`` in consumer adjoints and node names.
 
@@ -237,6 +247,8 @@ class Derivation:
             if step.node == node:
                 break
         else:
+            if node in self.network and self.network.node(node).is_leaf:  # the loss ignores it: 0
+                return self.gradient(node)
             raise KeyError(node)
         result = closed[node]
         leaf_forms = self._leaf_forms(budget) if leaves else {}

@@ -61,3 +61,20 @@ def _around(text: str, position: int, context: int) -> str:
 
 class ShapeError(SymbackpropError):
     """Matrix shapes that do not conform; the message names both shapes."""
+
+
+def did_you_mean(name: str, names) -> str:
+    """``"; did you mean 'w_2'?"`` for a misspelt ``name`` (``w2``, ``W_2``), or ``""``.
+
+    >>> did_you_mean("w2", ["w_1", "w_2", "x"]), did_you_mean("q", ["w_1"])
+    ("; did you mean 'w_2'?", '')
+    """
+    import difflib
+
+    names = list(names)
+    plain = {n.replace("_", "").replace("{", "").replace("}", "").lower(): n for n in names}
+    key = name.replace("_", "").replace("{", "").replace("}", "").lower()
+    if key in plain and plain[key] != name:
+        return f"; did you mean '{plain[key]}'?"
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""

@@ -43,7 +43,7 @@ MAX_TREE_DEPTH = 100
 MAX_REPEAT = 100
 #: operations the closed forms of the gradients (``--expand``) may have, one or all of one solution
 #: together: the 40-layer chain's in leaves have 77,000; more is unreadable anyway
-MAX_CLOSED_FORM_OPS = 100_000
+MAX_CLOSED_FORM_OPS = 20_000
 #: operations a derivative of one step may have to be written out in a worked solution
 MAX_STEP_OPS = 10_000
 #: seconds the closed forms of one solution may take

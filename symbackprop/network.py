@@ -34,7 +34,7 @@ from typing import Iterable, Mapping, Optional, Union
 import sympy as sp
 
 from symbackprop import ir
-from symbackprop.errors import ShapeError, SpecError
+from symbackprop.errors import did_you_mean, ShapeError, SpecError
 from symbackprop.reader.latex import latex_name
 from symbackprop.shapes import Shape, dims_of, shape_text
 
@@ -224,15 +224,11 @@ class Network:
         """Check params are leaves, the loss exists and is a scalar."""
         for p in self.params:
             if p not in self._nodes:
-                raise SpecError(f"parameter '{p}' does not appear in the forward pass")
+                raise SpecError(f"parameter '{p}' does not appear in the forward pass"
+                                f"{did_you_mean(p, self._nodes)}")
             if not self._nodes[p].is_leaf:
                 raise SpecError(f"parameter '{p}' is not a leaf")
         loss = self.node(self.loss)
-        upstream = self.ancestors(self.loss)
-        for p in self.params:
-            if p not in upstream:
-                raise SpecError(f"parameter '{p}' does not reach the loss {self.loss}: its gradient is 0 "
-                                f"everywhere; use it on a path to {self.loss}, or leave it out of params")
         if len(set(self.params)) != len(self.params):
             twice = next(p for p in self.params if list(self.params).count(p) > 1)
             raise SpecError(f"parameter '{twice}' is listed twice in params")

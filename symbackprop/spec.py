@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from symbackprop.errors import SpecError, SymbackpropError
+from symbackprop.errors import LatexSyntaxError, SpecError, SymbackpropError, did_you_mean
 from symbackprop.network import Network
 from symbackprop.reader.forward import network_from_latex
 from symbackprop.reader.latex import canonical_name, declared_functions
@@ -208,7 +208,8 @@ def spec_from_dict(data: Mapping[str, Any], path: Path | None = None, *,
         unknown_values = [k for k in values if k not in network]
         if unknown_values:
             raise SpecError(f"{where}[values] names '{unknown_values[0]}', which is not in the "
-                            f"forward pass; nodes: {', '.join(network.order)}")
+                            f"forward pass (nodes: {', '.join(network.order)})"
+                            f"{did_you_mean(unknown_values[0], network.order)}")
     lr = data.get("learning_rate")
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))):
         raise SpecError(f"{where}'learning_rate' must be a number, got {lr!r}")
@@ -238,7 +239,13 @@ def _canonical_keys(table: Mapping[str, Any], what: str, where: str) -> dict[str
     out: dict[str, Any] = {}
     spelled: dict[str, str] = {}
     for key, v in table.items():
-        name = canonical_name(key)
+        try:
+            name = canonical_name(key)
+        except LatexSyntaxError:
+            m = re.fullmatch(r"([A-Za-z]+)(\d+)", key)
+            hint = f"; did you mean '{m.group(1)}_{m.group(2)}'?" if m else ""
+            raise SpecError(f"{where}{what}: '{key}' is not a name as the forward pass writes one"
+                            f"{hint}") from None
         if name in out:
             raise SpecError(f"{where}{what} gives '{name}' twice (as '{spelled[name]}' and '{key}')")
         out[name], spelled[name] = v, key

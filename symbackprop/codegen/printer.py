@@ -339,7 +339,14 @@ class GradientPrinter(NumPyPrinter):
         return self._print(e.value)
 
     def _print_ir_Add(self, e, out=None):
-        return self._ir_binary(e, "+", "add", _ADD, out)
+        if out or not isinstance(e.a, O.Add):
+            return self._ir_binary(e, "+", "add", _ADD, out)
+        terms = []  # a long sum (a node feeding hundreds of others) without recursion on its length
+        while isinstance(e, O.Add):
+            terms.append(self._ir_operand(e.b, _ADD, right=True))
+            e = e.a
+        terms.append(self._ir_operand(e, _ADD))
+        return " + ".join(reversed(terms))
 
     def _print_ir_Sub(self, e, out=None):
         return self._ir_binary(e, "-", "subtract", _ADD, out)

@@ -150,7 +150,12 @@ class LatexPrinter(_Base):
         return self.coeff(v), ADD if v.is_Add else ATOM
 
     def _print_Add(self, e):
-        return f"{self.operand(e.a, ADD, left=True)} + {self.operand(e.b, ADD)}", ADD
+        terms = []  # a long sum without recursion on its length (a node feeding hundreds of others)
+        while isinstance(e.a, O.Add):
+            terms.append(self.operand(e.b, ADD))
+            e = e.a
+        terms += [self.operand(e.b, ADD), self.operand(e.a, ADD, left=True)]
+        return " + ".join(reversed(terms)), ADD
 
     def _print_Sub(self, e):
         return f"{self.operand(e.a, ADD, left=True)} - {self.operand(e.b, ADD + 1)}", ADD

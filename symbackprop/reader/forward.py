@@ -19,10 +19,12 @@ with every node's shape. A scalar forward pass is the 0-d case: with no
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any, Iterable, Mapping
 
-from symbackprop.errors import LatexSyntaxError, ShapeError, SpecError
+from symbackprop.errors import did_you_mean, LatexSyntaxError, ShapeError, SpecError
 from symbackprop.limits import MAX_REPEAT
 from symbackprop.network import Network
 from symbackprop.reader import latex as latex_in
@@ -132,7 +134,7 @@ def network_from_latex(forward: str, *, params: Iterable[str] = (), loss: str | 
         functions = latex_in.declared_functions(activations or {})
     except LatexSyntaxError as e:
         raise SpecError(f"activations: {e}") from None
-    params = [canonical_name(p) for p in params]
+    params = [_param_name(p) for p in params]
     declared = {canonical_name(k): parse_shape(k, v) for k, v in (shapes or {}).items()}
     values = {canonical_name(k): v for k, v in (values or {}).items()}
     dims = dims_of(declared)
@@ -166,7 +168,8 @@ def network_from_latex(forward: str, *, params: Iterable[str] = (), loss: str | 
         shapes[line.name], symbols[line.name] = expr.shape, net.node(line.name).symbol
     undeclared = sorted(set(declared) - set(net.order))
     if undeclared:
-        raise SpecError(f"[shapes] names '{undeclared[0]}', which is not in the forward pass; "
+        raise SpecError(f"[shapes] names '{undeclared[0]}', which is not in the forward pass"
+                        f"{did_you_mean(undeclared[0], net.order)}; "
                         f"nodes: {', '.join(net.order)}")
     for name in declared:
         if not net.node(name).is_leaf:
@@ -174,6 +177,15 @@ def network_from_latex(forward: str, *, params: Iterable[str] = (), loss: str | 
                             f"its shape is inferred; declare only leaves")
     net.validate()
     return net
+
+
+def _param_name(p: str) -> str:
+    try:
+        return canonical_name(p)
+    except LatexSyntaxError:
+        m = re.fullmatch(r"([A-Za-z]+)(\d+)", p)
+        hint = f"; did you mean '{m.group(1)}_{m.group(2)}'?" if m else ""
+        raise SpecError(f"params: '{p}' is not a name as the forward pass writes one{hint}") from None
 
 
 def _leaf_shape(name: str, declared: Mapping[str, Shape], values: Mapping[str, Any],

@@ -82,7 +82,7 @@ def render_json(d: Derivation, *, lang: Optional[str] = None,
     budget = closed_form_budget(closed_forms == "leaves")  # the closed forms are bounded together
     with progress("gradients", len(d.params)) as tick:
         for i, p in enumerate(d.params, 1):
-            step = d.step(p)
+            step = d.gradient_step(p)
             d.check_size(step)
             g = {"latex": latex(d.gradient(p) if d.is_scalar else step.textbook),
                  "adjoint_latex": latex(step.adjoint), "shape": shape(step.shape),

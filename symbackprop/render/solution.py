@@ -225,6 +225,6 @@ def _matrix_given(d: Derivation, lang: str) -> list:
 
 
 def _gradient_rhs(d: Derivation, p: str) -> list:
-    step = d.step(p)
+    step = d.gradient_step(p)
     rhs = [IR(step.textbook)] + ([Matrix(step.value)] if step.value is not None else [])
     return in_space(rhs, step.shape)

@@ -241,10 +241,14 @@ class Reader:
         self.functions = dict(net.functions)
         self.batch = truth.batch_dim()
         self._elementwise = False  #: the claim being read writes NumPy powers
+        #: names whose canonical spelling the parser would read otherwise (a layer index), longest first
+        self._canonical = sorted((n for n in self.names if re.search(r"\^[(\[]", n)), key=len, reverse=True)
 
     # ---- spellings -------------------------------------------------------------
     def _prepare(self, text: str) -> str:
         text = code_math(unicode_math(text))
+        for name in self._canonical:  # c^(4), the canonical spelling (a spec's key), as c^{(4)}
+            text = text.replace(name, T.latex_name(name))
         text = _nabla(text, self.network.loss)
 
         def known_name(m: re.Match) -> str:  # w5 for w_5, when w_5 is a node and w5 is not

@@ -89,8 +89,12 @@ class Truth:
         self.network = network
         self.leaves = [n for n in network.order if network.node(n).is_leaf]
         self.values = dict(values) if values else None
-        self.given = ({n: np.asarray(self.values[n], dtype=float) for n in self.leaves}
-                      if self.values and all(n in self.values for n in self.leaves) else None)
+        self.given = None
+        if self.values and all(n in self.values for n in self.leaves):
+            try:
+                self.given = {n: np.asarray(self.values[n], dtype=float) for n in self.leaves}
+            except (TypeError, ValueError):  # ragged rows: the derivation says so; no given case here
+                self.given = None
         self.seed = seed
         self.points = points
         self._steps: dict[str, list[Step]] = {}
