@@ -92,7 +92,12 @@ def test_version_and_completion(capsys):
 
 
 def test_the_wheel_ships_examples_license_types_and_schemas(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+    import importlib.util
+
+    # with the installed setuptools when there is one (a Python 3.12+ venv has none: pip then
+    # builds in an isolated environment, fetching setuptools from the package index)
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-q",
                            "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     (wheel,) = tmp_path.glob("symbackprop-*.whl")
