@@ -38,6 +38,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import sympy as sp
 
+from symbackprop.reader.latex import latex_name
+
 from symbackprop import functions as F
 from symbackprop.errors import SpecError, SymbackpropError
 from symbackprop.network import Network
@@ -338,6 +340,24 @@ class CheckReport:
     @property
     def passed(self) -> bool:
         return self.verdict == "correct"
+
+    def __repr__(self) -> str:
+        return (f"CheckReport({self.verdict}: {len(self.params)} parameters, largest relative error "
+                f"{self.max_rel_error:.1e} against {', '.join(self.sources)})")
+
+    def to_markdown(self) -> str:
+        """A table, one row per parameter: its relative error against each source, and the verdict."""
+        head = "| parameter | " + " | ".join(f"rel. error vs {s}" for s in self.sources) + " | verdict |"
+        rows = [head, "|" + "---|" * (len(self.sources) + 2)]
+        for name, c in self.params.items():
+            errors = " | ".join(f"{c.errors.get(s, float('nan')):.1e}" for s in self.sources)
+            rows.append(f"| ${latex_name(name)}$ | {errors} | {c.verdict} |")
+        rows.append(f"\nLargest relative error {self.max_rel_error:.1e}: **{self.verdict}** "
+                    f"(ε = {self.eps:g}).")
+        return "\n".join(rows) + "\n"
+
+    def _repr_markdown_(self) -> str:  # Jupyter
+        return self.to_markdown()
 
     def to_json(self) -> dict:
         return {

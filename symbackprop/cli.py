@@ -160,7 +160,12 @@ def _examples(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from symbackprop import __version__
 
-    parser = _Parser(prog="symbackprop", description="Symbolic backpropagation, step by step.")
+    parser = _Parser(prog="symbackprop", description="Symbolic backpropagation, step by step.",
+                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     epilog="exit status: 0 success; 1 a verdict against you (verify: a wrong claim; "
+                            "check: a gradient that disagrees);\n  2 bad input or usage (a broken spec, "
+                            "a missing file; one line on stderr); 3 verify: a claim that\n  cannot be "
+                            "read (the submitter's line). grade exits 0 once the class is graded.")
     parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
     try:
         import shtab

@@ -109,3 +109,33 @@ def test_the_wheel_ships_examples_license_types_and_schemas(tmp_path):
     assert any(n.endswith("licenses/LICENSE") for n in names)
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert "Classifier: Programming Language :: Python :: 3.13" in meta and "Project-URL" in meta
+
+
+def test_exit_codes_of_every_command(capsys, tmp_path):
+    """0 success, 1 a verdict against you, 2 bad input or usage, 3 an unreadable claim (verify)."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text("forward = 'z = (w'\nparams = ['w']\n", encoding="utf-8")
+    out = tmp_path / "out"
+    cases = [
+        (["derive", "seed_scalar"], 0), (["derive", bad], 2), (["derive", "nowhere.toml"], 2),
+        (["graph", "seed_scalar", "-o", out.with_suffix(".dot")], 0), (["graph", bad, "-o", out.with_suffix(".dot")], 2),
+        (["export", "seed_scalar", "-o", out.with_suffix(".py")], 0), (["export", bad], 2),
+        (["check", "seed_scalar"], 0), (["check", bad], 2),
+        (["examples"], 0), (["examples", "nothing_like_it"], 2),
+        (["verify", "seed_scalar", "--claim", "dL/dw_1 = 0.116"], 0),
+        (["verify", "seed_scalar", "--claim", "dL/dw_1 = 0.126"], 1),
+        (["verify", "seed_scalar", "--claim", "dL/dw_1 = ("], 3),
+        (["verify", bad, "--claim", "dL/dw = 1"], 2),
+        (["grade", "seed_scalar", tmp_path / "nobody"], 2),
+        (["derive"], 2), (["no-such-command"], 2),
+    ]
+    for argv, code in cases:
+        try:
+            got = main([str(a) for a in argv])
+        except SystemExit as e:  # argparse's own usage errors
+            got = e.code
+        capsys.readouterr()
+        assert got == code, (argv, got)
+    help_text = subprocess.run([sys.executable, "-m", "symbackprop", "--help"], capture_output=True,
+                               text=True, timeout=120).stdout
+    assert "exit status: 0 success; 1 a verdict against you" in help_text

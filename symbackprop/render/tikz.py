@@ -159,8 +159,8 @@ def _dot(graph: AnnotatedGraph, direction: str, sizes, outer, pill, side):
     try:
         import graphviz
     except ImportError:  # pragma: no cover - a declared dependency
-        raise SymbackpropError("the graphviz Python package is missing; "
-                               f"{INSTALL_GRAPHVIZ}") from None
+        raise GraphvizMissing("the graphviz Python package is missing; "
+                              f"{INSTALL_GRAPHVIZ}") from None
     lr = direction == "LR"
     inches = lambda cm: f"{cm / 2.54:.4f}"  # noqa: E731
     points = lambda cm: max(1, round(cm / POINT))  # noqa: E731
@@ -202,9 +202,9 @@ def _dot(graph: AnnotatedGraph, direction: str, sizes, outer, pill, side):
     try:
         data = json.loads(dot.pipe(format="json"))
     except graphviz.ExecutableNotFound:
-        raise SymbackpropError("the figure of the computational graph is laid out by Graphviz's "
-                               "'dot' program, which is not installed; "
-                               f"{INSTALL_GRAPHVIZ}") from None
+        raise GraphvizMissing("the figure of the computational graph is laid out by Graphviz's "
+                              "'dot' program, which is not installed; "
+                              f"{INSTALL_GRAPHVIZ}") from None
     except graphviz.CalledProcessError as e:  # pragma: no cover - dot rejects our own source
         error = e.stderr.decode(errors="replace").strip()
         raise SymbackpropError(f"Graphviz failed: {error}") from None
@@ -414,13 +414,28 @@ TIKZ_PACKAGES = r"""\usepackage{tikz}
 \usetikzlibrary{arrows.meta,shapes.misc}"""
 
 
+class GraphvizMissing(SymbackpropError):
+    """Graphviz, which lays the figure out, is not installed."""
+
+
 def tikz_figure(graph: AnnotatedGraph, caption: str, label: str = "fig:graph") -> str:
-    """A floating figure with the picture, shrunk to the page if it must be."""
+    """A floating figure with the picture, shrunk to the page if it must be.
+
+    Without Graphviz the document is still written: the figure is left out, a line in its place
+    and a note on standard error say how to add it."""
+    try:
+        picture = tikz_picture(graph)
+    except GraphvizMissing as e:
+        import sys
+
+        print(f"symbackprop: note: the figure is left out: {e}", file=sys.stderr)
+        return (r"\par\emph{(The figure of the computational graph is left out: it is laid out by "
+                r"Graphviz, which is not installed here; \texttt{apt-get install graphviz} adds it.)}\par")
     return "\n".join([
         r"\begin{figure}[htbp]",
         r"\centering",
         r"\begin{adjustbox}{max width=\linewidth, max totalheight=0.65\textheight}",
-        tikz_picture(graph),
+        picture,
         r"\end{adjustbox}",
         rf"\caption{{{caption}}}\label{{{label}}}",
         r"\end{figure}",
