@@ -433,17 +433,25 @@ def adjoints_in(e: Expr) -> set[str]:
     return {n.name for n in walk(e) if isinstance(n, Adj)}
 
 
-def replace(e: Expr, fn: Callable[[Expr], Optional[Expr]]) -> Expr:
-    """Rebuild ``e`` bottom-up through the constructors; ``fn(node)`` may substitute a node."""
+def replace(e: Expr, fn: Callable[[Expr], Optional[Expr]], _memo: Optional[dict] = None) -> Expr:
+    """Rebuild ``e`` bottom-up through the constructors; ``fn(node)`` may substitute a node.
+
+    Each distinct subexpression is visited once (an expression is a DAG: a node used by many
+    others is shared, and a walk without the memo would be exponential in the nesting)."""
+    memo = {} if _memo is None else _memo
+    if e in memo:
+        return memo[e]
     new = fn(e)
     if new is not None:
+        memo[e] = new
         return new
     if not e.children:
+        memo[e] = e
         return e
-    kids = [replace(c, fn) for c in e.children]
-    if all(k is c for k, c in zip(kids, e.children)):
-        return e
-    return rebuild(e, kids)
+    kids = [replace(c, fn, memo) for c in e.children]
+    out = e if all(k is c for k, c in zip(kids, e.children)) else rebuild(e, kids)
+    memo[e] = out
+    return out
 
 
 def rebuild(e: Expr, kids: list[Expr]) -> Expr:

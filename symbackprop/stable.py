@@ -175,6 +175,11 @@ class StableForms:
         """Every product in ``e`` of a quotient by ``σ(x)``, ``1 − σ(x)`` or ``1 + eˣ`` (written
         out, or an adjoint that is one) and the derivative ``σ'(x)`` or ``exp'(x)``, multiplied
         out."""
+        memo = self.__dict__.setdefault("_chain_memo", {})
+        key = (id(adjoints), e)
+        if key in memo:
+            return memo[key]
+
         def visit(n: Expr) -> Optional[Expr]:
             if not isinstance(n, (O.Hadamard, O.Scale)):
                 return None
@@ -193,7 +198,8 @@ class StableForms:
                         return O.scale(coeff, out)
             return None
 
-        return O.replace(e, visit)
+        memo[key] = O.replace(e, visit)
+        return memo[key]
 
     def _times_derivative(self, f: Expr, prime: O.Prime,
                           adjoints: Mapping[str, Expr]) -> Optional[Expr]:

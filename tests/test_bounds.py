@@ -406,3 +406,15 @@ def test_the_command_line_shows_no_progress_when_stderr_is_not_a_terminal(tmp_pa
     done = subprocess.run([sys.executable, "-m", "symbackprop", "derive", str(path), "--expand", "leaves"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stderr == ""
+
+
+
+def test_nested_sigmoids_are_bounded_in_time():
+    """49 nested σ(w …) on one line (the deepest the parser takes): the numbers' stable forms visit
+    each shared subexpression once, so derive ends well within the bound (it took 50 s)."""
+    e = "x"
+    for _ in range(49):
+        e = r"\sigma(w " + e + ")"
+    start = time.monotonic()
+    d = backprop(spec_from_toml(spec(f"z = {e}\nL = z^2", "w = 0.3\nx = 1.0\n")).network, {"w": 0.3, "x": 1.0})
+    assert 0 < d.gradient_value("w") < 1 and time.monotonic() - start < SECONDS
