@@ -288,7 +288,9 @@ FOUND = [
     _case("found-verify-with-an-infinite-node",
           data={"forward": "z = e^{e^{e^{10}}}\nL = (w - y)^2", "params": ["w"], "values": {"w": 0.5, "y": 1.0}},
           stages=("load", "verify"), claims=["dL/dw = 2(w - y)"]),
-    _case("found-value-nested-1000-lists", data={"forward": "z = w", "values": {"w": _nested(1000)}}),
+    # 1000 lists deep raised RecursionError in the spec's range check; 600 is as deep as every
+    # Python's pickle sends to the worker (3.12's C recursion limit stops it before 1000)
+    _case("found-value-nested-600-lists", data={"forward": "z = w", "values": {"w": _nested(600)}}),
     _case("found-compiled-call-overflow", data={"forward": "z = 1e200 w\nL = z^2", "params": ["w"]}),
 ]
 
@@ -341,3 +343,14 @@ def test_a_hang_outside_python_is_killed_and_reported(monkeypatch):
     assert out.status == "hang" and out.hard, out.report(case)
     assert out.finding.stage == "load" and "in stuck" in out.finding.origin  # the stack dumped before the kill
     assert out.seconds < 10
+
+
+
+def test_a_value_nested_1000_lists_deep_is_one_line():
+    """The same in this process (no pickling): the range check does not recurse."""
+    from symbackprop.spec import spec_from_dict
+
+    from symbackprop.errors import SymbackpropError
+
+    with pytest.raises(SymbackpropError, match="nested 1000 lists deep"):
+        spec_from_dict({"forward": "z = w", "values": {"w": _nested(1000)}})
