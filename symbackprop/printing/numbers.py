@@ -77,3 +77,13 @@ def short_float(value: float) -> str:
     """
     text = repr(float(value))
     return text[:-2] if text.endswith(".0") else text
+
+
+def round_text(value: float, decimals: int) -> str:
+    """``value`` rounded to ``decimals`` as a person writes it (no ``-0.000``).
+
+    >>> round_text(0.11646, 3), round_text(-0.0004, 3)
+    ('0.116', '0.000')
+    """
+    text = f"{value:.{decimals}f}"
+    return text.lstrip("-") if float(text) == 0 else text

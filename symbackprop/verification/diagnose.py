@@ -19,6 +19,7 @@ from itertools import combinations
 from typing import Sequence
 
 from symbackprop.printing.sympy import partial_latex
+from symbackprop.printing.numbers import round_text
 from symbackprop.render.phrases import phrase
 from symbackprop.verification.report import Diagnosis
 from symbackprop.verification.truth import Target
@@ -317,8 +318,8 @@ def _rounding(e: Evidence, lang: str, target: str) -> Diagnosis | None:
             entry = "[" + ", ".join(str(int(k) + 1) for k in e.points[i][1]) + "]"
             t, c = e.truth[i], e.claimed[i]
             return Diagnosis("rounding", phrase("d_rounding_entry", lang, target=target, entry=entry,
-                                                exact=_exact(t, d), rounded=_round(t, d), written=_round(c, d)),
-                             {"expected": t, "rounded": _round(t, d), "written": _round(c, d),
+                                                exact=_exact(t, d), rounded=round_text(t, d), written=round_text(c, d)),
+                             {"expected": t, "rounded": round_text(t, d), "written": round_text(c, d),
                               "entry": [int(k) + 1 for k in e.points[i][1]]})
         return None
     if e.written is None:
@@ -326,8 +327,8 @@ def _rounding(e: Evidence, lang: str, target: str) -> Diagnosis | None:
     c, t = e.claimed[0], e.truth[0]
     if abs(c - t) < 10.0 ** -d:
         return Diagnosis("rounding", phrase("d_rounding", lang, target=target, exact=_exact(t, d),
-                                            rounded=_round(t, d), written=e.written),
-                         {"expected": t, "rounded": _round(t, d), "written": e.written})
+                                            rounded=round_text(t, d), written=e.written),
+                         {"expected": t, "rounded": round_text(t, d), "written": e.written})
     return None
 
 
@@ -345,7 +346,3 @@ _numeric_checks = [_sign, _rounding, _single_factor("one", (True,)), _wrong_fact
 def _exact(value: float, decimals: int) -> str:
     return f"{value:.{decimals + 2}f}"
 
-
-def _round(value: float, decimals: int) -> str:
-    text = f"{value:.{decimals}f}"
-    return text.lstrip("-") if float(text) == 0 else text

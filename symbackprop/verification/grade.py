@@ -174,13 +174,10 @@ def load_rubric(rubric: Union[str, Path, Mapping, "Rubric"], read_target: Callab
     if isinstance(rubric, Rubric):
         return rubric
     if isinstance(rubric, (str, Path)):
+        from symbackprop.bundled import read_text
+
         where = str(rubric)
-        try:
-            text = Path(rubric).read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise SymbackpropError(f"rubric file not found: {where}") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise SymbackpropError(f"cannot read rubric file {where}: {e}") from None
+        text = read_text(rubric, "rubric file")
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:

@@ -29,6 +29,7 @@ from symbackprop.errors import LatexSyntaxError, ShapeError, SpecError, Symbackp
 from symbackprop.printing.ir import to_latex as ir_latex
 from symbackprop.printing.ir import to_text as ir_text
 from symbackprop.printing.sympy import sympy_latex, sympy_text
+from symbackprop.printing.numbers import round_text
 from symbackprop.render.phrases import phrase
 from symbackprop.shapes import shape_text
 from symbackprop.verification.claims import Claim
@@ -384,7 +385,7 @@ class Judge:
                 msg = phrase("d_wrong_integer", self.lang, target=label, exact=_exact(t, 0), written=e.written)
             elif e.written is not None:
                 msg = phrase("d_wrong_value", self.lang, target=label, exact=f"{t:.{e.decimals + 2}f}",
-                             rounded=_round(t, e.decimals), digits=e.decimals, written=e.written)
+                             rounded=round_text(t, e.decimals), digits=e.decimals, written=e.written)
             else:
                 msg = phrase("d_numbers_off", self.lang, target=label,
                              claimed=_num(c) if c is None else _exact(c, e.decimals), exact=_exact(t, e.decimals))
@@ -579,10 +580,6 @@ def _proportional(c: np.ndarray, t: np.ndarray) -> bool:
 def _num(value: Optional[float]) -> str:
     return "undefined" if value is None else f"{value:.6g}"
 
-
-def _round(value: float, decimals: int) -> str:
-    text = f"{value:.{decimals}f}"
-    return text.lstrip("-") if float(text) == 0 else text
 
 
 def _entry(entry) -> str:
